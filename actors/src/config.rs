@@ -1,0 +1,406 @@
+//! Configuration types: what the operator writes in TOML, with defaults and cross-field validation.
+//!
+//! Loading and layering (default file → user file → `PANOPTES__` environment variables) lives in the
+//! binary; this module only says what a valid configuration is. Every field is documented in
+//! `docs/config.md` with its default and unit.
+
+use serde::Deserialize;
+use std::collections::HashSet;
+use std::fmt;
+use std::path::PathBuf;
+
+/// The whole configuration.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    #[serde(default)]
+    pub server: ServerConfig,
+    #[serde(default)]
+    pub runtime: RuntimeConfig,
+    pub model: ModelConfig,
+    #[serde(default = "default_devices")]
+    pub devices: Vec<DeviceConfig>,
+    #[serde(default)]
+    pub cameras: Vec<CameraConfig>,
+}
+
+/// `[server]`: the HTTP surface.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServerConfig {
+    /// Address to listen on. Default `127.0.0.1:8080`; port 0 picks a free port.
+    #[serde(default = "default_listen")]
+    pub listen: String,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        Self { listen: default_listen() }
+    }
+}
+
+/// `[runtime]`: where ONNX Runtime comes from.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RuntimeConfig {
+    /// Path to `libonnxruntime.so`. Default: `ORT_DYLIB_PATH`, else the wheel inside the project's `.venv`.
+    #[serde(default)]
+    pub onnxruntime_library: Option<PathBuf>,
+}
+
+/// `[model]`: the object detector (any Ultralytics YOLOv8/YOLO11 detect export, or the converted COCO model).
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ModelConfig {
+    /// Path to the ONNX file.
+    pub path: PathBuf,
+    /// Optional labels file (one class name a line); default: the ONNX `names` metadata.
+    #[serde(default)]
+    pub labels: Option<PathBuf>,
+    /// Input size in pixels for models with a dynamic input size (ignored for fixed-size models). Default 640.
+    #[serde(default = "default_imgsz")]
+    pub imgsz: u32,
+    /// Minimum class score to keep a detection, 0–1. Default 0.25.
+    #[serde(default = "default_confidence")]
+    pub confidence: f32,
+    /// IoU above which NMS suppresses the lower-scored box of the same class, 0–1. Default 0.45.
+    #[serde(default = "default_iou")]
+    pub iou: f32,
+}
+
+/// An ONNX Runtime execution provider, tried in the order the device lists them.
+#[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum ExecutionProvider {
+    Tensorrt,
+    Cuda,
+    Cpu,
+}
+
+/// `[[devices]]`: an inference device with its own batcher and model session.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DeviceConfig {
+    /// Unique id, used in metrics and the API (letters, digits, `-`, `_`).
+    pub id: String,
+    /// Execution providers in order of preference; the first that loads wins. Default `["cpu"]`.
+    #[serde(default = "default_providers")]
+    pub execution_providers: Vec<ExecutionProvider>,
+    /// CUDA / TensorRT device ordinal. Default 0.
+    #[serde(default)]
+    pub gpu_index: i32,
+    /// Directory for TensorRT engine caches. Default `var/trt-cache`.
+    #[serde(default = "default_trt_cache")]
+    pub tensorrt_cache_dir: PathBuf,
+    /// Most frames in one inference call. Default 8.
+    #[serde(default = "default_max_batch")]
+    pub max_batch: usize,
+    /// Longest a frame waits for others to fill a batch, in milliseconds. Default 10.
+    #[serde(default = "default_max_wait_ms")]
+    pub max_wait_ms: u64,
+    /// ONNX Runtime intra-op threads; 0 lets ONNX Runtime choose. Default 0.
+    #[serde(default)]
+    pub intra_threads: usize,
+    /// Inferred frames per second this device sustains; the allocator places cameras within it. Default 20.
+    #[serde(default = "default_capacity_fps")]
+    pub capacity_fps: f32,
+}
+
+/// RTSP lower transport.
+#[derive(Clone, Copy, Debug, Default, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum Transport {
+    /// RTP interleaved in the RTSP TCP connection (works through NAT and firewalls).
+    #[default]
+    Tcp,
+    /// RTP over UDP.
+    Udp,
+}
+
+/// A secret string (a camera password): never printed by `Debug`.
+#[derive(Clone, Deserialize, PartialEq, Eq)]
+#[serde(transparent)]
+pub struct Secret(pub String);
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("\"***\"")
+    }
+}
+
+/// `[[cameras]]`: one video source.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CameraConfig {
+    /// Unique id (letters, digits, `-`, `_`), used in URLs, metrics and events.
+    pub id: String,
+    /// RTSP URL (`rtsp://host:port/path`). Exactly one of `url` and `file`.
+    #[serde(default)]
+    pub url: Option<String>,
+    /// A video file (MP4/MKV, H.264 or H.265) played in real time. Exactly one of `url` and `file`.
+    #[serde(default)]
+    pub file: Option<PathBuf>,
+    /// Loop a `file` source at its end. Default true.
+    #[serde(default = "default_true")]
+    pub loop_file: bool,
+    /// RTSP transport. Default `tcp`.
+    #[serde(default)]
+    pub transport: Transport,
+    /// RTSP user name.
+    #[serde(default)]
+    pub username: Option<String>,
+    /// RTSP password. Prefer `password_env`.
+    #[serde(default)]
+    pub password: Option<Secret>,
+    /// Name of an environment variable holding the RTSP password.
+    #[serde(default)]
+    pub password_env: Option<String>,
+    /// Most frames per second sent to the detector (by stream time). Default 5.
+    #[serde(default = "default_detect_fps")]
+    pub detect_fps: f32,
+    /// Class names to keep (empty: all the model's classes). Default empty.
+    #[serde(default)]
+    pub classes: Vec<String>,
+    /// Start this camera. Default true.
+    #[serde(default = "default_true")]
+    pub enabled: bool,
+    /// First reconnect delay in milliseconds; doubles per failure. Default 500.
+    #[serde(default = "default_backoff_initial_ms")]
+    pub backoff_initial_ms: u64,
+    /// Longest reconnect delay in milliseconds. Default 30000.
+    #[serde(default = "default_backoff_max_ms")]
+    pub backoff_max_ms: u64,
+}
+
+/// Where a camera's video comes from, resolved from `url` / `file`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum SourceSpec {
+    Rtsp { url: String, transport: Transport },
+    File { path: PathBuf, looped: bool },
+}
+
+impl CameraConfig {
+    /// The camera's source; `validate` guarantees exactly one of `url` / `file`.
+    pub fn source(&self) -> SourceSpec {
+        match (&self.url, &self.file) {
+            (Some(url), _) => SourceSpec::Rtsp { url: url.clone(), transport: self.transport },
+            (None, Some(path)) => SourceSpec::File { path: path.clone(), looped: self.loop_file },
+            (None, None) => unreachable!("validated: a camera has a url or a file"),
+        }
+    }
+
+    /// RTSP credentials: `username` with `password`, or the variable named by `password_env`.
+    pub fn credentials(&self) -> Result<Option<(String, String)>, ConfigError> {
+        let Some(user) = &self.username else { return Ok(None) };
+        let password = match (&self.password, &self.password_env) {
+            (Some(p), _) => p.0.clone(),
+            (None, Some(var)) => std::env::var(var).map_err(|_| ConfigError::Invalid {
+                field: format!("cameras.{}.password_env", self.id),
+                reason: format!("environment variable {var} is not set; export it or set `password`"),
+            })?,
+            (None, None) => String::new(),
+        };
+        Ok(Some((user.clone(), password)))
+    }
+}
+
+/// A configuration that cannot run, naming the field and what to do.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum ConfigError {
+    #[error("invalid config field `{field}`: {reason}")]
+    Invalid { field: String, reason: String },
+}
+
+fn invalid(field: impl Into<String>, reason: impl Into<String>) -> ConfigError {
+    ConfigError::Invalid { field: field.into(), reason: reason.into() }
+}
+
+fn check_id(field: &str, id: &str) -> Result<(), ConfigError> {
+    let ok = !id.is_empty()
+        && id.len() <= 64
+        && id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+    if ok {
+        Ok(())
+    } else {
+        Err(invalid(field, format!("`{id}` must be 1–64 letters, digits, `-` or `_`")))
+    }
+}
+
+impl Config {
+    /// Cross-field checks. Every error names the field and says what to change.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        if !(0.0..=1.0).contains(&self.model.confidence) {
+            return Err(invalid("model.confidence", "must be between 0 and 1"));
+        }
+        if !(0.0..=1.0).contains(&self.model.iou) {
+            return Err(invalid("model.iou", "must be between 0 and 1"));
+        }
+        if !(32..=4096).contains(&self.model.imgsz) || self.model.imgsz % 32 != 0 {
+            return Err(invalid("model.imgsz", "must be a multiple of 32 between 32 and 4096"));
+        }
+        if self.devices.is_empty() {
+            return Err(invalid("devices", "at least one [[devices]] entry is needed"));
+        }
+        let mut ids = HashSet::new();
+        for d in &self.devices {
+            check_id("devices.id", &d.id)?;
+            if !ids.insert(d.id.as_str()) {
+                return Err(invalid(format!("devices.{}", d.id), "device ids must be unique"));
+            }
+            if d.execution_providers.is_empty() {
+                return Err(invalid(format!("devices.{}.execution_providers", d.id), "list at least one, e.g. [\"cpu\"]"));
+            }
+            if d.max_batch == 0 || d.max_batch > 256 {
+                return Err(invalid(format!("devices.{}.max_batch", d.id), "must be 1–256"));
+            }
+            if d.max_wait_ms > 10_000 {
+                return Err(invalid(format!("devices.{}.max_wait_ms", d.id), "must be at most 10000"));
+            }
+            if d.capacity_fps.is_nan() || d.capacity_fps <= 0.0 {
+                return Err(invalid(format!("devices.{}.capacity_fps", d.id), "must be positive"));
+            }
+        }
+        let mut ids = HashSet::new();
+        for c in &self.cameras {
+            check_id("cameras.id", &c.id)?;
+            if !ids.insert(c.id.as_str()) {
+                return Err(invalid(format!("cameras.{}", c.id), "camera ids must be unique"));
+            }
+            c.validate()?;
+        }
+        Ok(())
+    }
+}
+
+impl CameraConfig {
+    /// Checks of one camera on its own.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let field = |name: &str| format!("cameras.{}.{name}", self.id);
+        match (&self.url, &self.file) {
+            (Some(_), Some(_)) => return Err(invalid(field("url"), "give either `url` or `file`, not both")),
+            (None, None) => return Err(invalid(field("url"), "give an RTSP `url` or a `file` path")),
+            (Some(u), None) => {
+                let parsed = url::Url::parse(u).map_err(|e| invalid(field("url"), format!("`{u}` is not a URL: {e}")))?;
+                if parsed.scheme() != "rtsp" {
+                    return Err(invalid(field("url"), format!("scheme `{}` is not supported; use rtsp://", parsed.scheme())));
+                }
+                if !parsed.password().unwrap_or("").is_empty() || !parsed.username().is_empty() {
+                    return Err(invalid(field("url"), "put credentials in `username` and `password_env`, not in the URL"));
+                }
+            }
+            (None, Some(_)) => {}
+        }
+        if self.detect_fps.is_nan() || self.detect_fps <= 0.0 || self.detect_fps > 240.0 {
+            return Err(invalid(field("detect_fps"), "must be greater than 0 and at most 240"));
+        }
+        if self.backoff_initial_ms == 0 || self.backoff_max_ms < self.backoff_initial_ms {
+            return Err(invalid(field("backoff_max_ms"), "need 0 < backoff_initial_ms <= backoff_max_ms"));
+        }
+        if self.password.is_some() && self.password_env.is_some() {
+            return Err(invalid(field("password"), "give `password` or `password_env`, not both"));
+        }
+        Ok(())
+    }
+}
+
+fn default_listen() -> String {
+    "127.0.0.1:8080".into()
+}
+fn default_imgsz() -> u32 {
+    640
+}
+fn default_confidence() -> f32 {
+    0.25
+}
+fn default_iou() -> f32 {
+    0.45
+}
+fn default_providers() -> Vec<ExecutionProvider> {
+    vec![ExecutionProvider::Cpu]
+}
+fn default_trt_cache() -> PathBuf {
+    "var/trt-cache".into()
+}
+fn default_max_batch() -> usize {
+    8
+}
+fn default_max_wait_ms() -> u64 {
+    10
+}
+fn default_capacity_fps() -> f32 {
+    20.0
+}
+fn default_true() -> bool {
+    true
+}
+fn default_detect_fps() -> f32 {
+    5.0
+}
+fn default_backoff_initial_ms() -> u64 {
+    500
+}
+fn default_backoff_max_ms() -> u64 {
+    30_000
+}
+fn default_devices() -> Vec<DeviceConfig> {
+    vec![DeviceConfig {
+        id: "cpu0".into(),
+        execution_providers: default_providers(),
+        gpu_index: 0,
+        tensorrt_cache_dir: default_trt_cache(),
+        max_batch: default_max_batch(),
+        max_wait_ms: default_max_wait_ms(),
+        intra_threads: 0,
+        capacity_fps: default_capacity_fps(),
+    }]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn camera(id: &str) -> CameraConfig {
+        serde_json::from_value(serde_json::json!({ "id": id, "file": "x.mp4" })).unwrap()
+    }
+
+    fn config(cameras: Vec<CameraConfig>) -> Config {
+        Config {
+            server: ServerConfig::default(),
+            runtime: RuntimeConfig::default(),
+            model: serde_json::from_value(serde_json::json!({ "path": "m.onnx" })).unwrap(),
+            devices: default_devices(),
+            cameras,
+        }
+    }
+
+    #[test]
+    fn duplicate_camera_ids_are_named() {
+        let err = config(vec![camera("a"), camera("a")]).validate().unwrap_err();
+        assert_eq!(err.to_string(), "invalid config field `cameras.a`: camera ids must be unique");
+    }
+
+    #[test]
+    fn url_with_credentials_is_refused() {
+        let mut c = camera("door");
+        c.file = None;
+        c.url = Some("rtsp://admin:pw@10.0.0.1/stream".into());
+        let err = c.validate().unwrap_err().to_string();
+        assert!(err.contains("cameras.door.url") && err.contains("password_env"), "{err}");
+    }
+
+    #[test]
+    fn bad_detect_fps_and_id_are_named() {
+        let mut c = camera("gate");
+        c.detect_fps = 0.0;
+        assert!(c.validate().unwrap_err().to_string().contains("cameras.gate.detect_fps"));
+        let err = config(vec![camera("bad id")]).validate().unwrap_err().to_string();
+        assert!(err.contains("cameras.id") && err.contains("bad id"), "{err}");
+    }
+
+    #[test]
+    fn secrets_are_not_printed() {
+        let mut c = camera("x");
+        c.password = Some(Secret("hunter2".into()));
+        assert!(!format!("{c:?}").contains("hunter2"));
+    }
+}

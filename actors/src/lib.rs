@@ -1,0 +1,30 @@
+//! The Panoptes pipeline: actors and the pure cores they drive.
+//!
+//! # Layout
+//! - [`camera`]: one supervised actor per camera — RTSP (retina) or file source, libavcodec decoding,
+//!   conversion to the model input, reconnect with backoff.
+//! - [`batcher`]: one actor per device — gathers frames from many cameras into micro-batches
+//!   ([`batcher::BatchQueue`] is the pure core) and hands them to the inference worker.
+//! - [`infer`]: ONNX Runtime loading, the model session on its own thread, pre- and post-processing
+//!   (letterbox, Ultralytics output decoding, NMS).
+//! - [`tracker`]: one actor per camera running ByteTrack (Kalman filter, assignment).
+//! - [`allocator`]: places cameras on devices ([`allocator::plan`] is the pure core).
+//! - [`hub`]: bounded fan-out of overlay messages to WebSocket clients.
+//! - [`pipeline`]: starts and wires the actors from a [`config::Config`]; [`status`]: live camera status.
+//! - [`messages`], [`time`], [`geometry`], [`config`], [`metric_names`]: the shared vocabulary.
+//!
+//! This crate never depends on actix-web; the HTTP surface lives in the `panoptes` binary.
+
+pub mod allocator;
+pub mod batcher;
+pub mod camera;
+pub mod config;
+pub mod geometry;
+pub mod hub;
+pub mod infer;
+pub mod messages;
+pub mod metric_names;
+pub mod pipeline;
+pub mod status;
+pub mod time;
+pub mod tracker;

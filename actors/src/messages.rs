@@ -1,0 +1,106 @@
+//! The messages that flow between the pipeline's actors, and the frame and detection types they carry.
+//!
+//! camera → batcher: [`SubmitFrame`]; batcher → tracker: [`FrameDetections`];
+//! tracker → hub: [`TrackedFrame`].
+
+use crate::geometry::{BBox, Letterbox};
+use crate::time::Pts;
+use actix::Message;
+use std::sync::Arc;
+use std::time::Instant;
+
+/// A camera's id as written in the config (`[[cameras]] id`).
+pub type CameraId = Arc<str>;
+
+/// What is known about a decoded frame, carried with it through the whole pipeline.
+#[derive(Clone, Debug)]
+pub struct FrameMeta {
+    pub camera: CameraId,
+    /// Frame counter for this camera, starting at 0 and counting every decoded frame (also those not inferred).
+    pub seq: u64,
+    /// Presentation time on the camera's timeline.
+    pub pts: Pts,
+    /// Wall-clock time of the frame in Unix milliseconds (RTCP sender report when present, else arrival).
+    pub wall_ms: i64,
+    /// Decoded frame size in pixels.
+    pub width: u32,
+    pub height: u32,
+    /// When decoding finished, on this process's monotonic clock: the start of end-to-end latency.
+    pub decoded_at: Instant,
+}
+
+/// A frame converted to a model input: planar RGB `f32` in `[0, 1]`, `3 x dst_h x dst_w`, letterboxed.
+#[derive(Clone, Debug)]
+pub struct ModelInput {
+    pub letterbox: Letterbox,
+    pub chw: Vec<f32>,
+}
+
+/// A decoded frame ready for inference.
+#[derive(Debug)]
+pub struct Frame {
+    pub meta: FrameMeta,
+    pub input: ModelInput,
+}
+
+/// One detected object in source-frame pixels.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Detection {
+    pub class_id: u32,
+    pub score: f32,
+    pub bbox: BBox,
+}
+
+/// One tracked object on a frame.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Track {
+    /// Track id, unique within its camera for the life of the process.
+    pub id: u64,
+    pub class_id: u32,
+    pub score: f32,
+    pub bbox: BBox,
+}
+
+/// camera → batcher: a frame to infer. Latest frame wins per camera when the queue is behind.
+#[derive(Message, Debug)]
+#[rtype(result = "()")]
+pub struct SubmitFrame(pub Frame);
+
+/// batcher → tracker: the detections of one frame (after threshold, NMS and the camera's class filter).
+#[derive(Message, Debug, Clone)]
+#[rtype(result = "()")]
+pub struct FrameDetections {
+    pub meta: FrameMeta,
+    pub detections: Vec<Detection>,
+    /// Class names of the model that produced the detections, indexed by class id.
+    pub labels: Arc<[String]>,
+}
+
+/// tracker → hub: the tracks on one processed frame.
+#[derive(Message, Debug, Clone)]
+#[rtype(result = "()")]
+pub struct TrackedFrame {
+    pub meta: FrameMeta,
+    pub tracks: Vec<Track>,
+    pub labels: Arc<[String]>,
+}
+
+/// Where a camera sends its frames: a device's batcher and that device's model input size.
+#[derive(Clone)]
+pub struct Placement {
+    pub device: Arc<str>,
+    pub sink: actix::Recipient<SubmitFrame>,
+    /// Model input size, `(width, height)`, that frames are letterboxed to.
+    pub input_size: (u32, u32),
+}
+
+impl std::fmt::Debug for Placement {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Placement").field("device", &self.device).field("input_size", &self.input_size).finish()
+    }
+}
+
+/// allocator → camera: send frames here from now on (`None`: nowhere; frames are dropped as `unplaced`).
+#[derive(Message, Debug)]
+#[rtype(result = "()")]
+pub struct Place(pub Option<Placement>);

@@ -1,0 +1,90 @@
+//! Media time: presentation timestamps with their clock rate, and wall-clock time.
+//!
+//! Rules and trackers run on media time ([`Pts`]), never on the server clock, so a replayed file
+//! gives the same results as watching it live. Wall time is carried beside it as Unix milliseconds.
+
+use serde::Serialize;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+/// A presentation timestamp on a camera's timeline: `ticks` at `clock_rate` Hz (90 000 for video RTP).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+pub struct Pts {
+    pub ticks: i64,
+    pub clock_rate: u32,
+}
+
+impl Pts {
+    pub const VIDEO_CLOCK_RATE: u32 = 90_000;
+
+    pub fn new(ticks: i64, clock_rate: u32) -> Self {
+        assert!(clock_rate > 0, "a clock rate is never zero");
+        Self { ticks, clock_rate }
+    }
+
+    /// Seconds since the start of the timeline.
+    pub fn as_secs_f64(self) -> f64 {
+        self.ticks as f64 / f64::from(self.clock_rate)
+    }
+
+    /// The same instant in 90 kHz units (rounded towards negative infinity).
+    pub fn to_90k(self) -> i64 {
+        (i128::from(self.ticks) * 90_000).div_euclid(i128::from(self.clock_rate)) as i64
+    }
+
+    /// Seconds from `earlier` to `self` (negative if `earlier` is later).
+    pub fn secs_since(self, earlier: Pts) -> f64 {
+        self.as_secs_f64() - earlier.as_secs_f64()
+    }
+}
+
+/// Unwraps 32-bit RTP timestamps into a continuous 64-bit timeline.
+///
+/// Each new timestamp is taken as the nearest 64-bit value to the previous one, so a wrap from
+/// `u32::MAX` to 0 moves forward by one tick rather than back by four billion.
+#[derive(Clone, Debug, Default)]
+pub struct RtpUnwrapper {
+    last: Option<i64>,
+}
+
+impl RtpUnwrapper {
+    pub fn unwrap(&mut self, rtp: u32) -> i64 {
+        let next = match self.last {
+            None => i64::from(rtp),
+            Some(last) => {
+                let delta = rtp.wrapping_sub(last as u32) as i32;
+                last + i64::from(delta)
+            }
+        };
+        self.last = Some(next);
+        next
+    }
+}
+
+/// Current wall-clock time in Unix milliseconds.
+pub fn now_unix_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unwrap_survives_wraparound() {
+        let mut u = RtpUnwrapper::default();
+        assert_eq!(u.unwrap(u32::MAX - 1), i64::from(u32::MAX) - 1);
+        assert_eq!(u.unwrap(2), i64::from(u32::MAX) + 3);
+        assert_eq!(u.unwrap(u32::MAX), i64::from(u32::MAX));
+    }
+
+    #[test]
+    fn pts_converts_between_rates() {
+        let p = Pts::new(1_000, 1_000);
+        assert_eq!(p.to_90k(), 90_000);
+        assert!((p.as_secs_f64() - 1.0).abs() < 1e-12);
+        assert!((Pts::new(45_000, 90_000).secs_since(p) + 0.5).abs() < 1e-12);
+    }
+}

@@ -1,0 +1,6 @@
+//! One module per subcommand; each owns its `Args`.
+
+pub mod bench;
+pub mod detect;
+pub mod run;
+pub mod track;

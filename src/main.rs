@@ -1,0 +1,46 @@
+//! `panoptes`: the process shell. CLI → settings → telemetry → the chosen command.
+
+use clap::{Parser, Subcommand};
+
+mod app;
+mod cli;
+mod http;
+mod settings;
+mod telemetry;
+
+#[derive(Parser)]
+#[command(name = "panoptes", version, about = "Real-time video analytics for many cameras")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the server: cameras, detection, tracking, the web surface.
+    Run(cli::run::Args),
+    /// Detect objects on still images and print one line per detection.
+    Detect(cli::detect::Args),
+    /// Replay MOTChallenge detections through ByteTrack and write MOTChallenge tracks.
+    Track(cli::track::Args),
+    /// Measure pipeline throughput and latency against raw ONNX Runtime on the same model.
+    Bench(cli::bench::Args),
+}
+
+fn main() -> std::process::ExitCode {
+    telemetry::init();
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Run(args) => cli::run::run(args),
+        Command::Detect(args) => cli::detect::run(args),
+        Command::Track(args) => cli::track::run(args),
+        Command::Bench(args) => cli::bench::run(args),
+    };
+    match result {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
