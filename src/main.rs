@@ -5,6 +5,7 @@ use clap::{Parser, Subcommand};
 mod app;
 mod cli;
 mod http;
+mod metrics;
 mod settings;
 mod telemetry;
 

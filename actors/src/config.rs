@@ -216,14 +216,8 @@ fn invalid(field: impl Into<String>, reason: impl Into<String>) -> ConfigError {
 }
 
 fn check_id(field: &str, id: &str) -> Result<(), ConfigError> {
-    let ok = !id.is_empty()
-        && id.len() <= 64
-        && id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
-    if ok {
-        Ok(())
-    } else {
-        Err(invalid(field, format!("`{id}` must be 1–64 letters, digits, `-` or `_`")))
-    }
+    let ok = !id.is_empty() && id.len() <= 64 && id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+    if ok { Ok(()) } else { Err(invalid(field, format!("`{id}` must be 1–64 letters, digits, `-` or `_`"))) }
 }
 
 impl Config {
@@ -248,7 +242,10 @@ impl Config {
                 return Err(invalid(format!("devices.{}", d.id), "device ids must be unique"));
             }
             if d.execution_providers.is_empty() {
-                return Err(invalid(format!("devices.{}.execution_providers", d.id), "list at least one, e.g. [\"cpu\"]"));
+                return Err(invalid(
+                    format!("devices.{}.execution_providers", d.id),
+                    "list at least one, e.g. [\"cpu\"]",
+                ));
             }
             if d.max_batch == 0 || d.max_batch > 256 {
                 return Err(invalid(format!("devices.{}.max_batch", d.id), "must be 1–256"));
@@ -280,12 +277,19 @@ impl CameraConfig {
             (Some(_), Some(_)) => return Err(invalid(field("url"), "give either `url` or `file`, not both")),
             (None, None) => return Err(invalid(field("url"), "give an RTSP `url` or a `file` path")),
             (Some(u), None) => {
-                let parsed = url::Url::parse(u).map_err(|e| invalid(field("url"), format!("`{u}` is not a URL: {e}")))?;
+                let parsed =
+                    url::Url::parse(u).map_err(|e| invalid(field("url"), format!("`{u}` is not a URL: {e}")))?;
                 if parsed.scheme() != "rtsp" {
-                    return Err(invalid(field("url"), format!("scheme `{}` is not supported; use rtsp://", parsed.scheme())));
+                    return Err(invalid(
+                        field("url"),
+                        format!("scheme `{}` is not supported; use rtsp://", parsed.scheme()),
+                    ));
                 }
                 if !parsed.password().unwrap_or("").is_empty() || !parsed.username().is_empty() {
-                    return Err(invalid(field("url"), "put credentials in `username` and `password_env`, not in the URL"));
+                    return Err(invalid(
+                        field("url"),
+                        "put credentials in `username` and `password_env`, not in the URL",
+                    ));
                 }
             }
             (None, Some(_)) => {}

@@ -1,1 +1,226 @@
-//! TODO
+//! The overlay hub: fans each processed frame out to the WebSocket clients watching its camera.
+//!
+//! A frame is serialised to JSON once, whatever the number of clients. Each client has a bounded
+//! queue: when it is full (a slow client) the message is dropped for that client and counted; when
+//! it is closed (the client left) the client is unsubscribed. The pipeline never waits for a client.
+
+use crate::messages::{CameraId, TrackedFrame};
+use crate::metric_names as m;
+use actix::prelude::*;
+use serde::Serialize;
+use std::collections::HashMap;
+use std::sync::Arc;
+use tokio::sync::mpsc;
+
+/// Messages per client that may wait before newer ones are dropped.
+pub const CLIENT_QUEUE: usize = 64;
+
+/// Subscribe to the overlay of one camera (or of all with `None`). Returns the receiving end and a
+/// subscription id for [`Unsubscribe`].
+#[derive(Message)]
+#[rtype(result = "(u64, mpsc::Receiver<Arc<str>>)")]
+pub struct Subscribe {
+    pub camera: Option<CameraId>,
+}
+
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct Unsubscribe(pub u64);
+
+struct Subscriber {
+    camera: Option<CameraId>,
+    tx: mpsc::Sender<Arc<str>>,
+}
+
+#[derive(Default)]
+pub struct Hub {
+    next_id: u64,
+    subscribers: HashMap<u64, Subscriber>,
+}
+
+impl Hub {
+    fn set_clients_gauge(&self) {
+        metrics::gauge!(m::OVERLAY_CLIENTS).set(self.subscribers.len() as f64);
+    }
+}
+
+impl Actor for Hub {
+    type Context = Context<Self>;
+}
+
+/// The overlay message for one processed frame (`GET /ws/overlay`), documented in `docs/api.md`.
+#[derive(Serialize)]
+pub struct OverlayMessage<'a> {
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+    pub camera: &'a str,
+    pub seq: u64,
+    pub pts: crate::time::Pts,
+    pub pts_sec: f64,
+    pub wall_ms: i64,
+    pub width: u32,
+    pub height: u32,
+    pub tracks: Vec<OverlayTrack<'a>>,
+}
+
+#[derive(Serialize)]
+pub struct OverlayTrack<'a> {
+    pub id: u64,
+    pub class_id: u32,
+    pub label: &'a str,
+    pub score: f32,
+    /// Box in normalised frame coordinates (0–1): left, top, width, height.
+    #[serde(rename = "box")]
+    pub bbox: [f32; 4],
+}
+
+impl<'a> OverlayMessage<'a> {
+    pub fn from_frame(frame: &'a TrackedFrame) -> Self {
+        let meta = &frame.meta;
+        let (w, h) = (meta.width.max(1) as f32, meta.height.max(1) as f32);
+        let tracks = frame
+            .tracks
+            .iter()
+            .map(|t| OverlayTrack {
+                id: t.id,
+                class_id: t.class_id,
+                label: frame.labels.get(t.class_id as usize).map(String::as_str).unwrap_or("?"),
+                score: (t.score * 1000.0).round() / 1000.0,
+                bbox: [t.bbox.x1 / w, t.bbox.y1 / h, t.bbox.width() / w, t.bbox.height() / h]
+                    .map(|v| (v * 10_000.0).round() / 10_000.0),
+            })
+            .collect();
+        Self {
+            kind: "overlay",
+            camera: &meta.camera,
+            seq: meta.seq,
+            pts: meta.pts,
+            pts_sec: meta.pts.as_secs_f64(),
+            wall_ms: meta.wall_ms,
+            width: meta.width,
+            height: meta.height,
+            tracks,
+        }
+    }
+}
+
+impl Handler<TrackedFrame> for Hub {
+    type Result = ();
+
+    fn handle(&mut self, frame: TrackedFrame, _ctx: &mut Context<Self>) {
+        let camera = frame.meta.camera.clone();
+        let interested: Vec<u64> = self
+            .subscribers
+            .iter()
+            .filter(|(_, s)| s.camera.as_ref().is_none_or(|c| *c == camera))
+            .map(|(id, _)| *id)
+            .collect();
+        if !interested.is_empty() {
+            let json: Arc<str> = match serde_json::to_string(&OverlayMessage::from_frame(&frame)) {
+                Ok(s) => s.into(),
+                Err(e) => {
+                    tracing::error!(camera = %camera, error = %e, "overlay message could not be serialised");
+                    return;
+                }
+            };
+            let mut closed = Vec::new();
+            for id in interested {
+                match self.subscribers[&id].tx.try_send(json.clone()) {
+                    Ok(()) => {}
+                    Err(mpsc::error::TrySendError::Full(_)) => {
+                        metrics::counter!(m::OVERLAY_DROPPED, "camera" => camera.to_string()).increment(1);
+                    }
+                    Err(mpsc::error::TrySendError::Closed(_)) => closed.push(id),
+                }
+            }
+            for id in closed {
+                self.subscribers.remove(&id);
+            }
+            self.set_clients_gauge();
+        }
+        metrics::histogram!(m::END_TO_END_SECONDS, "camera" => camera.to_string())
+            .record(frame.meta.decoded_at.elapsed().as_secs_f64());
+    }
+}
+
+impl Handler<Subscribe> for Hub {
+    type Result = MessageResult<Subscribe>;
+
+    fn handle(&mut self, msg: Subscribe, _ctx: &mut Context<Self>) -> Self::Result {
+        let (tx, rx) = mpsc::channel(CLIENT_QUEUE);
+        self.next_id += 1;
+        self.subscribers.insert(self.next_id, Subscriber { camera: msg.camera, tx });
+        self.set_clients_gauge();
+        MessageResult((self.next_id, rx))
+    }
+}
+
+impl Handler<Unsubscribe> for Hub {
+    type Result = ();
+
+    fn handle(&mut self, Unsubscribe(id): Unsubscribe, _ctx: &mut Context<Self>) {
+        self.subscribers.remove(&id);
+        self.set_clients_gauge();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::geometry::BBox;
+    use crate::messages::{FrameMeta, Track};
+    use crate::time::Pts;
+
+    fn frame(camera: &str, seq: u64) -> TrackedFrame {
+        TrackedFrame {
+            meta: FrameMeta {
+                camera: camera.into(),
+                seq,
+                pts: Pts::new(9_000 * seq as i64, 90_000),
+                wall_ms: 1_700_000_000_000,
+                width: 200,
+                height: 100,
+                decoded_at: std::time::Instant::now(),
+            },
+            tracks: vec![Track {
+                id: 7,
+                class_id: 1,
+                score: 0.9,
+                bbox: BBox { x1: 20.0, y1: 10.0, x2: 60.0, y2: 60.0 },
+            }],
+            labels: vec!["person".to_string(), "car".to_string()].into(),
+        }
+    }
+
+    #[actix::test]
+    async fn fans_out_by_camera_and_normalises_boxes() {
+        let hub = Hub::default().start();
+        let (_, mut lobby) = hub.send(Subscribe { camera: Some("lobby".into()) }).await.unwrap();
+        let (_, mut all) = hub.send(Subscribe { camera: None }).await.unwrap();
+        hub.send(frame("gate", 1)).await.unwrap();
+        hub.send(frame("lobby", 2)).await.unwrap();
+        let msg: serde_json::Value = serde_json::from_str(&lobby.recv().await.unwrap()).unwrap();
+        assert_eq!(msg["camera"], "lobby");
+        assert_eq!(msg["seq"], 2);
+        assert_eq!(msg["pts"]["ticks"], 18_000);
+        assert_eq!(msg["tracks"][0]["label"], "car");
+        assert_eq!(msg["tracks"][0]["box"], serde_json::json!([0.1, 0.1, 0.2, 0.5]));
+        assert!(lobby.try_recv().is_err(), "the gate frame is not for the lobby subscriber");
+        let first: serde_json::Value = serde_json::from_str(&all.recv().await.unwrap()).unwrap();
+        assert_eq!(first["camera"], "gate");
+    }
+
+    #[actix::test]
+    async fn slow_clients_lose_messages_but_stay_bounded() {
+        let hub = Hub::default().start();
+        let (_, mut rx) = hub.send(Subscribe { camera: None }).await.unwrap();
+        for seq in 0..(CLIENT_QUEUE as u64 + 10) {
+            hub.send(frame("a", seq)).await.unwrap();
+        }
+        let mut got = 0;
+        while rx.try_recv().is_ok() {
+            got += 1;
+        }
+        assert_eq!(got, CLIENT_QUEUE);
+    }
+}

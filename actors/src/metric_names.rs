@@ -5,7 +5,8 @@
 /// Counter, labels `camera`: frames decoded.
 pub const FRAMES_DECODED: &str = "panoptes_frames_decoded_total";
 /// Counter, labels `camera`, `reason` (`rate` = above the camera's detect_fps, `superseded` = a newer
-/// frame of the same camera replaced it in the batch queue, `unplaced` = no device yet): frames not inferred.
+/// frame of the same camera replaced it in the batch queue, `unplaced` = no device yet, `mailbox` = the
+/// batcher's mailbox was full, `tracker_full` = the tracker's mailbox was full): frames not inferred.
 pub const FRAMES_DROPPED: &str = "panoptes_frames_dropped_total";
 /// Counter, labels `camera`, `device`: frames inferred.
 pub const FRAMES_INFERRED: &str = "panoptes_frames_inferred_total";

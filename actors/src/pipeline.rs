@@ -1,1 +1,208 @@
-//! TODO
+//! Starts and wires the pipeline's actors from a [`Config`]:
+//!
+//! ```text
+//!  camera (own arbiter) ──SubmitFrame──▶ batcher (per device) ──▶ infer worker (own thread)
+//!        ▲                                   │
+//!        └──Place── allocator                └──FrameDetections──▶ tracker (per camera) ──TrackedFrame──▶ hub
+//! ```
+//!
+//! Must be called from inside a running actix `System`.
+
+use crate::allocator::{self, AllocatorActor};
+use crate::batcher::{BatcherActor, Route};
+use crate::camera::CameraActor;
+use crate::config::{CameraConfig, Config, DeviceConfig};
+use crate::hub::Hub;
+use crate::infer::worker::InferWorker;
+use crate::infer::{Detector, InferError};
+use crate::messages::CameraId;
+use crate::status::{CameraStatus, StatusBoard};
+use crate::tracker::{TrackerActor, TrackerParams};
+use actix::prelude::*;
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Builds the detector of one device (the real one loads an ONNX model; tests pass fakes).
+pub type DetectorFactory<'a> = dyn Fn(&DeviceConfig) -> Result<Box<dyn Detector>, InferError> + 'a;
+
+#[derive(Debug, thiserror::Error)]
+pub enum PipelineError {
+    #[error("device {device}: {source}")]
+    Detector { device: String, source: InferError },
+    #[error("devices {first} and {other} load models with different classes; every device must run the same model")]
+    MixedModels { first: String, other: String },
+    #[error("cameras.{camera}.classes: the model has no class `{class}`; known classes: {known}")]
+    UnknownClass { camera: String, class: String, known: String },
+    #[error("camera {0} already exists; choose another id")]
+    DuplicateCamera(String),
+    #[error("camera {0} does not exist")]
+    NoSuchCamera(String),
+    #[error("camera {camera} could not be placed on a device: {source}")]
+    Placement { camera: String, source: allocator::AllocError },
+    #[error("the allocator has stopped")]
+    AllocatorGone,
+    #[error(transparent)]
+    Config(#[from] crate::config::ConfigError),
+}
+
+struct RunningCamera {
+    camera: Addr<CameraActor>,
+    tracker: Addr<TrackerActor>,
+    arbiter: Arbiter,
+}
+
+/// The running pipeline: handles to its actors, and the cameras it runs.
+pub struct Pipeline {
+    pub status: StatusBoard,
+    pub hub: Addr<Hub>,
+    pub allocator: Addr<AllocatorActor>,
+    /// Device id → its batcher.
+    pub batchers: Vec<(Arc<str>, Addr<BatcherActor>)>,
+    labels: Arc<[String]>,
+    cameras: HashMap<CameraId, RunningCamera>,
+}
+
+impl Pipeline {
+    /// Load every device's detector, start the batchers, the allocator and the hub, then every enabled camera.
+    pub async fn start(config: &Config, factory: &DetectorFactory<'_>) -> Result<Self, PipelineError> {
+        let status = StatusBoard::default();
+        let mut devices = Vec::new();
+        let mut batchers = Vec::new();
+        let mut labels: Option<(String, Arc<[String]>)> = None;
+        for dev in &config.devices {
+            let detector = factory(dev).map_err(|source| PipelineError::Detector { device: dev.id.clone(), source })?;
+            let dev_labels = detector.labels();
+            match &labels {
+                Some((first, l)) if *l != dev_labels => {
+                    return Err(PipelineError::MixedModels { first: first.clone(), other: dev.id.clone() });
+                }
+                Some(_) => {}
+                None => labels = Some((dev.id.clone(), dev_labels)),
+            }
+            let worker = InferWorker::spawn(&dev.id, detector);
+            let input_size = worker.input_size();
+            let batcher = BatcherActor::new(worker, dev.max_batch, Duration::from_millis(dev.max_wait_ms)).start();
+            let id: Arc<str> = dev.id.as_str().into();
+            devices.push(allocator::Device {
+                id: id.clone(),
+                batcher: batcher.clone(),
+                input_size,
+                capacity_fps: dev.capacity_fps,
+            });
+            batchers.push((id, batcher));
+        }
+        let labels = labels.map(|(_, l)| l).unwrap_or_else(|| Vec::new().into());
+        let allocator = AllocatorActor::new(devices, status.clone(), Duration::from_secs(30)).start();
+        let hub = Hub::default().start();
+        let mut pipeline = Self { status, hub, allocator, batchers, labels, cameras: HashMap::new() };
+        for cam in config.cameras.iter().filter(|c| c.enabled) {
+            pipeline.add_camera(cam.clone()).await?;
+        }
+        Ok(pipeline)
+    }
+
+    /// Class names of the running model.
+    pub fn labels(&self) -> &Arc<[String]> {
+        &self.labels
+    }
+
+    /// Ids of the running cameras.
+    pub fn camera_ids(&self) -> Vec<CameraId> {
+        self.cameras.keys().cloned().collect()
+    }
+
+    /// Start a camera: its tracker, its camera actor on its own arbiter, and its placement on a device.
+    pub async fn add_camera(&mut self, cfg: CameraConfig) -> Result<(), PipelineError> {
+        cfg.validate()?;
+        let id: CameraId = cfg.id.as_str().into();
+        if self.cameras.contains_key(&id) {
+            return Err(PipelineError::DuplicateCamera(cfg.id));
+        }
+        let classes = resolve_classes(&self.labels, &cfg)?;
+        self.status.insert(id.clone(), CameraStatus::default());
+        let tracker = TrackerActor::new(id.clone(), TrackerParams::default(), self.hub.clone().recipient()).start();
+        let (camera, arbiter) = CameraActor::spawn(cfg.clone(), self.status.clone());
+        let route = Route { tracker: tracker.clone().recipient(), classes };
+        let placed = self
+            .allocator
+            .send(allocator::AddCamera {
+                camera: id.clone(),
+                place: camera.clone().recipient(),
+                route,
+                detect_fps: cfg.detect_fps,
+            })
+            .await;
+        let running = RunningCamera { camera, tracker, arbiter };
+        match placed {
+            Ok(Ok(device)) => {
+                tracing::info!(camera = %id, device = %device, "camera started");
+                self.cameras.insert(id, running);
+                Ok(())
+            }
+            Ok(Err(source)) => {
+                stop_camera(running);
+                Err(PipelineError::Placement { camera: cfg.id, source })
+            }
+            Err(_) => {
+                stop_camera(running);
+                Err(PipelineError::AllocatorGone)
+            }
+        }
+    }
+
+    /// Stop a camera and free its decoder and tracker.
+    pub fn remove_camera(&mut self, id: &str) -> Result<(), PipelineError> {
+        let running = self.cameras.remove(id).ok_or_else(|| PipelineError::NoSuchCamera(id.to_string()))?;
+        self.allocator.do_send(allocator::RemoveCamera(id.into()));
+        stop_camera(running);
+        self.status.remove(id);
+        Ok(())
+    }
+
+    /// Stop every camera (the rest stops with the actix system).
+    pub fn stop(&mut self) {
+        for (_, running) in self.cameras.drain() {
+            stop_camera(running);
+        }
+    }
+}
+
+fn stop_camera(running: RunningCamera) {
+    drop(running.camera);
+    drop(running.tracker);
+    running.arbiter.stop();
+}
+
+/// Map a camera's class names onto the model's class ids (`None`: keep all).
+fn resolve_classes(labels: &[String], cfg: &CameraConfig) -> Result<Option<Arc<HashSet<u32>>>, PipelineError> {
+    if cfg.classes.is_empty() {
+        return Ok(None);
+    }
+    let mut ids = HashSet::new();
+    for class in &cfg.classes {
+        let id = labels.iter().position(|l| l == class).ok_or_else(|| PipelineError::UnknownClass {
+            camera: cfg.id.clone(),
+            class: class.clone(),
+            known: labels.join(", "),
+        })?;
+        ids.insert(id as u32);
+    }
+    Ok(Some(Arc::new(ids)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unknown_class_names_the_camera_and_lists_known_ones() {
+        let labels: Vec<String> = vec!["person".into(), "car".into()];
+        let mut cfg: CameraConfig = serde_json::from_value(serde_json::json!({"id": "gate", "file": "x.mp4"})).unwrap();
+        cfg.classes = vec!["car".into()];
+        assert_eq!(resolve_classes(&labels, &cfg).unwrap().unwrap().iter().copied().collect::<Vec<_>>(), vec![1]);
+        cfg.classes = vec!["unicorn".into()];
+        let err = resolve_classes(&labels, &cfg).unwrap_err().to_string();
+        assert_eq!(err, "cameras.gate.classes: the model has no class `unicorn`; known classes: person, car");
+    }
+}

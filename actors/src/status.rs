@@ -14,7 +14,9 @@ pub enum CameraState {
     Connecting,
     Streaming,
     /// Waiting before the next reconnect attempt.
-    Backoff { retry_in_ms: u64 },
+    Backoff {
+        retry_in_ms: u64,
+    },
     Stopped,
 }
 

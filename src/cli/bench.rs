@@ -1,8 +1,210 @@
-//! TODO
+//! `panoptes bench`: pipeline throughput and latency next to raw ONNX Runtime on the same model,
+//! input size and threads, measured in the same run. Prints a table; see BENCHMARKS.md.
+//!
+//! 1. Raw: the detector alone (`Detector::detect`: ONNX Runtime plus decoding and NMS of its output)
+//!    on batches of 1 and of `max_batch`, for a fixed time; the better of the two is the baseline.
+//! 2. Pipeline: `streams` file cameras (paced in real time, like live cameras) through decode,
+//!    letterbox, batching, inference, tracking and the overlay hub; counted after a warm-up.
+//!
+//! The ratio pipeline/raw says what the rest of the pipeline costs next to inference.
+
+use crate::app::onnx_detector;
+use anyhow::Context;
+use panoptes_actors::batcher::GetStats;
+use panoptes_actors::config::{CameraConfig, Config};
+use panoptes_actors::geometry::Letterbox;
+use panoptes_actors::hub::Subscribe;
+use panoptes_actors::infer::Detector;
+use panoptes_actors::messages::ModelInput;
+use panoptes_actors::pipeline::Pipeline;
+use panoptes_actors::time::now_unix_ms;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
 
 #[derive(clap::Args)]
-pub struct Args {}
+pub struct Args {
+    /// Number of camera streams (each a looping copy of --media).
+    #[arg(long, default_value_t = 4)]
+    streams: usize,
+    /// Measured seconds of the pipeline run (after a warm-up).
+    #[arg(long, default_value_t = 20)]
+    seconds: u64,
+    /// ONNX model; default: the model of the embedded default config.
+    #[arg(long)]
+    model: Option<PathBuf>,
+    /// Input size for models with a dynamic input size.
+    #[arg(long)]
+    imgsz: Option<u32>,
+    /// Video file every stream plays.
+    #[arg(long, default_value = "var/media/vtest-h264.mp4")]
+    media: PathBuf,
+    /// Most frames per inference call.
+    #[arg(long, default_value_t = 4)]
+    max_batch: usize,
+    /// ONNX Runtime intra-op threads (0: ONNX Runtime's default).
+    #[arg(long, default_value_t = 0)]
+    threads: usize,
+    /// Per-stream detection rate cap, frames per second.
+    #[arg(long, default_value_t = 30.0)]
+    detect_fps: f32,
+}
 
-pub fn run(_args: Args) -> anyhow::Result<()> {
-    anyhow::bail!("not yet implemented")
+pub fn run(args: Args) -> anyhow::Result<()> {
+    anyhow::ensure!(args.streams > 0 && args.seconds > 0, "--streams and --seconds must be positive");
+    anyhow::ensure!(args.media.is_file(), "media file {} does not exist; run `make setup`", args.media.display());
+    let config = bench_config(&args)?;
+    let warmup = Duration::from_secs(3);
+
+    let detector = onnx_detector(&config)(&config.devices[0]).context("loading the model")?;
+    let (w, h) = detector.input_size();
+    let raw1 = raw_throughput(detector, 1, Duration::from_secs(args.seconds.clamp(3, 10)))?;
+    let detector = onnx_detector(&config)(&config.devices[0])?;
+    let raw_b = raw_throughput(detector, args.max_batch, Duration::from_secs(args.seconds.clamp(3, 10)))?;
+    let raw = raw1.max(raw_b);
+
+    let p = actix::System::new().block_on(pipeline_run(&config, warmup, Duration::from_secs(args.seconds)))?;
+    let pipeline_fps = p.inferred as f64 / p.secs;
+    let ms_per_img = if p.inferred > 0 { 1000.0 * p.infer_secs / p.inferred as f64 } else { f64::NAN };
+    let raw_b_label = format!("raw ORT images/s, batch {}", args.max_batch);
+    let rows: Vec<(&str, String)> = vec![
+        ("model", config.model.path.display().to_string()),
+        ("input", format!("{w}x{h}")),
+        ("intra-op threads", if args.threads == 0 { "ORT default".into() } else { args.threads.to_string() }),
+        ("streams", args.streams.to_string()),
+        ("measured seconds", format!("{:.1}", p.secs)),
+        ("frames decoded", p.decoded.to_string()),
+        ("frames inferred", p.inferred.to_string()),
+        ("frames not inferred (rate cap + superseded)", p.decoded.saturating_sub(p.inferred).to_string()),
+        ("mean batch size", format!("{:.2}", p.inferred as f64 / p.batches.max(1) as f64)),
+        ("inference ms per image (in pipeline)", format!("{ms_per_img:.1}")),
+        ("raw ORT images/s, batch 1", format!("{raw1:.1}")),
+        (&raw_b_label, format!("{raw_b:.1}")),
+        ("pipeline inferred frames/s", format!("{pipeline_fps:.1}")),
+        ("ratio pipeline / raw ORT", format!("{:.3}", pipeline_fps / raw)),
+        ("end-to-end latency p50 ms", format!("{:.0}", percentile(&p.latencies_ms, 0.50))),
+        ("end-to-end latency p99 ms", format!("{:.0}", percentile(&p.latencies_ms, 0.99))),
+        ("peak RSS MiB", peak_rss_mib().map_or("n/a".into(), |v| format!("{v:.0}"))),
+    ];
+    let width = rows.iter().map(|(k, _)| k.len()).max().unwrap_or(0);
+    println!("| {:width$} | {:>12} |", "measure", "value");
+    println!("|-{}-|-{}:|", "-".repeat(width), "-".repeat(11));
+    for (k, v) in rows {
+        println!("| {k:width$} | {v:>12} |");
+    }
+    Ok(())
+}
+
+fn bench_config(args: &Args) -> anyhow::Result<Config> {
+    let mut config = crate::settings::load(None)?;
+    if let Some(m) = &args.model {
+        config.model.path = m.clone();
+    }
+    if let Some(s) = args.imgsz {
+        config.model.imgsz = s;
+    }
+    config.server.listen = "127.0.0.1:0".into();
+    config.devices.truncate(1);
+    let dev = &mut config.devices[0];
+    dev.max_batch = args.max_batch;
+    dev.intra_threads = args.threads;
+    dev.capacity_fps = 1000.0;
+    let template = config.cameras.first().cloned().context("the default config has cameras")?;
+    config.cameras = (0..args.streams)
+        .map(|i| CameraConfig {
+            id: format!("bench-{i}"),
+            url: None,
+            file: Some(args.media.clone()),
+            loop_file: true,
+            detect_fps: args.detect_fps,
+            classes: vec![],
+            ..template.clone()
+        })
+        .collect();
+    config.validate()?;
+    Ok(config)
+}
+
+/// Images per second of `detector` alone on batches of `batch` for about `duration`.
+fn raw_throughput(mut detector: Box<dyn Detector>, batch: usize, duration: Duration) -> anyhow::Result<f64> {
+    let (w, h) = detector.input_size();
+    let lb = Letterbox::new(w, h, w, h);
+    // A deterministic textured picture, so NMS sees some candidates rather than none.
+    let chw: Vec<f32> = (0..3 * w as usize * h as usize).map(|i| ((i * 7919) % 255) as f32 / 255.0).collect();
+    let inputs: Vec<ModelInput> = (0..batch).map(|_| ModelInput { letterbox: lb, chw: chw.clone() }).collect();
+    let refs: Vec<&ModelInput> = inputs.iter().collect();
+    detector.detect(&refs)?; // warm-up
+    let start = Instant::now();
+    let mut images = 0usize;
+    while start.elapsed() < duration {
+        detector.detect(&refs)?;
+        images += batch;
+    }
+    Ok(images as f64 / start.elapsed().as_secs_f64())
+}
+
+struct PipelineFigures {
+    secs: f64,
+    decoded: u64,
+    inferred: u64,
+    batches: u64,
+    infer_secs: f64,
+    latencies_ms: Vec<f64>,
+}
+
+async fn pipeline_run(config: &Config, warmup: Duration, measure: Duration) -> anyhow::Result<PipelineFigures> {
+    let mut pipeline = Pipeline::start(config, &onnx_detector(config)).await?;
+    let (_, mut rx) = pipeline.hub.send(Subscribe { camera: None }).await?;
+    let snapshot = |pipeline: &Pipeline| {
+        let decoded: u64 = pipeline.status.iter().map(|s| s.frames_decoded).sum();
+        let batchers: Vec<_> = pipeline.batchers.iter().map(|(_, b)| b.clone()).collect();
+        async move {
+            let mut stats = (decoded, 0u64, 0u64, 0f64);
+            for b in batchers {
+                let s = b.send(GetStats).await?;
+                stats.1 += s.frames_inferred;
+                stats.2 += s.batches;
+                stats.3 += s.infer_secs;
+            }
+            anyhow::Ok(stats)
+        }
+    };
+    let warm_end = Instant::now() + warmup;
+    while let Ok(Some(_)) = tokio::time::timeout_at(warm_end.into(), rx.recv()).await {}
+    let before = snapshot(&pipeline).await?;
+    let start = Instant::now();
+    let end = start + measure;
+    let mut latencies_ms = Vec::new();
+    while let Ok(Some(msg)) = tokio::time::timeout_at(end.into(), rx.recv()).await {
+        if let Ok(v) = serde_json::from_str::<serde_json::Value>(&msg)
+            && let Some(wall) = v["wall_ms"].as_i64()
+        {
+            latencies_ms.push((now_unix_ms() - wall) as f64);
+        }
+    }
+    let secs = start.elapsed().as_secs_f64();
+    let after = snapshot(&pipeline).await?;
+    pipeline.stop();
+    latencies_ms.sort_by(f64::total_cmp);
+    Ok(PipelineFigures {
+        secs,
+        decoded: after.0 - before.0,
+        inferred: after.1 - before.1,
+        batches: after.2 - before.2,
+        infer_secs: after.3 - before.3,
+        latencies_ms,
+    })
+}
+
+fn percentile(sorted: &[f64], q: f64) -> f64 {
+    if sorted.is_empty() {
+        return f64::NAN;
+    }
+    sorted[((sorted.len() - 1) as f64 * q).round() as usize]
+}
+
+/// Peak resident set size of this process (Linux `VmHWM`).
+fn peak_rss_mib() -> Option<f64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let kb: f64 = status.lines().find(|l| l.starts_with("VmHWM:"))?.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb / 1024.0)
 }

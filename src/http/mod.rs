@@ -1,1 +1,41 @@
-//! TODO
+//! The HTTP surface: health, Prometheus metrics, the camera list, the overlay WebSocket and the web page.
+//! Handlers stay thin; every failure is an [`ApiError`] with a JSON body.
+
+mod cameras;
+mod error;
+mod health;
+mod overlay;
+mod page;
+
+pub use error::ApiError;
+
+use actix::Addr;
+use actix_web::web;
+use metrics_exporter_prometheus::PrometheusHandle;
+use panoptes_actors::batcher::BatcherActor;
+use panoptes_actors::hub::Hub;
+use panoptes_actors::status::StatusBoard;
+use std::sync::Arc;
+use std::time::Instant;
+
+/// What every handler can reach.
+#[derive(Clone)]
+pub struct AppState {
+    pub status: StatusBoard,
+    pub hub: Addr<Hub>,
+    pub batchers: Vec<(Arc<str>, Addr<BatcherActor>)>,
+    pub metrics: PrometheusHandle,
+    pub labels: Arc<[String]>,
+    pub started: Instant,
+}
+
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.route("/", web::get().to(page::index))
+        .route("/healthz", web::get().to(health::healthz))
+        .route("/metrics", web::get().to(health::metrics))
+        .route("/api/cameras", web::get().to(cameras::list))
+        .route("/api/cameras/{id}/status", web::get().to(cameras::status))
+        .route("/api/system", web::get().to(cameras::system))
+        .route("/ws/overlay", web::get().to(overlay::overlay))
+        .default_service(web::to(error::not_found));
+}

@@ -1,1 +1,207 @@
-//! TODO
+//! The batcher actor: one per device. Frames from every camera placed on the device go into a
+//! [`BatchQueue`]; whenever the inference worker is free and a batch is ready (full, or its oldest
+//! frame waited `max_wait_ms`), the batch goes to the worker in one call. Results are filtered by
+//! each camera's classes and routed to that camera's tracker.
+//!
+//! Backpressure: one batch in flight; while it runs, newer frames replace older ones per camera
+//! (latest frame wins), so the queue never holds more than one frame per camera. Every drop is
+//! counted in `panoptes_frames_dropped_total`.
+
+mod queue;
+
+pub use queue::BatchQueue;
+
+use crate::infer::worker::{BatchResult, InferWorker};
+use crate::messages::{CameraId, FrameDetections, SubmitFrame};
+use crate::metric_names as m;
+use actix::prelude::*;
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// Where one camera's detections go.
+#[derive(Clone)]
+pub struct Route {
+    pub tracker: Recipient<FrameDetections>,
+    /// Class ids to keep; `None` keeps all.
+    pub classes: Option<Arc<HashSet<u32>>>,
+}
+
+/// allocator → batcher: start accepting frames of a camera and route its results.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct RegisterCamera {
+    pub camera: CameraId,
+    pub route: Route,
+}
+
+/// allocator → batcher: stop accepting a camera's frames (it moved or was removed).
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct UnregisterCamera(pub CameraId);
+
+/// Ask for the current queue depth and whether a batch is in flight.
+#[derive(Message)]
+#[rtype(result = "BatcherStats")]
+pub struct GetStats;
+
+#[derive(Clone, Debug, Default, serde::Serialize)]
+pub struct BatcherStats {
+    pub device: String,
+    pub queue_depth: usize,
+    pub in_flight: bool,
+    pub cameras: usize,
+    pub batches: u64,
+    pub frames_inferred: u64,
+    /// Seconds spent in inference calls since start.
+    pub infer_secs: f64,
+}
+
+pub struct BatcherActor {
+    worker: InferWorker,
+    queue: BatchQueue<CameraId, crate::messages::Frame>,
+    routes: HashMap<CameraId, Route>,
+    in_flight: bool,
+    timer: Option<SpawnHandle>,
+    stats: BatcherStats,
+}
+
+impl BatcherActor {
+    pub fn new(worker: InferWorker, max_batch: usize, max_wait: Duration) -> Self {
+        let stats = BatcherStats { device: worker.device().to_string(), ..Default::default() };
+        Self {
+            worker,
+            queue: BatchQueue::new(max_batch, max_wait),
+            routes: HashMap::new(),
+            in_flight: false,
+            timer: None,
+            stats,
+        }
+    }
+
+    fn device(&self) -> &str {
+        &self.stats.device
+    }
+
+    fn record_depth(&self) {
+        metrics::gauge!(m::QUEUE_DEPTH, "device" => self.device().to_string()).set(self.queue.len() as f64);
+    }
+
+    /// Dispatch a batch if the worker is free and one is ready; otherwise make sure a timer will wake
+    /// us at the queue's deadline.
+    fn pump(&mut self, ctx: &mut Context<Self>) {
+        if self.in_flight || self.queue.is_empty() {
+            return;
+        }
+        let now = Instant::now();
+        if !self.queue.is_ready(now) {
+            if self.timer.is_none()
+                && let Some(deadline) = self.queue.deadline()
+            {
+                let handle = ctx.run_later(deadline.saturating_duration_since(now), |act, ctx| {
+                    act.timer = None;
+                    act.pump(ctx);
+                });
+                self.timer = Some(handle);
+            }
+            return;
+        }
+        if let Some(handle) = self.timer.take() {
+            ctx.cancel_future(handle);
+        }
+        let frames: Vec<_> = self.queue.take_batch().into_iter().map(|(_, f)| f).collect();
+        self.record_depth();
+        self.in_flight = true;
+        let device = self.device().to_string();
+        metrics::histogram!(m::BATCH_SIZE, "device" => device).record(frames.len() as f64);
+        ctx.spawn(self.worker.infer(frames).into_actor(self).map(|result, act, ctx| {
+            act.in_flight = false;
+            match result {
+                Ok(batch) => act.deliver(batch),
+                Err(e) => tracing::error!(device = act.device(), error = %e, "inference call failed; batch dropped"),
+            }
+            act.pump(ctx);
+        }));
+    }
+
+    fn deliver(&mut self, batch: BatchResult) {
+        let device = self.device().to_string();
+        metrics::histogram!(m::INFERENCE_SECONDS, "device" => device.clone()).record(batch.elapsed.as_secs_f64());
+        self.stats.batches += 1;
+        self.stats.infer_secs += batch.elapsed.as_secs_f64();
+        let labels = self.worker.labels();
+        for (frame, mut detections) in batch.frames.into_iter().zip(batch.detections) {
+            let camera = frame.meta.camera.clone();
+            metrics::counter!(m::FRAMES_INFERRED, "camera" => camera.to_string(), "device" => device.clone())
+                .increment(1);
+            self.stats.frames_inferred += 1;
+            // The camera may have moved or been removed while its frame was being inferred.
+            let Some(route) = self.routes.get(&camera) else { continue };
+            if let Some(keep) = &route.classes {
+                detections.retain(|d| keep.contains(&d.class_id));
+            }
+            let msg = FrameDetections { meta: frame.meta, detections, labels: labels.clone() };
+            if route.tracker.try_send(msg).is_err() {
+                metrics::counter!(m::FRAMES_DROPPED, "camera" => camera.to_string(), "reason" => "tracker_full")
+                    .increment(1);
+            }
+        }
+    }
+}
+
+impl Actor for BatcherActor {
+    type Context = Context<Self>;
+
+    fn started(&mut self, ctx: &mut Context<Self>) {
+        // Frames are small messages handled in microseconds; the real bound is the queue (one per camera).
+        ctx.set_mailbox_capacity(1024);
+    }
+}
+
+impl Handler<SubmitFrame> for BatcherActor {
+    type Result = ();
+
+    fn handle(&mut self, SubmitFrame(frame): SubmitFrame, ctx: &mut Context<Self>) {
+        let camera = frame.meta.camera.clone();
+        if !self.routes.contains_key(&camera) {
+            metrics::counter!(m::FRAMES_DROPPED, "camera" => camera.to_string(), "reason" => "unplaced").increment(1);
+            return;
+        }
+        if self.queue.push(camera.clone(), frame, Instant::now()).is_some() {
+            metrics::counter!(m::FRAMES_DROPPED, "camera" => camera.to_string(), "reason" => "superseded").increment(1);
+        }
+        self.record_depth();
+        self.pump(ctx);
+    }
+}
+
+impl Handler<RegisterCamera> for BatcherActor {
+    type Result = ();
+
+    fn handle(&mut self, msg: RegisterCamera, _ctx: &mut Context<Self>) {
+        self.routes.insert(msg.camera, msg.route);
+        self.stats.cameras = self.routes.len();
+    }
+}
+
+impl Handler<UnregisterCamera> for BatcherActor {
+    type Result = ();
+
+    fn handle(&mut self, UnregisterCamera(camera): UnregisterCamera, _ctx: &mut Context<Self>) {
+        self.routes.remove(&camera);
+        self.queue.remove(&camera);
+        self.stats.cameras = self.routes.len();
+        self.record_depth();
+    }
+}
+
+impl Handler<GetStats> for BatcherActor {
+    type Result = MessageResult<GetStats>;
+
+    fn handle(&mut self, _: GetStats, _ctx: &mut Context<Self>) -> Self::Result {
+        let mut stats = self.stats.clone();
+        stats.queue_depth = self.queue.len();
+        stats.in_flight = self.in_flight;
+        MessageResult(stats)
+    }
+}

@@ -1,0 +1,26 @@
+# The two commands of the README: `make run` (the demo) and `make test` (the whole test suite).
+# Both prepare the machine first with scripts/setup.sh (idempotent: fast when all is in place).
+
+CARGO ?= cargo
+CONFIG ?=
+BENCH_ARGS ?= --streams 4 --seconds 20
+
+.PHONY: setup run test lint bench
+
+setup:
+	bash scripts/setup.sh
+
+run: setup
+	$(CARGO) run --release -- run $(if $(CONFIG),--config $(CONFIG))
+
+test: setup
+	$(CARGO) test --workspace --all-targets
+	.venv/bin/python grafana/check_dashboard.py
+	.venv/bin/python docs/check_config_doc.py
+
+lint:
+	$(CARGO) fmt --all --check
+	$(CARGO) clippy --workspace --all-targets -- -D warnings
+
+bench: setup
+	$(CARGO) run --release -- bench $(BENCH_ARGS)

@@ -1,0 +1,67 @@
+//! `GET /ws/overlay?camera=ID`: one JSON message per processed frame (see `docs/api.md`).
+//!
+//! The session subscribes to the hub with a bounded queue; it pings every 5 s and closes a client
+//! that has not answered for 15 s. Messages from the client other than ping/pong/close are ignored.
+
+use super::{ApiError, AppState};
+use actix_web::{HttpRequest, HttpResponse, web};
+use actix_ws::Message;
+use futures::StreamExt;
+use panoptes_actors::hub::{Subscribe, Unsubscribe};
+use std::time::{Duration, Instant};
+
+const HEARTBEAT: Duration = Duration::from_secs(5);
+const CLIENT_TIMEOUT: Duration = Duration::from_secs(15);
+const MAX_FRAME_BYTES: usize = 64 * 1024;
+
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OverlayQuery {
+    /// Only this camera's frames; all cameras when absent.
+    camera: Option<String>,
+}
+
+pub async fn overlay(
+    req: HttpRequest,
+    body: web::Payload,
+    query: web::Query<OverlayQuery>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let camera = query.into_inner().camera;
+    if let Some(c) = &camera
+        && !state.status.contains_key(c.as_str())
+    {
+        return Err(ApiError::NotFound(format!("camera `{c}` does not exist; GET /api/cameras lists them")));
+    }
+    let (response, mut session, stream) =
+        actix_ws::handle(&req, body).map_err(|e| ApiError::BadRequest(format!("not a WebSocket upgrade: {e}")))?;
+    let (sub, mut rx) = state.hub.send(Subscribe { camera: camera.map(Into::into) }).await?;
+    let hub = state.hub.clone();
+    let mut stream = stream.max_frame_size(MAX_FRAME_BYTES);
+    actix_web::rt::spawn(async move {
+        let mut heartbeat = tokio::time::interval(HEARTBEAT);
+        let mut last_seen = Instant::now();
+        loop {
+            tokio::select! {
+                msg = rx.recv() => match msg {
+                    Some(json) => if session.text(json.to_string()).await.is_err() { break },
+                    None => break,
+                },
+                msg = stream.next() => match msg {
+                    Some(Ok(Message::Ping(bytes))) => {
+                        last_seen = Instant::now();
+                        if session.pong(&bytes).await.is_err() { break }
+                    }
+                    Some(Ok(Message::Close(_))) | Some(Err(_)) | None => break,
+                    Some(Ok(_)) => last_seen = Instant::now(),
+                },
+                _ = heartbeat.tick() => {
+                    if last_seen.elapsed() > CLIENT_TIMEOUT || session.ping(b"").await.is_err() { break }
+                }
+            }
+        }
+        hub.do_send(Unsubscribe(sub));
+        let _ = session.close(None).await;
+    });
+    Ok(response)
+}

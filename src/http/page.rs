@@ -1,0 +1,10 @@
+//! `GET /`: the live overlay page (embedded in the binary): one panel per camera with its tracks
+//! drawn from the overlay channel. Live video arrives with the time-keeping work (fMP4 over WebSocket).
+
+use actix_web::HttpResponse;
+
+const INDEX_HTML: &str = include_str!("index.html");
+
+pub async fn index() -> HttpResponse {
+    HttpResponse::Ok().content_type("text/html; charset=utf-8").body(INDEX_HTML)
+}

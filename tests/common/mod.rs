@@ -1,0 +1,229 @@
+//! Helpers shared by the integration tests: the real `panoptes` binary on port 0, the loopback RTSP
+//! server (`scripts/rtsp_server.py`, GStreamer), and an overlay WebSocket client.
+#![allow(dead_code)]
+
+use futures::StreamExt;
+use std::io::{BufRead, BufReader, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+/// The workspace root (tests run with the package root as working directory).
+pub fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// An asset prepared by `scripts/setup.sh`; panics with the fix when it is missing.
+pub fn asset(rel: &str) -> PathBuf {
+    let p = root().join("var").join(rel);
+    assert!(p.is_file(), "{} is missing: run `make setup` (scripts/setup.sh) first", p.display());
+    p
+}
+
+/// Reads a child's output lines on a thread, so the child never blocks on a full pipe.
+fn pump_lines(out: impl std::io::Read + Send + 'static, tag: &'static str) -> mpsc::Receiver<String> {
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(out).lines().map_while(Result::ok) {
+            eprintln!("[{tag}] {line}");
+            let _ = tx.send(line);
+        }
+    });
+    rx
+}
+
+fn wait_for_line(
+    rx: &mpsc::Receiver<String>,
+    what: &str,
+    timeout: Duration,
+    f: impl Fn(&str) -> Option<String>,
+) -> String {
+    let deadline = Instant::now() + timeout;
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match rx.recv_timeout(left) {
+            Ok(line) => {
+                if let Some(v) = f(&line) {
+                    return v;
+                }
+            }
+            Err(e) => panic!("waiting for {what}: {e:?}"),
+        }
+    }
+}
+
+/// A running loopback RTSP server.
+pub struct RtspServer {
+    child: Child,
+    pub port: u16,
+    mounts: Vec<(String, PathBuf)>,
+}
+
+impl RtspServer {
+    /// Serve each `(mount, file)` on 127.0.0.1 (`port` 0: any free port).
+    pub fn start(mounts: &[(&str, &Path)], port: u16) -> Self {
+        let mut cmd = Command::new("/usr/bin/python3");
+        cmd.arg(root().join("scripts/rtsp_server.py")).arg("--port").arg(port.to_string());
+        for (m, f) in mounts {
+            cmd.arg("--mount").arg(format!("{m}={}", f.display()));
+        }
+        let mut child =
+            cmd.stdout(Stdio::piped()).stderr(Stdio::inherit()).spawn().expect("starting scripts/rtsp_server.py");
+        let rx = pump_lines(child.stdout.take().unwrap(), "rtsp");
+        let port = wait_for_line(&rx, "the RTSP server's READY line", Duration::from_secs(20), |l| {
+            l.strip_prefix("READY ").and_then(|p| p.trim().parse().ok())
+        });
+        let port: u16 = port.parse().unwrap();
+        let mounts = mounts.iter().map(|(m, f)| (m.to_string(), f.to_path_buf())).collect();
+        Self { child, port, mounts }
+    }
+
+    pub fn url(&self, mount: &str) -> String {
+        format!("rtsp://127.0.0.1:{}{mount}", self.port)
+    }
+
+    pub fn stop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// Start again on the same port with the same mounts.
+    pub fn restart(&mut self) {
+        self.stop();
+        let mounts: Vec<(&str, &Path)> = self.mounts.iter().map(|(m, f)| (m.as_str(), f.as_path())).collect();
+        let again = Self::start(&mounts, self.port);
+        let _ = std::mem::replace(self, again);
+    }
+}
+
+impl Drop for RtspServer {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// The `panoptes run` process with a config written for the test.
+pub struct Server {
+    child: Child,
+    pub addr: String,
+    _config: tempfile::NamedTempFile,
+    pub stderr: mpsc::Receiver<String>,
+}
+
+/// A config with the COCO model, one single-threaded CPU device, listening on port 0, and `cameras` (TOML).
+pub fn config_with_cameras(cameras: &str) -> String {
+    format!(
+        "[server]\nlisten = \"127.0.0.1:0\"\n\n[model]\npath = \"{}\"\nconfidence = 0.3\n\n[[devices]]\nid = \"cpu0\"\nintra_threads = 1\nmax_batch = 4\n\n{cameras}",
+        asset("models/yolov3-tiny-coco.onnx").display()
+    )
+}
+
+impl Server {
+    pub fn start(config_toml: &str) -> Self {
+        let mut f = tempfile::Builder::new().suffix(".toml").tempfile().unwrap();
+        f.write_all(config_toml.as_bytes()).unwrap();
+        let mut child = Command::new(env!("CARGO_BIN_EXE_panoptes"))
+            .args(["run", "--config"])
+            .arg(f.path())
+            .current_dir(root())
+            .env("RUST_LOG", "info")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("starting panoptes");
+        let out = pump_lines(child.stdout.take().unwrap(), "panoptes");
+        let stderr = pump_lines(child.stderr.take().unwrap(), "panoptes");
+        let addr = wait_for_line(&out, "panoptes' listening line", Duration::from_secs(60), |l| {
+            l.strip_prefix("panoptes listening on http://").and_then(|r| r.split('/').next()).map(str::to_string)
+        });
+        Self { child, addr, _config: f, stderr }
+    }
+
+    pub fn http(&self, path: &str) -> String {
+        format!("http://{}{path}", self.addr)
+    }
+
+    pub async fn get_json(&self, path: &str) -> (u16, serde_json::Value) {
+        let client = awc::Client::default();
+        let mut resp = client.get(self.http(path)).send().await.expect("HTTP request");
+        let status = resp.status().as_u16();
+        let body = resp.json::<serde_json::Value>().limit(1 << 20).await.expect("JSON body");
+        (status, body)
+    }
+
+    /// Collect overlay messages until `done` says enough, or panic after `timeout`.
+    pub async fn overlay_until(
+        &self,
+        camera: &str,
+        timeout: Duration,
+        mut done: impl FnMut(&[serde_json::Value]) -> bool,
+    ) -> Vec<serde_json::Value> {
+        let (_, mut ws) = awc::Client::default()
+            .ws(format!("ws://{}/ws/overlay?camera={camera}", self.addr))
+            .connect()
+            .await
+            .expect("overlay WebSocket");
+        let mut msgs = Vec::new();
+        let deadline = tokio::time::Instant::now() + timeout;
+        while !done(&msgs) {
+            match tokio::time::timeout_at(deadline, ws.next()).await {
+                Ok(Some(Ok(awc::ws::Frame::Text(bytes)))) => msgs.push(serde_json::from_slice(&bytes).unwrap()),
+                Ok(Some(Ok(_))) => {}
+                Ok(other) => panic!("overlay WebSocket of {camera} ended: {other:?}"),
+                Err(_) => panic!(
+                    "timed out after {timeout:?} waiting on the overlay of {camera}; got {} messages",
+                    msgs.len()
+                ),
+            }
+        }
+        msgs
+    }
+
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// Runs `panoptes` with `args` to completion; returns (success, stdout, stderr).
+pub fn run_cli(args: &[&str]) -> (bool, String, String) {
+    let out =
+        Command::new(env!("CARGO_BIN_EXE_panoptes")).args(args).current_dir(root()).output().expect("running panoptes");
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// The longest run of consecutive messages in which one track id stays present with `label`.
+pub fn longest_track_run(msgs: &[serde_json::Value], label: &str) -> (u64, usize) {
+    use std::collections::HashMap;
+    let mut run: HashMap<u64, usize> = HashMap::new();
+    let mut best = (0, 0);
+    for m in msgs {
+        let ids: Vec<u64> = m["tracks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|t| t["label"] == label)
+            .map(|t| t["id"].as_u64().unwrap())
+            .collect();
+        run.retain(|id, _| ids.contains(id));
+        for id in ids {
+            let n = run.entry(id).or_insert(0);
+            *n += 1;
+            if *n > best.1 {
+                best = (id, *n);
+            }
+        }
+    }
+    best
+}
