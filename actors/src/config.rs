@@ -229,7 +229,7 @@ impl Config {
         if !(0.0..=1.0).contains(&self.model.iou) {
             return Err(invalid("model.iou", "must be between 0 and 1"));
         }
-        if !(32..=4096).contains(&self.model.imgsz) || self.model.imgsz % 32 != 0 {
+        if !(32..=4096).contains(&self.model.imgsz) || !self.model.imgsz.is_multiple_of(32) {
             return Err(invalid("model.imgsz", "must be a multiple of 32 between 32 and 4096"));
         }
         if self.devices.is_empty() {

@@ -205,3 +205,136 @@ impl Handler<GetStats> for BatcherActor {
         MessageResult(stats)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::geometry::{BBox, Letterbox};
+    use crate::infer::{Detector, InferError};
+    use crate::messages::{Detection, Frame, FrameMeta, ModelInput};
+    use crate::time::Pts;
+    use std::sync::Mutex;
+
+    /// Records each call's batch and answers one person (class 0) and one car (class 1) per frame.
+    struct FakeDetector {
+        calls: Arc<Mutex<Vec<Vec<f32>>>>,
+        delay: Duration,
+    }
+
+    impl Detector for FakeDetector {
+        fn labels(&self) -> Arc<[String]> {
+            vec!["person".to_string(), "car".to_string()].into()
+        }
+        fn input_size(&self) -> (u32, u32) {
+            (4, 4)
+        }
+        fn detect(&mut self, inputs: &[&ModelInput]) -> Result<Vec<Vec<Detection>>, InferError> {
+            std::thread::sleep(self.delay);
+            self.calls.lock().unwrap().push(inputs.iter().map(|i| i.chw[0]).collect());
+            let bbox = BBox { x1: 0.0, y1: 0.0, x2: 1.0, y2: 1.0 };
+            Ok(inputs
+                .iter()
+                .map(|_| vec![Detection { class_id: 0, score: 0.9, bbox }, Detection { class_id: 1, score: 0.8, bbox }])
+                .collect())
+        }
+    }
+
+    #[derive(Default)]
+    struct Collector(Arc<Mutex<Vec<FrameDetections>>>);
+    impl Actor for Collector {
+        type Context = Context<Self>;
+    }
+    impl Handler<FrameDetections> for Collector {
+        type Result = ();
+        fn handle(&mut self, msg: FrameDetections, _: &mut Context<Self>) {
+            self.0.lock().unwrap().push(msg);
+        }
+    }
+
+    /// A frame whose input carries `marker` in its first value, so tests can tell frames apart.
+    fn frame(camera: &str, seq: u64, marker: f32) -> SubmitFrame {
+        let lb = Letterbox::new(4, 4, 4, 4);
+        SubmitFrame(Frame {
+            meta: FrameMeta {
+                camera: camera.into(),
+                seq,
+                pts: Pts::new(seq as i64 * 9000, 90_000),
+                wall_ms: 0,
+                width: 4,
+                height: 4,
+                decoded_at: Instant::now(),
+            },
+            input: ModelInput { letterbox: lb, chw: vec![marker; 48] },
+        })
+    }
+
+    async fn setup(
+        cameras: &[(&str, Option<u32>)],
+        delay: Duration,
+    ) -> (Addr<BatcherActor>, Arc<Mutex<Vec<Vec<f32>>>>, Arc<Mutex<Vec<FrameDetections>>>) {
+        let calls = Arc::new(Mutex::new(Vec::new()));
+        let worker = InferWorker::spawn("test", Box::new(FakeDetector { calls: calls.clone(), delay }));
+        let batcher = BatcherActor::new(worker, 4, Duration::from_millis(20)).start();
+        let out = Arc::new(Mutex::new(Vec::new()));
+        let collector = Collector(out.clone()).start();
+        for (cam, class) in cameras {
+            let classes = class.map(|c| Arc::new(HashSet::from([c])));
+            let route = Route { tracker: collector.clone().recipient(), classes };
+            batcher.send(RegisterCamera { camera: (*cam).into(), route }).await.unwrap();
+        }
+        (batcher, calls, out)
+    }
+
+    async fn wait_for(out: &Arc<Mutex<Vec<FrameDetections>>>, n: usize) {
+        for _ in 0..200 {
+            if out.lock().unwrap().len() >= n {
+                return;
+            }
+            actix::clock::sleep(Duration::from_millis(10)).await;
+        }
+        panic!("only {} of {n} results arrived", out.lock().unwrap().len());
+    }
+
+    #[actix::test]
+    async fn frames_of_several_cameras_share_one_call_and_classes_are_filtered() {
+        let (batcher, calls, out) = setup(&[("a", None), ("b", Some(1)), ("c", None)], Duration::ZERO).await;
+        for (i, cam) in ["a", "b", "c"].into_iter().enumerate() {
+            batcher.send(frame(cam, 0, i as f32)).await.unwrap();
+        }
+        wait_for(&out, 3).await;
+        assert_eq!(*calls.lock().unwrap(), vec![vec![0.0, 1.0, 2.0]], "one call carrying all three frames");
+        let out = out.lock().unwrap();
+        let b = out.iter().find(|d| &*d.meta.camera == "b").unwrap();
+        assert_eq!(b.detections.iter().map(|d| d.class_id).collect::<Vec<_>>(), vec![1], "camera b keeps cars only");
+        let a = out.iter().find(|d| &*d.meta.camera == "a").unwrap();
+        assert_eq!(a.detections.len(), 2);
+        assert_eq!(&*a.labels, &["person".to_string(), "car".to_string()]);
+    }
+
+    #[actix::test]
+    async fn while_a_batch_runs_the_latest_frame_of_each_camera_wins() {
+        let (batcher, calls, out) = setup(&[("a", None), ("b", None)], Duration::from_millis(200)).await;
+        batcher.send(frame("a", 0, 0.0)).await.unwrap();
+        actix::clock::sleep(Duration::from_millis(60)).await; // the first batch is now in flight
+        for seq in 1..=5 {
+            batcher.send(frame("a", seq, seq as f32)).await.unwrap();
+        }
+        batcher.send(frame("b", 0, 100.0)).await.unwrap();
+        let stats = batcher.send(GetStats).await.unwrap();
+        assert!(stats.in_flight);
+        assert_eq!(stats.queue_depth, 2, "one frame per camera waits, whatever arrived");
+        wait_for(&out, 3).await;
+        assert_eq!(*calls.lock().unwrap(), vec![vec![0.0], vec![5.0, 100.0]]);
+    }
+
+    #[actix::test]
+    async fn frames_of_unregistered_cameras_are_dropped() {
+        let (batcher, calls, out) = setup(&[("a", None)], Duration::ZERO).await;
+        batcher.send(UnregisterCamera("a".into())).await.unwrap();
+        batcher.send(frame("a", 0, 0.0)).await.unwrap();
+        batcher.send(frame("zzz", 0, 0.0)).await.unwrap();
+        actix::clock::sleep(Duration::from_millis(60)).await;
+        assert!(calls.lock().unwrap().is_empty());
+        assert!(out.lock().unwrap().is_empty());
+    }
+}
