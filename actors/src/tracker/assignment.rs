@@ -63,7 +63,7 @@ pub fn linear_assignment(cost: &CostMatrix, thresh: f64) -> Assignment {
     };
     // Solve with rows ≤ cols, transposing if needed; `pairs[r] = Some(c)`.
     let pairs: Vec<(usize, usize)> = if n <= m {
-        solve(n, m, clamped).into_iter().enumerate().map(|(r, c)| (r, c)).collect()
+        solve(n, m, clamped).into_iter().enumerate().collect()
     } else {
         solve(m, n, |r, c| clamped(c, r)).into_iter().enumerate().map(|(c, r)| (r, c)).collect()
     };
