@@ -1,1 +1,177 @@
-//! TODO
+//! Multi-object tracking: one [`TrackerActor`] per camera running [`ByteTracker`].
+//!
+//! - [`kalman`]: the ByteTrack/DeepSORT Kalman filter, with predictions over real time steps.
+//! - [`assignment`]: optimal linear assignment with a cost threshold.
+//! - [`bytetrack`]: the ByteTrack association logic ([`ByteTracker`], [`TrackerParams`]).
+//! - [`mot`]: MOTChallenge files in and out (the `panoptes track` command and the golden test).
+//! - [`compare`]: MOTA/IDF1-style agreement between two track sets.
+//!
+//! The actor is thin: it turns each [`FrameDetections`] into a [`ByteTracker::update`] at the frame's
+//! stream time and sends the confirmed tracks to the hub as a [`TrackedFrame`]. The tracker resets itself
+//! when stream time goes backwards (a looping file, a reconnect) and keeps counting ids, so an id is never
+//! reused within a camera.
+
+pub mod assignment;
+pub mod bytetrack;
+pub mod compare;
+pub mod kalman;
+pub mod mot;
+
+pub use bytetrack::{ByteTracker, ParamsError, TrackerParams};
+
+use crate::messages::{CameraId, FrameDetections, TrackedFrame};
+use crate::metric_names;
+use actix::{Actor, Context, Handler, Recipient};
+
+/// Tracks one camera's objects and forwards them to the hub.
+pub struct TrackerActor {
+    camera: CameraId,
+    tracker: ByteTracker,
+    hub: Recipient<TrackedFrame>,
+    active_tracks: metrics::Gauge,
+}
+
+impl TrackerActor {
+    pub fn new(camera: CameraId, params: TrackerParams, hub: Recipient<TrackedFrame>) -> Result<Self, ParamsError> {
+        let active_tracks = metrics::gauge!(metric_names::ACTIVE_TRACKS, "camera" => camera.to_string());
+        Ok(Self { camera, tracker: ByteTracker::new(params)?, hub, active_tracks })
+    }
+}
+
+impl Actor for TrackerActor {
+    type Context = Context<Self>;
+}
+
+impl Handler<FrameDetections> for TrackerActor {
+    type Result = ();
+
+    fn handle(&mut self, msg: FrameDetections, _ctx: &mut Context<Self>) {
+        let resets = self.tracker.resets();
+        let tracks = self.tracker.update(&msg.detections, msg.meta.pts.as_secs_f64());
+        if self.tracker.resets() != resets {
+            tracing::info!(camera = %self.camera, pts = ?msg.meta.pts, "stream time went backwards: tracks reset, ids continue");
+        }
+        self.active_tracks.set(tracks.len() as f64);
+        self.hub.do_send(TrackedFrame { meta: msg.meta, tracks, labels: msg.labels });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::geometry::BBox;
+    use crate::messages::{Detection, FrameMeta, Track};
+    use crate::time::Pts;
+    use actix::Message;
+    use std::sync::atomic::{AtomicU64, Ordering};
+    use std::sync::{Arc, Mutex};
+    use std::time::Instant;
+
+    /// Stands in for the hub: keeps every frame it is sent.
+    #[derive(Default)]
+    struct Hub(Vec<TrackedFrame>);
+    impl Actor for Hub {
+        type Context = Context<Self>;
+    }
+    impl Handler<TrackedFrame> for Hub {
+        type Result = ();
+        fn handle(&mut self, msg: TrackedFrame, _ctx: &mut Context<Self>) {
+            self.0.push(msg);
+        }
+    }
+    #[derive(Message)]
+    #[rtype(result = "Vec<TrackedFrame>")]
+    struct Take;
+    impl Handler<Take> for Hub {
+        type Result = Vec<TrackedFrame>;
+        fn handle(&mut self, _msg: Take, _ctx: &mut Context<Self>) -> Vec<TrackedFrame> {
+            std::mem::take(&mut self.0)
+        }
+    }
+
+    /// A recorder holding one gauge value, to observe `ACTIVE_TRACKS`.
+    #[derive(Default)]
+    struct GaugeRecorder(Arc<GaugeCell>, Mutex<Vec<String>>);
+    #[derive(Default)]
+    struct GaugeCell(AtomicU64);
+    impl metrics::GaugeFn for GaugeCell {
+        fn increment(&self, _value: f64) {}
+        fn decrement(&self, _value: f64) {}
+        fn set(&self, value: f64) {
+            self.0.store(value.to_bits(), Ordering::SeqCst);
+        }
+    }
+    impl metrics::Recorder for GaugeRecorder {
+        fn describe_counter(&self, _: metrics::KeyName, _: Option<metrics::Unit>, _: metrics::SharedString) {}
+        fn describe_gauge(&self, _: metrics::KeyName, _: Option<metrics::Unit>, _: metrics::SharedString) {}
+        fn describe_histogram(&self, _: metrics::KeyName, _: Option<metrics::Unit>, _: metrics::SharedString) {}
+        fn register_counter(&self, _: &metrics::Key, _: &metrics::Metadata<'_>) -> metrics::Counter {
+            metrics::Counter::noop()
+        }
+        fn register_gauge(&self, key: &metrics::Key, _: &metrics::Metadata<'_>) -> metrics::Gauge {
+            self.1.lock().unwrap().push(format!("{key}"));
+            metrics::Gauge::from_arc(self.0.clone())
+        }
+        fn register_histogram(&self, _: &metrics::Key, _: &metrics::Metadata<'_>) -> metrics::Histogram {
+            metrics::Histogram::noop()
+        }
+    }
+
+    fn frame(camera: &CameraId, seq: u64, t_ms: i64, xs: &[f32]) -> FrameDetections {
+        let meta = FrameMeta {
+            camera: camera.clone(),
+            seq,
+            pts: Pts::new(t_ms * 90, Pts::VIDEO_CLOCK_RATE),
+            wall_ms: 0,
+            width: 1280,
+            height: 720,
+            decoded_at: Instant::now(),
+        };
+        let detections = xs
+            .iter()
+            .map(|&x| Detection { class_id: 2, score: 0.9, bbox: BBox { x1: x, y1: 100.0, x2: x + 50.0, y2: 220.0 } })
+            .collect();
+        FrameDetections { meta, detections, labels: Arc::from(vec!["person".to_string()]) }
+    }
+
+    fn ids(tracks: &[Track]) -> Vec<u64> {
+        let mut ids: Vec<u64> = tracks.iter().map(|t| t.id).collect();
+        ids.sort_unstable();
+        ids
+    }
+
+    #[test]
+    fn forwards_tracks_sets_the_gauge_and_never_reuses_ids_after_a_loop() {
+        let recorder = GaugeRecorder::default();
+        let frames = metrics::with_local_recorder(&recorder, || {
+            actix::System::new().block_on(async {
+                let camera: CameraId = Arc::from("cam-1");
+                let hub = Hub::default().start();
+                let tracker = TrackerActor::new(camera.clone(), TrackerParams::default(), hub.clone().recipient())
+                    .unwrap()
+                    .start();
+                // Two objects walking right at 5 fps, then the file loops (PTS back to 0).
+                for (seq, t_ms) in [0i64, 200, 400, 600].iter().enumerate() {
+                    let dx = *t_ms as f32 / 20.0;
+                    tracker.send(frame(&camera, seq as u64, *t_ms, &[100.0 + dx, 600.0 + dx])).await.unwrap();
+                }
+                tracker.send(frame(&camera, 4, 0, &[100.0, 600.0])).await.unwrap();
+                tracker.send(frame(&camera, 5, 200, &[110.0, 610.0])).await.unwrap();
+                hub.send(Take).await.unwrap()
+            })
+        });
+        assert_eq!(frames.len(), 6);
+        assert_eq!(&*frames[0].meta.camera, "cam-1");
+        assert_eq!(&*frames[0].labels[0], "person");
+        for f in &frames[..4] {
+            assert_eq!(ids(&f.tracks), vec![1, 2], "frame {}", f.meta.seq);
+            assert!(f.tracks.iter().all(|t| t.class_id == 2));
+        }
+        // After the loop: confirmed at once (a fresh start), with new ids.
+        assert_eq!(ids(&frames[4].tracks), vec![3, 4]);
+        assert_eq!(ids(&frames[5].tracks), vec![3, 4]);
+        assert_eq!(f64::from_bits(recorder.0.0.load(Ordering::SeqCst)), 2.0);
+        let keys = recorder.1.lock().unwrap().clone();
+        assert!(keys.iter().any(|k| k.contains(metric_names::ACTIVE_TRACKS) && k.contains("cam-1")), "{keys:?}");
+    }
+}
