@@ -22,6 +22,42 @@ pub struct Config {
     pub devices: Vec<DeviceConfig>,
     #[serde(default)]
     pub cameras: Vec<CameraConfig>,
+    #[serde(default)]
+    pub tracker: TrackerConfig,
+}
+
+/// `[tracker]`: ByteTrack settings, shared by every camera.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TrackerConfig {
+    /// Detections scoring above this take part in the first association, 0–1. Default 0.5.
+    #[serde(default = "default_track_thresh")]
+    pub track_thresh: f32,
+    /// Detections between this and `track_thresh` only re-find existing tracks, 0–1. Default 0.1.
+    /// The detector's `model.confidence` must not exceed it, or those detections never arrive.
+    #[serde(default = "default_low_thresh")]
+    pub low_thresh: f32,
+    /// Least score of an unmatched detection to start a new track, 0–1. Default 0.6.
+    #[serde(default = "default_new_track_thresh")]
+    pub new_track_thresh: f32,
+    /// Largest `1 − IoU·score` distance for a match in the first association, 0–1. Default 0.8.
+    #[serde(default = "default_match_thresh")]
+    pub match_thresh: f32,
+    /// How long a lost track can be re-found, in seconds of stream time. Default 1.5.
+    #[serde(default = "default_lost_buffer_sec")]
+    pub lost_buffer_sec: f64,
+}
+
+impl Default for TrackerConfig {
+    fn default() -> Self {
+        Self {
+            track_thresh: default_track_thresh(),
+            low_thresh: default_low_thresh(),
+            new_track_thresh: default_new_track_thresh(),
+            match_thresh: default_match_thresh(),
+            lost_buffer_sec: default_lost_buffer_sec(),
+        }
+    }
 }
 
 /// `[server]`: the HTTP surface.
@@ -60,7 +96,8 @@ pub struct ModelConfig {
     /// Input size in pixels for models with a dynamic input size (ignored for fixed-size models). Default 640.
     #[serde(default = "default_imgsz")]
     pub imgsz: u32,
-    /// Minimum class score to keep a detection, 0–1. Default 0.25.
+    /// Minimum class score to keep a detection, 0–1. Default 0.1 (ByteTrack uses low-score
+    /// detections to keep tracks through occlusion; see `tracker.low_thresh`).
     #[serde(default = "default_confidence")]
     pub confidence: f32,
     /// IoU above which NMS suppresses the lower-scored box of the same class, 0–1. Default 0.45.
@@ -232,6 +269,14 @@ impl Config {
         if !(32..=4096).contains(&self.model.imgsz) || !self.model.imgsz.is_multiple_of(32) {
             return Err(invalid("model.imgsz", "must be a multiple of 32 between 32 and 4096"));
         }
+        crate::tracker::TrackerParams::from(&self.tracker).validate().map_err(|e| invalid("tracker", e.to_string()))?;
+        if self.model.confidence > self.tracker.low_thresh {
+            tracing::warn!(
+                "model.confidence {} is above tracker.low_thresh {}: ByteTrack's low-score association gets no detections",
+                self.model.confidence,
+                self.tracker.low_thresh
+            );
+        }
         if self.devices.is_empty() {
             return Err(invalid("devices", "at least one [[devices]] entry is needed"));
         }
@@ -314,7 +359,22 @@ fn default_imgsz() -> u32 {
     640
 }
 fn default_confidence() -> f32 {
-    0.25
+    0.1
+}
+fn default_track_thresh() -> f32 {
+    0.5
+}
+fn default_low_thresh() -> f32 {
+    0.1
+}
+fn default_new_track_thresh() -> f32 {
+    0.6
+}
+fn default_match_thresh() -> f32 {
+    0.8
+}
+fn default_lost_buffer_sec() -> f64 {
+    1.5
 }
 fn default_iou() -> f32 {
     0.45
@@ -374,6 +434,7 @@ mod tests {
             model: serde_json::from_value(serde_json::json!({ "path": "m.onnx" })).unwrap(),
             devices: default_devices(),
             cameras,
+            tracker: TrackerConfig::default(),
         }
     }
 

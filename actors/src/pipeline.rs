@@ -44,6 +44,8 @@ pub enum PipelineError {
     AllocatorGone,
     #[error(transparent)]
     Config(#[from] crate::config::ConfigError),
+    #[error(transparent)]
+    Tracker(#[from] crate::tracker::ParamsError),
 }
 
 struct RunningCamera {
@@ -60,6 +62,7 @@ pub struct Pipeline {
     /// Device id → its batcher.
     pub batchers: Vec<(Arc<str>, Addr<BatcherActor>)>,
     labels: Arc<[String]>,
+    tracker: TrackerParams,
     cameras: HashMap<CameraId, RunningCamera>,
 }
 
@@ -95,7 +98,8 @@ impl Pipeline {
         let labels = labels.map(|(_, l)| l).unwrap_or_else(|| Vec::new().into());
         let allocator = AllocatorActor::new(devices, status.clone(), Duration::from_secs(30)).start();
         let hub = Hub::default().start();
-        let mut pipeline = Self { status, hub, allocator, batchers, labels, cameras: HashMap::new() };
+        let tracker = TrackerParams::from(&config.tracker);
+        let mut pipeline = Self { status, hub, allocator, batchers, labels, tracker, cameras: HashMap::new() };
         for cam in config.cameras.iter().filter(|c| c.enabled) {
             pipeline.add_camera(cam.clone()).await?;
         }
@@ -121,7 +125,7 @@ impl Pipeline {
         }
         let classes = resolve_classes(&self.labels, &cfg)?;
         self.status.insert(id.clone(), CameraStatus::default());
-        let tracker = TrackerActor::new(id.clone(), TrackerParams::default(), self.hub.clone().recipient()).start();
+        let tracker = TrackerActor::new(id.clone(), self.tracker.clone(), self.hub.clone().recipient())?.start();
         let (camera, arbiter) = CameraActor::spawn(cfg.clone(), self.status.clone());
         let route = Route { tracker: tracker.clone().recipient(), classes };
         let placed = self

@@ -114,7 +114,7 @@ pub struct Server {
 /// A config with the COCO model, one single-threaded CPU device, listening on port 0, and `cameras` (TOML).
 pub fn config_with_cameras(cameras: &str) -> String {
     format!(
-        "[server]\nlisten = \"127.0.0.1:0\"\n\n[model]\npath = \"{}\"\nconfidence = 0.3\n\n[[devices]]\nid = \"cpu0\"\nintra_threads = 1\nmax_batch = 4\n\n{cameras}",
+        "[server]\nlisten = \"127.0.0.1:0\"\n\n[model]\npath = \"{}\"\n\n[[devices]]\nid = \"cpu0\"\nintra_threads = 1\nmax_batch = 4\n\n{cameras}",
         asset("models/yolov3-tiny-coco.onnx").display()
     )
 }

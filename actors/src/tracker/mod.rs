@@ -56,6 +56,19 @@ impl Handler<FrameDetections> for TrackerActor {
     }
 }
 
+impl From<&crate::config::TrackerConfig> for TrackerParams {
+    fn from(c: &crate::config::TrackerConfig) -> Self {
+        Self {
+            track_thresh: c.track_thresh,
+            low_thresh: c.low_thresh,
+            new_track_thresh: c.new_track_thresh,
+            match_thresh: c.match_thresh,
+            lost_buffer_sec: c.lost_buffer_sec,
+            ..Self::default()
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
