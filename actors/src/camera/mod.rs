@@ -1,1 +1,425 @@
-//! TODO
+//! The camera actor: one per camera, on its own [`actix::Arbiter`] (a thread with a current-thread
+//! tokio runtime, which retina needs), owning the whole ingest path of that camera:
+//!
+//! ```text
+//! source (RTSP / file) → decode (libavcodec) → FrameMeta, seq, metrics → detect_fps gate
+//!   → placement? → convert (swscale + letterbox) → batcher.try_send(SubmitFrame)
+//! ```
+//!
+//! # Modules
+//! - [`source`]: the [`source::VideoSource`] trait, RTSP (retina) and file (libavformat) sources, a fake.
+//! - [`nal`]: `avcC`/`hvcC` records and length-prefixed NAL units → Annex B.
+//! - [`decode`]: the libavcodec decoder of a session.
+//! - [`convert`]: decoded picture → letterboxed model input.
+//! - [`rate`]: the `detect_fps` gate on stream time.
+//! - [`backoff`]: reconnect delays.
+//!
+//! # Supervision design
+//! The retry loop lives inside the actor: `started` spawns one future ([`CameraActor`]'s session
+//! loop) that runs `run_once` (open → stream until error or end), then waits the backoff delay and
+//! tries again, forever. Each session runs under `catch_unwind`, so a panic in retina, FFmpeg glue
+//! or our own code ends that session like any error (logged, counted, backoff, retry) instead of
+//! killing the arbiter's event loop; other cameras live on other threads and never notice. The
+//! actor also implements [`actix::Supervised`]: if it is ever stopped while its address is still
+//! held (a panic in a message handler, a bug), the [`actix::Supervisor`] restarts it and `started`
+//! spawns a fresh session loop. Stopping for good: send [`StopCamera`] (cancels the session, which
+//! drops the source and frees the decoder and scaler), then drop the address and stop the arbiter.
+//!
+//! # Frame drops (`panoptes_frames_dropped_total{reason}`)
+//! - `rate`: above the camera's `detect_fps`, decided on PTS before any conversion.
+//! - `unplaced`: no [`Place`] yet (or `Place(None)`).
+//! - `mailbox`: the batcher's mailbox was full (`Recipient::try_send` → `Full`); the batcher's own
+//!   latest-frame-wins queue counts `superseded` separately.
+//! - `closed`: the batcher is gone (its mailbox is closed) until the next [`Place`].
+//!
+//! Conversion runs once per frame that passes the gate and has a placement; a frame refused by a
+//! full mailbox has been converted for nothing, which is the price of not queueing on this side.
+
+pub mod backoff;
+pub mod convert;
+pub mod decode;
+pub mod nal;
+pub mod rate;
+pub mod source;
+
+use crate::config::{CameraConfig, SourceSpec};
+use crate::messages::{CameraId, Frame, FrameMeta, Place, Placement, SubmitFrame};
+use crate::metric_names;
+use crate::status::{CameraState, CameraStatus, StatusBoard};
+use actix::prelude::*;
+use backoff::Backoff;
+use convert::{ConvertError, Converter};
+use decode::{DecodeError, DecodedFrame, Decoder};
+use futures::FutureExt;
+use rand::SeedableRng;
+use rand::rngs::StdRng;
+use rate::RateGate;
+use source::{Opener, RealOpener, SourceError, VideoCodec};
+use std::panic::AssertUnwindSafe;
+use std::sync::Arc;
+use std::time::Instant;
+use tokio::sync::watch;
+
+/// Stop the camera for good: end the session, free the decoder, mark it stopped.
+#[derive(Message, Debug)]
+#[rtype(result = "()")]
+pub struct StopCamera;
+
+/// Why a session ended with an error.
+#[derive(Debug, thiserror::Error)]
+pub enum SessionError {
+    #[error(transparent)]
+    Source(#[from] SourceError),
+    #[error(transparent)]
+    Decode(#[from] DecodeError),
+    #[error("camera {camera}: {source}")]
+    Convert { camera: CameraId, source: ConvertError },
+}
+
+impl SessionError {
+    /// What the operator should check.
+    pub fn hint(&self) -> &'static str {
+        match self {
+            SessionError::Source(e) => e.hint(),
+            SessionError::Decode(DecodeError::Persistent { .. }) => {
+                "check the camera's encoder settings (H.264/H.265 main or high profile) and the network for loss"
+            }
+            SessionError::Decode(_) => "check the FFmpeg installation (libavcodec with H.264/H.265 decoders)",
+            SessionError::Convert { .. } => "check the model input size and the camera's resolution",
+        }
+    }
+}
+
+/// The error and its sources on one line (retina's multi-line messages flattened; a source
+/// already quoted by its parent is not repeated).
+pub fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut out = e.to_string();
+    let mut next = e.source();
+    while let Some(s) = next {
+        let text = s.to_string();
+        if !out.contains(&text) {
+            out.push_str(": ");
+            out.push_str(&text);
+        }
+        next = s.source();
+    }
+    let lines: Vec<&str> = out.lines().map(str::trim).filter(|l| !l.is_empty()).collect();
+    lines.join("; ")
+}
+
+/// One camera. See the module documentation for the design.
+pub struct CameraActor {
+    id: CameraId,
+    config: Arc<CameraConfig>,
+    status: StatusBoard,
+    opener: Arc<dyn Opener>,
+    placement: watch::Sender<Option<Placement>>,
+    session: Option<SpawnHandle>,
+    stopped: bool,
+}
+
+impl CameraActor {
+    /// A camera reading its configured RTSP URL or file.
+    pub fn new(config: CameraConfig, status: StatusBoard) -> Self {
+        Self::with_opener(config, status, Arc::new(RealOpener))
+    }
+
+    /// A camera whose sessions come from `opener` (tests pass a [`source::FakeOpener`]).
+    pub fn with_opener(config: CameraConfig, status: StatusBoard, opener: Arc<dyn Opener>) -> Self {
+        let id: CameraId = config.id.as_str().into();
+        status.entry(id.clone()).or_default();
+        let (placement, _) = watch::channel(None);
+        Self { id, config: Arc::new(config), status, opener, placement, session: None, stopped: false }
+    }
+
+    fn start_session(&mut self, ctx: &mut Context<Self>) {
+        let session = Session {
+            id: self.id.clone(),
+            config: self.config.clone(),
+            status: self.status.clone(),
+            opener: self.opener.clone(),
+            placement: self.placement.subscribe(),
+            seq: 0,
+        };
+        self.session = Some(ctx.spawn(actix::fut::wrap_future(session.run_forever())));
+    }
+}
+
+/// Start a supervised camera on a new arbiter (its own thread). Stop the arbiter to remove it.
+pub fn spawn(config: CameraConfig, status: StatusBoard) -> (Addr<CameraActor>, Arbiter) {
+    spawn_with_opener(config, status, Arc::new(RealOpener))
+}
+
+/// [`spawn`] with another [`Opener`] (tests).
+pub fn spawn_with_opener(
+    config: CameraConfig,
+    status: StatusBoard,
+    opener: Arc<dyn Opener>,
+) -> (Addr<CameraActor>, Arbiter) {
+    let arbiter = Arbiter::new();
+    let addr =
+        Supervisor::start_in_arbiter(&arbiter.handle(), move |_| CameraActor::with_opener(config, status, opener));
+    (addr, arbiter)
+}
+
+impl Actor for CameraActor {
+    type Context = Context<Self>;
+
+    fn started(&mut self, ctx: &mut Context<Self>) {
+        if !self.stopped {
+            self.start_session(ctx);
+        }
+    }
+
+    fn stopped(&mut self, _ctx: &mut Context<Self>) {
+        self.session = None;
+        if let Some(mut s) = self.status.get_mut(&self.id) {
+            s.state = CameraState::Stopped;
+        }
+        metrics::gauge!(metric_names::CAMERA_CONNECTED, "camera" => self.id.to_string()).set(0.0);
+    }
+}
+
+impl Supervised for CameraActor {
+    fn restarting(&mut self, _ctx: &mut Context<Self>) {
+        if !self.stopped {
+            tracing::warn!(camera = %self.id, "camera actor restarted by its supervisor");
+        }
+        self.session = None;
+    }
+}
+
+impl Handler<Place> for CameraActor {
+    type Result = ();
+
+    fn handle(&mut self, msg: Place, _ctx: &mut Context<Self>) {
+        if let Some(mut s) = self.status.get_mut(&self.id) {
+            s.device = msg.0.as_ref().map(|p| p.device.to_string());
+        }
+        self.placement.send_replace(msg.0);
+    }
+}
+
+impl Handler<StopCamera> for CameraActor {
+    type Result = ();
+
+    fn handle(&mut self, _msg: StopCamera, ctx: &mut Context<Self>) {
+        self.stopped = true;
+        if let Some(h) = self.session.take() {
+            ctx.cancel_future(h);
+        }
+        tracing::info!(camera = %self.id, "camera stopped");
+        ctx.stop();
+    }
+}
+
+/// Everything a session loop needs, detached from the actor so it can run as one future.
+struct Session {
+    id: CameraId,
+    config: Arc<CameraConfig>,
+    status: StatusBoard,
+    opener: Arc<dyn Opener>,
+    placement: watch::Receiver<Option<Placement>>,
+    /// Counts every decoded frame of the camera, across sessions.
+    seq: u64,
+}
+
+/// Per-session state: metric handles, gate, converter, and when frames started flowing.
+struct Flow {
+    gate: RateGate,
+    converter: Converter,
+    streaming_since: Option<Instant>,
+    codec: Option<VideoCodec>,
+    decoded: metrics::Counter,
+    dropped_rate: metrics::Counter,
+    dropped_unplaced: metrics::Counter,
+    dropped_mailbox: metrics::Counter,
+    dropped_closed: metrics::Counter,
+}
+
+fn panic_message(p: &(dyn std::any::Any + Send)) -> String {
+    p.downcast_ref::<&str>()
+        .map(|s| (*s).to_owned())
+        .or_else(|| p.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "unknown panic".into())
+}
+
+impl Session {
+    fn location(&self) -> String {
+        match self.config.source() {
+            SourceSpec::Rtsp { url, .. } => source::redact_url(&url),
+            SourceSpec::File { path, .. } => path.display().to_string(),
+        }
+    }
+
+    fn update(&self, f: impl FnOnce(&mut CameraStatus)) {
+        f(&mut self.status.entry(self.id.clone()).or_default());
+    }
+
+    fn dropped(&self, reason: &'static str) -> metrics::Counter {
+        metrics::counter!(metric_names::FRAMES_DROPPED, "camera" => self.id.to_string(), "reason" => reason)
+    }
+
+    /// Open, stream, back off, forever.
+    async fn run_forever(mut self) {
+        let mut backoff =
+            Backoff::new(self.config.backoff_initial_ms, self.config.backoff_max_ms, StdRng::from_os_rng());
+        let location = self.location();
+        let connected = metrics::gauge!(metric_names::CAMERA_CONNECTED, "camera" => self.id.to_string());
+        let errors = metrics::counter!(metric_names::CAMERA_ERRORS, "camera" => self.id.to_string());
+        loop {
+            self.update(|s| s.state = CameraState::Connecting);
+            let mut flow = Flow {
+                gate: RateGate::new(self.config.detect_fps),
+                converter: Converter::new(),
+                streaming_since: None,
+                codec: None,
+                decoded: metrics::counter!(metric_names::FRAMES_DECODED, "camera" => self.id.to_string()),
+                dropped_rate: self.dropped("rate"),
+                dropped_unplaced: self.dropped("unplaced"),
+                dropped_mailbox: self.dropped("mailbox"),
+                dropped_closed: self.dropped("closed"),
+            };
+            let outcome = AssertUnwindSafe(self.run_once(&mut flow, &connected)).catch_unwind().await;
+            connected.set(0.0);
+            let streamed = flow.streaming_since.map(|t| t.elapsed()).unwrap_or_default();
+            backoff.session_ended(streamed);
+            let delay = backoff.next_delay();
+            let (what, hint) = match &outcome {
+                Ok(Ok(())) => (
+                    "the stream ended".to_owned(),
+                    "nothing if this is a file without loop_file; else the camera closed the session",
+                ),
+                Ok(Err(e)) => (error_chain(e), e.hint()),
+                Err(p) => (
+                    format!("camera {}: session panicked: {}", self.id, panic_message(p.as_ref())),
+                    "this is a bug; please report it with this log line",
+                ),
+            };
+            if !matches!(outcome, Ok(Ok(()))) {
+                errors.increment(1);
+            }
+            let retry_in_ms = delay.as_millis() as u64;
+            self.update(|s| {
+                s.state = CameraState::Backoff { retry_in_ms };
+                s.reconnects += 1;
+                s.last_error = Some(format!("camera {} ({location}): {what}; check: {hint}", self.id));
+            });
+            tracing::warn!(
+                camera = %self.id,
+                source = %location,
+                retry_in_ms,
+                "camera {} ({location}): {what}; retrying in {retry_in_ms} ms; check: {hint}",
+                self.id
+            );
+            tokio::time::sleep(delay).await;
+        }
+    }
+
+    /// One session: open the source and stream until an error or the end.
+    async fn run_once(&mut self, flow: &mut Flow, connected: &metrics::Gauge) -> Result<(), SessionError> {
+        let mut source = self.opener.open(&self.id, &self.config).await?;
+        let mut decoder = Decoder::new(self.id.clone());
+        let mut decoded = Vec::new();
+        while let Some(au) = source.next().await? {
+            flow.codec = Some(au.params.codec);
+            decoder.decode(&au, &mut decoded)?;
+            for frame in decoded.drain(..) {
+                self.deliver(frame, flow, connected)?;
+            }
+        }
+        Ok(())
+    }
+
+    fn deliver(&mut self, d: DecodedFrame, flow: &mut Flow, connected: &metrics::Gauge) -> Result<(), SessionError> {
+        let (width, height) = (d.frame.width(), d.frame.height());
+        let meta = FrameMeta {
+            camera: self.id.clone(),
+            seq: self.seq,
+            pts: d.pts,
+            wall_ms: d.wall_ms,
+            width,
+            height,
+            decoded_at: Instant::now(),
+        };
+        self.seq += 1;
+        flow.decoded.increment(1);
+        let first = flow.streaming_since.is_none();
+        if first {
+            flow.streaming_since = Some(Instant::now());
+            connected.set(1.0);
+            tracing::info!(camera = %self.id, codec = ?flow.codec, width, height, "camera streaming");
+        }
+        let codec = flow.codec.map(|c| c.short_name().to_owned());
+        self.update(|s| {
+            if first {
+                s.state = CameraState::Streaming;
+                s.last_error = None;
+                s.codec = codec;
+            }
+            s.width = width;
+            s.height = height;
+            s.frames_decoded += 1;
+        });
+        if !flow.gate.admit(d.pts) {
+            flow.dropped_rate.increment(1);
+            return Ok(());
+        }
+        let Some(placement) = self.placement.borrow().clone() else {
+            flow.dropped_unplaced.increment(1);
+            return Ok(());
+        };
+        let input = flow
+            .converter
+            .convert(&d.frame, placement.input_size)
+            .map_err(|source| SessionError::Convert { camera: self.id.clone(), source })?;
+        match placement.sink.try_send(SubmitFrame(Frame { meta, input })) {
+            Ok(()) => {}
+            Err(SendError::Full(_)) => flow.dropped_mailbox.increment(1),
+            Err(SendError::Closed(_)) => flow.dropped_closed.increment(1),
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug, thiserror::Error)]
+    #[error("outer: {inner}")]
+    struct Outer {
+        #[source]
+        inner: Inner,
+    }
+
+    #[derive(Debug, thiserror::Error)]
+    #[error("inner\n\nconn: 1.2.3.4")]
+    struct Inner;
+
+    #[derive(Debug, thiserror::Error)]
+    #[error("wrapper")]
+    struct Wrapper(#[source] Inner);
+
+    #[test]
+    fn error_chain_is_one_line_without_repeats() {
+        assert_eq!(error_chain(&Outer { inner: Inner }), "outer: inner; conn: 1.2.3.4");
+        assert_eq!(error_chain(&Wrapper(Inner)), "wrapper: inner; conn: 1.2.3.4");
+    }
+
+    #[test]
+    fn file_errors_name_the_camera_and_path_with_a_hint() {
+        let dir = std::env::temp_dir().join(format!("panoptes-camera-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("notes.txt");
+        std::fs::write(&path, "this is not a video\n".repeat(100)).unwrap();
+        let err = match source::FileSource::open("door".into(), &path, true) {
+            Err(e) => SessionError::from(e),
+            Ok(_) => panic!("a text file opened as video"),
+        };
+        let line = error_chain(&err);
+        assert!(line.contains("camera door") && line.contains("notes.txt"), "{line}");
+        assert!(err.hint().contains("MP4/MKV") || err.hint().contains("H.264"), "{}", err.hint());
+        let _ = std::fs::remove_dir_all(dir);
+    }
+}

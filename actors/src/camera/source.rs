@@ -1,0 +1,704 @@
+//! Where a camera's compressed video comes from: the [`VideoSource`] trait, its real
+//! implementations (RTSP through retina, MP4/MKV files through libavformat) and a scripted fake.
+//!
+//! A source yields [`AccessUnit`]s: one compressed picture with its codec parameters, key-frame
+//! flag, presentation time on the camera's timeline and a wall-clock time. It does no decoding.
+//! [`Opener`] opens a new source for each session, so the actor's reconnect loop and its tests can
+//! swap the real network for a fake (STYLE.md convention 2).
+
+use crate::config::{CameraConfig, ConfigError, SourceSpec, Transport};
+use crate::messages::CameraId;
+use crate::time::{Pts, now_unix_ms};
+use futures::StreamExt;
+use futures::future::LocalBoxFuture;
+use std::collections::VecDeque;
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, Once};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+/// Longest wait for DESCRIBE / SETUP / PLAY, each.
+pub const OPEN_TIMEOUT: Duration = Duration::from_secs(10);
+/// Longest silence on a playing RTSP session before it counts as dead.
+pub const IDLE_TIMEOUT: Duration = Duration::from_secs(10);
+/// An RTCP sender report further than this from the arrival clock is not trusted for wall time.
+pub const MAX_SENDER_REPORT_SKEW_MS: i64 = 5_000;
+
+/// A video codec the decoder supports.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum VideoCodec {
+    H264,
+    H265,
+}
+
+impl VideoCodec {
+    /// The short name shown in the status (`h264`, `hevc`, as FFmpeg names them).
+    pub fn short_name(self) -> &'static str {
+        match self {
+            VideoCodec::H264 => "h264",
+            VideoCodec::H265 => "hevc",
+        }
+    }
+}
+
+impl fmt::Display for VideoCodec {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            VideoCodec::H264 => "H.264",
+            VideoCodec::H265 => "H.265",
+        })
+    }
+}
+
+/// What the decoder needs to know about a stream; a change means a new decoder.
+#[derive(Clone, PartialEq, Eq)]
+pub struct StreamParams {
+    pub codec: VideoCodec,
+    /// `avcC` / `hvcC` record (access units then carry 1/2/4-byte NAL lengths) or Annex B
+    /// parameter sets / nothing (access units are Annex B).
+    pub extradata: Vec<u8>,
+    /// Picture size if the source knows it before decoding (0 if not).
+    pub width: u32,
+    pub height: u32,
+}
+
+impl fmt::Debug for StreamParams {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("StreamParams")
+            .field("codec", &self.codec)
+            .field("extradata_len", &self.extradata.len())
+            .field("size", &(self.width, self.height))
+            .finish()
+    }
+}
+
+/// One compressed picture.
+#[derive(Clone)]
+pub struct AccessUnit {
+    /// Shared while unchanged: compare with `Arc::ptr_eq` first, then by value.
+    pub params: Arc<StreamParams>,
+    /// A random access point: decoding can start here.
+    pub key: bool,
+    /// Presentation time on the camera's timeline, continuous within a session.
+    pub pts: Pts,
+    /// Wall-clock time in Unix ms: RTCP sender-report mapping when trusted, else arrival time.
+    pub wall_ms: i64,
+    /// The picture's NAL units, framed as `params.extradata` says.
+    pub data: Vec<u8>,
+}
+
+impl fmt::Debug for AccessUnit {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AccessUnit")
+            .field("codec", &self.params.codec)
+            .field("key", &self.key)
+            .field("pts", &self.pts)
+            .field("wall_ms", &self.wall_ms)
+            .field("len", &self.data.len())
+            .finish()
+    }
+}
+
+/// Failures opening or reading a source. Each names the camera and the URL (never with
+/// credentials) or path; [`SourceError::hint`] says what to check.
+#[derive(Debug, thiserror::Error)]
+pub enum SourceError {
+    #[error("camera {camera}: credentials unavailable: {source}")]
+    Credentials { camera: CameraId, source: ConfigError },
+    #[error("camera {camera}: `{url}` is not a valid RTSP URL: {reason}")]
+    BadUrl { camera: CameraId, url: String, reason: String },
+    #[error("camera {camera}: RTSP {stage} of {url} failed: {source}")]
+    Rtsp { camera: CameraId, url: String, stage: &'static str, source: retina::Error },
+    #[error("camera {camera}: RTSP {stage} of {url} timed out after {}s", timeout.as_secs())]
+    Timeout { camera: CameraId, url: String, stage: &'static str, timeout: Duration },
+    #[error("camera {camera}: stream is not video: {location} offers no H.264/H.265 video (found: {found})")]
+    NotVideo { camera: CameraId, location: String, found: String },
+    #[error("camera {camera}: cannot open {} as a video file: {source}", path.display())]
+    OpenFile { camera: CameraId, path: PathBuf, source: ffmpeg_next::Error },
+    #[error("camera {camera}: reading {} failed: {source}", path.display())]
+    ReadFile { camera: CameraId, path: PathBuf, source: ffmpeg_next::Error },
+    #[error("camera {camera}: {} has no video frames to loop over", path.display())]
+    EmptyFile { camera: CameraId, path: PathBuf },
+    #[error("camera {camera}: {reason}")]
+    Fake { camera: CameraId, reason: String },
+}
+
+impl SourceError {
+    /// What the operator should check, in a few words.
+    pub fn hint(&self) -> &'static str {
+        match self {
+            SourceError::Credentials { .. } => "set the environment variable named by password_env",
+            SourceError::BadUrl { .. } => "fix the camera's url (rtsp://host:port/path)",
+            SourceError::Rtsp { source, .. } => match source.status_code() {
+                Some(401) | Some(403) => "check username and password / password_env",
+                Some(404) => "check the URL path; the camera does not know this stream",
+                Some(_) => "check the URL and the camera's RTSP settings",
+                None => "check the camera is powered, reachable at this host and port, and RTSP is enabled",
+            },
+            SourceError::Timeout { .. } => "check the network path to the camera and that the port is not filtered",
+            SourceError::NotVideo { .. } => "point the URL/file at an H.264 or H.265 video stream (not audio or MJPEG)",
+            SourceError::OpenFile { .. } => "check the path exists and is an MP4/MKV file with H.264/H.265 video",
+            SourceError::ReadFile { .. } => "check the file is complete and readable",
+            SourceError::EmptyFile { .. } => "use a file with at least one video frame",
+            SourceError::Fake { .. } => "test source",
+        }
+    }
+}
+
+/// A session's stream of access units.
+pub trait VideoSource {
+    /// The next access unit; `Ok(None)` at the end of the stream (a non-looping file, or the server
+    /// closing the session cleanly).
+    fn next(&mut self) -> LocalBoxFuture<'_, Result<Option<AccessUnit>, SourceError>>;
+}
+
+/// Opens a new session for a camera. One opener serves a camera for its whole life.
+pub trait Opener: Send + Sync {
+    fn open<'a>(
+        &'a self,
+        camera: &'a CameraId,
+        config: &'a CameraConfig,
+    ) -> LocalBoxFuture<'a, Result<Box<dyn VideoSource>, SourceError>>;
+}
+
+/// The real opener: RTSP or file as the camera's config says.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct RealOpener;
+
+impl Opener for RealOpener {
+    fn open<'a>(
+        &'a self,
+        camera: &'a CameraId,
+        config: &'a CameraConfig,
+    ) -> LocalBoxFuture<'a, Result<Box<dyn VideoSource>, SourceError>> {
+        Box::pin(async move {
+            Ok(match config.source() {
+                SourceSpec::Rtsp { url, transport } => {
+                    Box::new(RtspSource::open(camera.clone(), config, &url, transport).await?) as Box<dyn VideoSource>
+                }
+                SourceSpec::File { path, looped } => Box::new(FileSource::open(camera.clone(), &path, looped)?),
+            })
+        })
+    }
+}
+
+/// The URL as safe to log: user name and password removed.
+pub fn redact_url(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(mut u) => {
+            let _ = u.set_username("");
+            let _ = u.set_password(None);
+            u.to_string()
+        }
+        Err(_) => url.split('@').next_back().unwrap_or(url).to_owned(),
+    }
+}
+
+fn system_time_ms(t: SystemTime) -> i64 {
+    t.duration_since(UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
+}
+
+/// An NTP timestamp (seconds since 1900 in 32.32 fixed point) as Unix milliseconds.
+pub fn ntp_to_unix_ms(ntp: u64) -> i64 {
+    let since_epoch = ntp.wrapping_sub(retina::UNIX_EPOCH.0) as i64;
+    let secs = since_epoch >> 32;
+    let frac_ms = ((since_epoch & 0xffff_ffff) * 1000) >> 32;
+    secs * 1000 + frac_ms
+}
+
+/// Maps RTP timestamps to wall time through the latest RTCP sender report, falling back to the
+/// arrival time when there is none or when the camera's clock disagrees with ours by more than
+/// [`MAX_SENDER_REPORT_SKEW_MS`] (an unsynchronised camera clock would otherwise shift every event).
+#[derive(Clone, Debug, Default)]
+pub struct WallClock {
+    /// `(rtp ticks, clock rate, Unix ms)` of the latest sender report.
+    sender_report: Option<(i64, u32, i64)>,
+}
+
+impl WallClock {
+    pub fn on_sender_report(&mut self, rtp_ticks: i64, clock_rate: u32, unix_ms: i64) {
+        self.sender_report = Some((rtp_ticks, clock_rate.max(1), unix_ms));
+    }
+
+    /// Wall time of a frame at `rtp_ticks` that arrived at `arrival_ms`.
+    pub fn wall_ms(&self, rtp_ticks: i64, arrival_ms: i64) -> i64 {
+        match self.sender_report {
+            Some((sr_ticks, rate, sr_ms)) => {
+                let mapped = sr_ms + ((i128::from(rtp_ticks - sr_ticks) * 1000) / i128::from(rate)) as i64;
+                if (mapped - arrival_ms).abs() <= MAX_SENDER_REPORT_SKEW_MS { mapped } else { arrival_ms }
+            }
+            None => arrival_ms,
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// RTSP
+
+/// A playing RTSP session (retina), demuxed to the first H.264/H.265 video stream.
+pub struct RtspSource {
+    camera: CameraId,
+    url: String,
+    demuxed: retina::client::Demuxed,
+    stream_i: usize,
+    params: Option<Arc<StreamParams>>,
+    wall: WallClock,
+}
+
+async fn with_timeout<T>(
+    camera: &CameraId,
+    url: &str,
+    stage: &'static str,
+    fut: impl Future<Output = Result<T, retina::Error>>,
+) -> Result<T, SourceError> {
+    match tokio::time::timeout(OPEN_TIMEOUT, fut).await {
+        Ok(Ok(v)) => Ok(v),
+        Ok(Err(source)) => Err(SourceError::Rtsp { camera: camera.clone(), url: url.to_owned(), stage, source }),
+        Err(_) => {
+            Err(SourceError::Timeout { camera: camera.clone(), url: url.to_owned(), stage, timeout: OPEN_TIMEOUT })
+        }
+    }
+}
+
+impl RtspSource {
+    /// DESCRIBE, SETUP (TCP interleaved or UDP) and PLAY the camera's first H.264/H.265 stream.
+    pub async fn open(
+        camera: CameraId,
+        config: &CameraConfig,
+        url: &str,
+        transport: Transport,
+    ) -> Result<Self, SourceError> {
+        let shown = redact_url(url);
+        let parsed = url::Url::parse(url).map_err(|e| SourceError::BadUrl {
+            camera: camera.clone(),
+            url: shown.clone(),
+            reason: e.to_string(),
+        })?;
+        let creds = config
+            .credentials()
+            .map_err(|source| SourceError::Credentials { camera: camera.clone(), source })?
+            .map(|(username, password)| retina::client::Credentials { username, password });
+        let options = retina::client::SessionOptions::default()
+            .creds(creds)
+            .user_agent(format!("panoptes/{}", env!("CARGO_PKG_VERSION")))
+            .teardown(retina::client::TeardownPolicy::Auto);
+        let mut session =
+            with_timeout(&camera, &shown, "DESCRIBE", retina::client::Session::describe(parsed, options)).await?;
+        let chosen = session.streams().iter().enumerate().find_map(|(i, s)| match (s.media(), s.encoding_name()) {
+            ("video", "h264") => Some((i, VideoCodec::H264)),
+            ("video", "h265") => Some((i, VideoCodec::H265)),
+            _ => None,
+        });
+        let Some((stream_i, codec)) = chosen else {
+            let found: Vec<String> =
+                session.streams().iter().map(|s| format!("{}/{}", s.media(), s.encoding_name())).collect();
+            return Err(SourceError::NotVideo {
+                camera,
+                location: shown,
+                found: if found.is_empty() { "no streams".into() } else { found.join(", ") },
+            });
+        };
+        let transport = match transport {
+            Transport::Tcp => retina::client::Transport::Tcp(Default::default()),
+            Transport::Udp => retina::client::Transport::Udp(Default::default()),
+        };
+        let setup =
+            retina::client::SetupOptions::default().transport(transport).frame_format(retina::codec::FrameFormat::MP4);
+        with_timeout(&camera, &shown, "SETUP", session.setup(stream_i, setup)).await?;
+        let playing =
+            with_timeout(&camera, &shown, "PLAY", session.play(retina::client::PlayOptions::default())).await?;
+        let demuxed = playing.demuxed().map_err(|source| SourceError::Rtsp {
+            camera: camera.clone(),
+            url: shown.clone(),
+            stage: "PLAY",
+            source,
+        })?;
+        tracing::debug!(camera = %camera, url = %shown, %codec, "RTSP session playing");
+        Ok(Self { camera, url: shown, demuxed, stream_i, params: None, wall: WallClock::default() })
+    }
+
+    fn refresh_params(&mut self) {
+        let Some(retina::codec::ParametersRef::Video(vp)) =
+            self.demuxed.streams().get(self.stream_i).and_then(|s| s.parameters())
+        else {
+            return;
+        };
+        let codec = match vp.codec_params() {
+            retina::codec::VideoParametersCodec::H264 { .. } => VideoCodec::H264,
+            retina::codec::VideoParametersCodec::H265 { .. } => VideoCodec::H265,
+            _ => return,
+        };
+        let (width, height) = vp.pixel_dimensions();
+        let next = StreamParams { codec, extradata: vp.extra_data().to_vec(), width, height };
+        if self.params.as_deref() != Some(&next) {
+            self.params = Some(Arc::new(next));
+        }
+    }
+
+    async fn next_unit(&mut self) -> Result<Option<AccessUnit>, SourceError> {
+        loop {
+            let item = match tokio::time::timeout(IDLE_TIMEOUT, self.demuxed.next()).await {
+                Ok(item) => item,
+                Err(_) => {
+                    return Err(SourceError::Timeout {
+                        camera: self.camera.clone(),
+                        url: self.url.clone(),
+                        stage: "read (no data)",
+                        timeout: IDLE_TIMEOUT,
+                    });
+                }
+            };
+            match item {
+                None => return Ok(None),
+                Some(Err(source)) => {
+                    return Err(SourceError::Rtsp {
+                        camera: self.camera.clone(),
+                        url: self.url.clone(),
+                        stage: "read",
+                        source,
+                    });
+                }
+                Some(Ok(retina::codec::CodecItem::VideoFrame(frame))) => {
+                    if frame.stream_id() != self.stream_i {
+                        continue;
+                    }
+                    if frame.has_new_parameters() || self.params.is_none() {
+                        self.refresh_params();
+                    }
+                    let Some(params) = self.params.clone() else { continue };
+                    let ts = frame.timestamp();
+                    let arrival_ms = system_time_ms(frame.end_ctx().received_wall().into());
+                    return Ok(Some(AccessUnit {
+                        params,
+                        key: frame.is_random_access_point(),
+                        pts: Pts::new(ts.elapsed(), ts.clock_rate().get()),
+                        wall_ms: self.wall.wall_ms(ts.timestamp(), arrival_ms),
+                        data: frame.into_data(),
+                    }));
+                }
+                Some(Ok(retina::codec::CodecItem::Rtcp(rtcp))) => {
+                    if rtcp.stream_id() != self.stream_i {
+                        continue;
+                    }
+                    let Some(ts) = rtcp.rtp_timestamp() else { continue };
+                    if let Some(Ok(Some(sr))) = rtcp.pkts().next().map(|p| p.as_sender_report()) {
+                        let ms = ntp_to_unix_ms(sr.ntp_timestamp().0);
+                        self.wall.on_sender_report(ts.timestamp(), ts.clock_rate().get(), ms);
+                    }
+                }
+                Some(Ok(_)) => {}
+            }
+        }
+    }
+}
+
+impl VideoSource for RtspSource {
+    fn next(&mut self) -> LocalBoxFuture<'_, Result<Option<AccessUnit>, SourceError>> {
+        Box::pin(self.next_unit())
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Files
+
+/// Initialise libav* once per process and keep its own logging to real problems.
+pub fn init_ffmpeg() {
+    static INIT: Once = Once::new();
+    INIT.call_once(|| {
+        let _ = ffmpeg_next::init();
+        ffmpeg_next::log::set_level(ffmpeg_next::log::Level::Fatal);
+    });
+}
+
+/// The codec configuration record of a demuxed stream.
+#[allow(unsafe_code)]
+fn stream_extradata(params: &ffmpeg_next::codec::Parameters) -> Vec<u8> {
+    // SAFETY: ffmpeg-next exposes no safe accessor for `AVCodecParameters.extradata`. The pointer
+    // comes from a live `Parameters` borrowed for this call; libavformat keeps `extradata` either
+    // null or pointing at `extradata_size` initialised bytes owned by the parameters, which we only
+    // copy out before the borrow ends.
+    unsafe {
+        let p = params.as_ptr();
+        let (data, size) = ((*p).extradata, (*p).extradata_size);
+        if data.is_null() || size <= 0 { Vec::new() } else { std::slice::from_raw_parts(data, size as usize).to_vec() }
+    }
+}
+
+/// A video file played in real time by its timestamps, optionally looped with the timeline
+/// continuing to increase (each loop is offset by the file's duration).
+pub struct FileSource {
+    camera: CameraId,
+    path: PathBuf,
+    looped: bool,
+    input: ffmpeg_next::format::context::Input,
+    stream_index: usize,
+    time_base: (i64, i64),
+    params: Arc<StreamParams>,
+    /// First decode timestamp of the file (90 kHz), subtracted so the timeline starts near 0.
+    first_90k: Option<i64>,
+    /// Added to every timestamp: the summed length of the loops already played.
+    offset_90k: i64,
+    /// End of the latest frame of this loop (its PTS plus duration), relative to `first_90k`.
+    loop_end_90k: i64,
+    last_duration_90k: i64,
+    units_this_loop: u64,
+    /// Real time at which the timeline's 0 is due.
+    start: Option<tokio::time::Instant>,
+}
+
+fn open_video(
+    camera: &CameraId,
+    path: &Path,
+) -> Result<(ffmpeg_next::format::context::Input, usize, (i64, i64), StreamParams), SourceError> {
+    init_ffmpeg();
+    let input = ffmpeg_next::format::input(path).map_err(|source| SourceError::OpenFile {
+        camera: camera.clone(),
+        path: path.to_owned(),
+        source,
+    })?;
+    let found = || -> String {
+        let v: Vec<String> = input.streams().map(|s| format!("{:?}", s.parameters().id()).to_lowercase()).collect();
+        if v.is_empty() { "no streams".into() } else { v.join(", ") }
+    };
+    let not_video =
+        || SourceError::NotVideo { camera: camera.clone(), location: path.display().to_string(), found: found() };
+    let stream = input.streams().best(ffmpeg_next::media::Type::Video).ok_or_else(not_video)?;
+    let parameters = stream.parameters();
+    let codec = match parameters.id() {
+        ffmpeg_next::codec::Id::H264 => VideoCodec::H264,
+        ffmpeg_next::codec::Id::HEVC => VideoCodec::H265,
+        _ => return Err(not_video()),
+    };
+    let tb = stream.time_base();
+    let (num, den) = (i64::from(tb.numerator()), i64::from(tb.denominator()));
+    let time_base = if num > 0 && den > 0 { (num, den) } else { (1, 90_000) };
+    let (width, height) = {
+        let ctx = ffmpeg_next::codec::Context::from_parameters(parameters.clone()).ok();
+        ctx.and_then(|c| c.decoder().video().ok()).map(|v| (v.width(), v.height())).unwrap_or((0, 0))
+    };
+    let params = StreamParams { codec, extradata: stream_extradata(&parameters), width, height };
+    let index = stream.index();
+    Ok((input, index, time_base, params))
+}
+
+impl FileSource {
+    pub fn open(camera: CameraId, path: &Path, looped: bool) -> Result<Self, SourceError> {
+        let (input, stream_index, time_base, params) = open_video(&camera, path)?;
+        Ok(Self {
+            camera,
+            path: path.to_owned(),
+            looped,
+            input,
+            stream_index,
+            time_base,
+            params: Arc::new(params),
+            first_90k: None,
+            offset_90k: 0,
+            loop_end_90k: 0,
+            last_duration_90k: 0,
+            units_this_loop: 0,
+            start: None,
+        })
+    }
+
+    fn to_90k(&self, ts: i64) -> i64 {
+        let (num, den) = self.time_base;
+        (i128::from(ts) * i128::from(num) * 90_000 / i128::from(den)) as i64
+    }
+
+    /// Start the file again, the timeline continuing after the loop just played.
+    fn rewind(&mut self) -> Result<(), SourceError> {
+        if self.units_this_loop == 0 || self.loop_end_90k <= 0 {
+            return Err(SourceError::EmptyFile { camera: self.camera.clone(), path: self.path.clone() });
+        }
+        let (input, index, time_base, params) = open_video(&self.camera, &self.path)?;
+        self.input = input;
+        self.stream_index = index;
+        self.time_base = time_base;
+        if *self.params != params {
+            self.params = Arc::new(params);
+        }
+        self.offset_90k += self.loop_end_90k;
+        self.loop_end_90k = 0;
+        self.units_this_loop = 0;
+        Ok(())
+    }
+
+    async fn next_unit(&mut self) -> Result<Option<AccessUnit>, SourceError> {
+        loop {
+            let mut packet = ffmpeg_next::Packet::empty();
+            match packet.read(&mut self.input) {
+                Ok(()) => {}
+                Err(ffmpeg_next::Error::Eof) if self.looped => {
+                    self.rewind()?;
+                    continue;
+                }
+                Err(ffmpeg_next::Error::Eof) => return Ok(None),
+                Err(source) => {
+                    return Err(SourceError::ReadFile { camera: self.camera.clone(), path: self.path.clone(), source });
+                }
+            }
+            if packet.stream() != self.stream_index {
+                continue;
+            }
+            let (Some(data), Some(ts)) = (packet.data(), packet.pts().or(packet.dts())) else { continue };
+            let pts_90k = self.to_90k(ts);
+            let dts_90k = packet.dts().map_or(pts_90k, |d| self.to_90k(d));
+            let first = *self.first_90k.get_or_insert(dts_90k);
+            let duration_90k = match self.to_90k(packet.duration()) {
+                d if d > 0 => d,
+                _ => self.last_duration_90k,
+            };
+            self.last_duration_90k = duration_90k;
+            self.loop_end_90k = self.loop_end_90k.max(pts_90k - first + duration_90k);
+            self.units_this_loop += 1;
+
+            // Pace by decode time so B-frame reordering never makes us wait out of order.
+            let start = *self.start.get_or_insert_with(tokio::time::Instant::now);
+            let due_90k = (dts_90k - first + self.offset_90k).max(0) as u64;
+            tokio::time::sleep_until(start + Duration::from_micros(due_90k * 100 / 9)).await;
+
+            return Ok(Some(AccessUnit {
+                params: self.params.clone(),
+                key: packet.is_key(),
+                pts: Pts::new(pts_90k - first + self.offset_90k, Pts::VIDEO_CLOCK_RATE),
+                wall_ms: now_unix_ms(),
+                data: data.to_vec(),
+            }));
+        }
+    }
+}
+
+impl VideoSource for FileSource {
+    fn next(&mut self) -> LocalBoxFuture<'_, Result<Option<AccessUnit>, SourceError>> {
+        Box::pin(self.next_unit())
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Fake
+
+/// One scripted session of [`FakeOpener`].
+pub enum FakeSession {
+    /// Opening fails with this reason.
+    FailOpen(String),
+    /// Opening succeeds; these units are delivered (no pacing), then the session ends with an
+    /// error (`Some`) or a clean end of stream (`None`).
+    Play { units: Vec<AccessUnit>, end: Option<String> },
+}
+
+/// A scripted opener for tests: each `open` takes the next session from the script; once it is
+/// used up, every further `open` fails with "script finished".
+#[derive(Default)]
+pub struct FakeOpener {
+    script: Mutex<VecDeque<FakeSession>>,
+    opens: std::sync::atomic::AtomicUsize,
+}
+
+impl FakeOpener {
+    pub fn new(script: impl IntoIterator<Item = FakeSession>) -> Self {
+        Self { script: Mutex::new(script.into_iter().collect()), opens: Default::default() }
+    }
+
+    /// How many times `open` was called.
+    pub fn opens(&self) -> usize {
+        self.opens.load(std::sync::atomic::Ordering::SeqCst)
+    }
+}
+
+struct FakeSource {
+    camera: CameraId,
+    units: VecDeque<AccessUnit>,
+    end: Option<String>,
+}
+
+impl VideoSource for FakeSource {
+    fn next(&mut self) -> LocalBoxFuture<'_, Result<Option<AccessUnit>, SourceError>> {
+        Box::pin(async move {
+            tokio::task::yield_now().await;
+            match self.units.pop_front() {
+                Some(u) => Ok(Some(u)),
+                None => match self.end.take() {
+                    Some(reason) => Err(SourceError::Fake { camera: self.camera.clone(), reason }),
+                    None => Ok(None),
+                },
+            }
+        })
+    }
+}
+
+impl Opener for FakeOpener {
+    fn open<'a>(
+        &'a self,
+        camera: &'a CameraId,
+        _config: &'a CameraConfig,
+    ) -> LocalBoxFuture<'a, Result<Box<dyn VideoSource>, SourceError>> {
+        self.opens.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        let next = self.script.lock().unwrap_or_else(|e| e.into_inner()).pop_front();
+        let camera = camera.clone();
+        Box::pin(async move {
+            match next {
+                Some(FakeSession::FailOpen(reason)) => Err(SourceError::Fake { camera, reason }),
+                Some(FakeSession::Play { units, end }) => {
+                    Ok(Box::new(FakeSource { camera, units: units.into(), end }) as Box<dyn VideoSource>)
+                }
+                None => Err(SourceError::Fake { camera, reason: "script finished".into() }),
+            }
+        })
+    }
+}
+
+/// Read every access unit of a file at once, unpaced: fixtures for fakes and benchmarks.
+pub fn read_all_units(camera: &CameraId, path: &Path) -> Result<Vec<AccessUnit>, SourceError> {
+    let mut src = FileSource::open(camera.clone(), path, false)?;
+    let mut out = Vec::new();
+    loop {
+        let mut packet = ffmpeg_next::Packet::empty();
+        match packet.read(&mut src.input) {
+            Ok(()) => {}
+            Err(ffmpeg_next::Error::Eof) => return Ok(out),
+            Err(source) => return Err(SourceError::ReadFile { camera: camera.clone(), path: path.to_owned(), source }),
+        }
+        if packet.stream() != src.stream_index {
+            continue;
+        }
+        let (Some(data), Some(ts)) = (packet.data(), packet.pts().or(packet.dts())) else { continue };
+        out.push(AccessUnit {
+            params: src.params.clone(),
+            key: packet.is_key(),
+            pts: Pts::new(src.to_90k(ts), Pts::VIDEO_CLOCK_RATE),
+            wall_ms: now_unix_ms(),
+            data: data.to_vec(),
+        });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls_are_redacted() {
+        assert_eq!(redact_url("rtsp://admin:pw@10.0.0.1:554/s"), "rtsp://10.0.0.1:554/s");
+        assert_eq!(redact_url("rtsp://10.0.0.1/s"), "rtsp://10.0.0.1/s");
+        assert!(!redact_url("not a url admin:pw@x").contains("pw"));
+    }
+
+    #[test]
+    fn ntp_converts_to_unix_ms() {
+        // 2000-01-01T00:00:00.5Z: 946 684 800 s after the Unix epoch, half a second of fraction.
+        let ntp = ((2_208_988_800u64 + 946_684_800) << 32) | (1u64 << 31);
+        assert_eq!(ntp_to_unix_ms(ntp), 946_684_800_500);
+    }
+
+    #[test]
+    fn wall_clock_maps_through_sender_reports_when_plausible() {
+        let mut w = WallClock::default();
+        assert_eq!(w.wall_ms(1_000, 42), 42, "no sender report: arrival time");
+        w.on_sender_report(90_000, 90_000, 1_000_000);
+        // 45 000 ticks later = 500 ms after the report.
+        assert_eq!(w.wall_ms(135_000, 1_000_700), 1_000_500);
+        // The camera's clock is an hour off ours: keep the arrival time.
+        assert_eq!(w.wall_ms(135_000, 1_000_500 + 3_600_000), 1_000_500 + 3_600_000);
+    }
+}
