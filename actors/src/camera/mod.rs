@@ -300,18 +300,15 @@ impl Session {
                 errors.increment(1);
             }
             let retry_in_ms = delay.as_millis() as u64;
+            let prefix = format!("camera {}: ", self.id);
+            let what = what.strip_prefix(&prefix).unwrap_or(&what);
+            let line = format!("camera {} ({location}): {what}; check: {hint}", self.id);
+            tracing::warn!(camera = %self.id, source = %location, retry_in_ms, "{line}; retrying in {retry_in_ms} ms");
             self.update(|s| {
                 s.state = CameraState::Backoff { retry_in_ms };
                 s.reconnects += 1;
-                s.last_error = Some(format!("camera {} ({location}): {what}; check: {hint}", self.id));
+                s.last_error = Some(line);
             });
-            tracing::warn!(
-                camera = %self.id,
-                source = %location,
-                retry_in_ms,
-                "camera {} ({location}): {what}; retrying in {retry_in_ms} ms; check: {hint}",
-                self.id
-            );
             tokio::time::sleep(delay).await;
         }
     }

@@ -457,7 +457,10 @@ fn open_video(
         source,
     })?;
     let found = || -> String {
-        let v: Vec<String> = input.streams().map(|s| format!("{:?}", s.parameters().id()).to_lowercase()).collect();
+        let v: Vec<String> = input
+            .streams()
+            .map(|s| format!("{:?}/{:?}", s.parameters().medium(), s.parameters().id()).to_lowercase())
+            .collect();
         if v.is_empty() { "no streams".into() } else { v.join(", ") }
     };
     let not_video =
