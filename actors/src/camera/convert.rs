@@ -1,8 +1,8 @@
 //! Decoded picture → model input, once per submitted frame.
 //!
 //! swscale converts the decoder's pixel format straight to packed RGB24 at the letterbox's inner
-//! size (bilinear; one pass does colour conversion and resize), then
-//! [`crate::infer::preprocess::rgb_to_chw`] pads and normalises into the planar `f32` tensor. The
+//! size in one pass (colour conversion and resize; area averaging, which suits downscaling and
+//! measured ~15% faster than bilinear here), then [`crate::infer::preprocess::rgb_to_chw`] pads and normalises into the planar `f32` tensor. The
 //! scaler and the RGB buffer are kept while the source format, source size and target size stay
 //! the same.
 
@@ -45,16 +45,15 @@ impl Converter {
         let lb = Letterbox::new(w, h, input_size.0, input_size.1);
         let key = (format, w, h, lb.inner_w, lb.inner_h);
         if self.scaler.as_ref().is_none_or(|(k, _)| *k != key) {
-            let ctx =
-                scaling::Context::get(format, w, h, Pixel::RGB24, lb.inner_w, lb.inner_h, scaling::Flags::BILINEAR)
-                    .map_err(|source| ConvertError::Scaler {
-                        format,
-                        src_w: w,
-                        src_h: h,
-                        dst_w: lb.inner_w,
-                        dst_h: lb.inner_h,
-                        source,
-                    })?;
+            let ctx = scaling::Context::get(format, w, h, Pixel::RGB24, lb.inner_w, lb.inner_h, scaling::Flags::AREA)
+                .map_err(|source| ConvertError::Scaler {
+                format,
+                src_w: w,
+                src_h: h,
+                dst_w: lb.inner_w,
+                dst_h: lb.inner_h,
+                source,
+            })?;
             self.scaler = Some((key, ctx));
             self.rgb = Some(frame::Video::new(Pixel::RGB24, lb.inner_w, lb.inner_h));
         }

@@ -285,24 +285,26 @@ impl Session {
             let streamed = flow.streaming_since.map(|t| t.elapsed()).unwrap_or_default();
             backoff.session_ended(streamed);
             let delay = backoff.next_delay();
+            let is_file = matches!(self.config.source(), SourceSpec::File { .. });
             let (what, hint) = match &outcome {
-                Ok(Ok(())) => (
-                    "the stream ended".to_owned(),
-                    "nothing if this is a file without loop_file; else the camera closed the session",
-                ),
+                Ok(Ok(())) if is_file => ("reached the end of the file".to_owned(), "set loop_file = true to loop it"),
+                Ok(Ok(())) => {
+                    ("the server ended the session".to_owned(), "check the camera or RTSP server is still running")
+                }
                 Ok(Err(e)) => (error_chain(e), e.hint()),
                 Err(p) => (
                     format!("camera {}: session panicked: {}", self.id, panic_message(p.as_ref())),
                     "this is a bug; please report it with this log line",
                 ),
             };
-            if !matches!(outcome, Ok(Ok(()))) {
+            // A file ending is expected; an RTSP session ending is a failure of the camera.
+            if !(is_file && matches!(outcome, Ok(Ok(())))) {
                 errors.increment(1);
             }
             let retry_in_ms = delay.as_millis() as u64;
             let prefix = format!("camera {}: ", self.id);
             let what = what.strip_prefix(&prefix).unwrap_or(&what);
-            let line = format!("camera {} ({location}): {what}; check: {hint}", self.id);
+            let line = format!("camera {} ({location}): {what}; to fix: {hint}", self.id);
             tracing::warn!(camera = %self.id, source = %location, retry_in_ms, "{line}; retrying in {retry_in_ms} ms");
             self.update(|s| {
                 s.state = CameraState::Backoff { retry_in_ms };

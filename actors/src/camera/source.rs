@@ -239,7 +239,8 @@ impl WallClock {
 pub struct RtspSource {
     camera: CameraId,
     url: String,
-    demuxed: retina::client::Demuxed,
+    /// `Some` until dropped (see the `Drop` impl).
+    demuxed: Option<retina::client::Demuxed>,
     stream_i: usize,
     params: Option<Arc<StreamParams>>,
     wall: WallClock,
@@ -314,12 +315,17 @@ impl RtspSource {
             source,
         })?;
         tracing::debug!(camera = %camera, url = %shown, %codec, "RTSP session playing");
-        Ok(Self { camera, url: shown, demuxed, stream_i, params: None, wall: WallClock::default() })
+        Ok(Self { camera, url: shown, demuxed: Some(demuxed), stream_i, params: None, wall: WallClock::default() })
+    }
+
+    fn demuxed(&mut self) -> &mut retina::client::Demuxed {
+        self.demuxed.as_mut().expect("present until drop")
     }
 
     fn refresh_params(&mut self) {
+        let i = self.stream_i;
         let Some(retina::codec::ParametersRef::Video(vp)) =
-            self.demuxed.streams().get(self.stream_i).and_then(|s| s.parameters())
+            self.demuxed().streams().get(i).and_then(|s| s.parameters())
         else {
             return;
         };
@@ -337,7 +343,7 @@ impl RtspSource {
 
     async fn next_unit(&mut self) -> Result<Option<AccessUnit>, SourceError> {
         loop {
-            let item = match tokio::time::timeout(IDLE_TIMEOUT, self.demuxed.next()).await {
+            let item = match tokio::time::timeout(IDLE_TIMEOUT, self.demuxed().next()).await {
                 Ok(item) => item,
                 Err(_) => {
                     return Err(SourceError::Timeout {
@@ -387,6 +393,30 @@ impl RtspSource {
                     }
                 }
                 Some(Ok(_)) => {}
+            }
+        }
+    }
+}
+
+impl Drop for RtspSource {
+    /// retina sends TEARDOWN from a task it `tokio::spawn`s when a session is dropped, which panics
+    /// outside a runtime: the case when a camera's arbiter is stopped and its event loop drops the
+    /// actor after the runtime has gone. Then drop the session inside a throwaway runtime: the
+    /// teardown task is cancelled with it and the connection is closed.
+    fn drop(&mut self) {
+        let Some(demuxed) = self.demuxed.take() else { return };
+        if tokio::runtime::Handle::try_current().is_ok() {
+            drop(demuxed);
+            return;
+        }
+        match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+            Ok(rt) => {
+                let _guard = rt.enter();
+                drop(demuxed);
+            }
+            Err(e) => {
+                tracing::warn!(camera = %self.camera, error = %e, "no runtime to close the RTSP session; leaking it");
+                std::mem::forget(demuxed);
             }
         }
     }
@@ -588,6 +618,8 @@ pub enum FakeSession {
     /// Opening succeeds; these units are delivered (no pacing), then the session ends with an
     /// error (`Some`) or a clean end of stream (`None`).
     Play { units: Vec<AccessUnit>, end: Option<String> },
+    /// Opening succeeds; these units are delivered, then reading panics with this message.
+    Panic { units: Vec<AccessUnit>, message: String },
 }
 
 /// A scripted opener for tests: each `open` takes the next session from the script; once it is
@@ -613,6 +645,7 @@ struct FakeSource {
     camera: CameraId,
     units: VecDeque<AccessUnit>,
     end: Option<String>,
+    panic: Option<String>,
 }
 
 impl VideoSource for FakeSource {
@@ -621,6 +654,7 @@ impl VideoSource for FakeSource {
             tokio::task::yield_now().await;
             match self.units.pop_front() {
                 Some(u) => Ok(Some(u)),
+                None if self.panic.is_some() => panic!("{}", self.panic.take().unwrap_or_default()),
                 None => match self.end.take() {
                     Some(reason) => Err(SourceError::Fake { camera: self.camera.clone(), reason }),
                     None => Ok(None),
@@ -643,7 +677,11 @@ impl Opener for FakeOpener {
             match next {
                 Some(FakeSession::FailOpen(reason)) => Err(SourceError::Fake { camera, reason }),
                 Some(FakeSession::Play { units, end }) => {
-                    Ok(Box::new(FakeSource { camera, units: units.into(), end }) as Box<dyn VideoSource>)
+                    Ok(Box::new(FakeSource { camera, units: units.into(), end, panic: None }) as Box<dyn VideoSource>)
+                }
+                Some(FakeSession::Panic { units, message }) => {
+                    Ok(Box::new(FakeSource { camera, units: units.into(), end: None, panic: Some(message) })
+                        as Box<dyn VideoSource>)
                 }
                 None => Err(SourceError::Fake { camera, reason: "script finished".into() }),
             }

@@ -47,6 +47,11 @@ pub struct Collector {
 
 impl Actor for Collector {
     type Context = Context<Self>;
+
+    fn started(&mut self, ctx: &mut Context<Self>) {
+        // Fake sources deliver without pacing; keep every frame rather than test mailbox drops.
+        ctx.set_mailbox_capacity(10_000);
+    }
 }
 
 impl Handler<SubmitFrame> for Collector {
@@ -165,4 +170,81 @@ pub fn temp_dir(name: &str) -> PathBuf {
     let _ = std::fs::remove_dir_all(&d);
     std::fs::create_dir_all(&d).unwrap();
     d
+}
+
+/// The loopback RTSP server (`scripts/rtsp_server.py`, GStreamer), killed on drop.
+pub struct RtspServer {
+    child: std::process::Child,
+    pub port: u16,
+}
+
+impl RtspServer {
+    /// Serve `mounts` (`("/name", path)`) in a loop on `port` (0: any free port).
+    pub fn start(port: u16, mounts: &[(&str, PathBuf)]) -> Self {
+        // A port just freed by a killed server may take a moment to be accepted again.
+        let mut last = String::new();
+        for _ in 0..20 {
+            match Self::try_start(port, mounts) {
+                Ok(s) => return s,
+                Err(e) => last = e,
+            }
+            std::thread::sleep(Duration::from_millis(250));
+        }
+        panic!("RTSP test server did not start on port {port}: {last}");
+    }
+
+    fn try_start(port: u16, mounts: &[(&str, PathBuf)]) -> Result<Self, String> {
+        use std::io::BufRead;
+        use std::process::{Command, Stdio};
+        let script = workspace_root().join("scripts/rtsp_server.py");
+        let mut cmd = Command::new("/usr/bin/python3");
+        cmd.arg(&script).arg("--port").arg(port.to_string()).arg("--loop");
+        for (mount, path) in mounts {
+            cmd.arg("--mount").arg(format!("{mount}={}", path.display()));
+        }
+        let mut child = cmd
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .map_err(|e| format!("cannot run {} with /usr/bin/python3: {e}", script.display()))?;
+        let stdout = child.stdout.take().expect("piped stdout");
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let mut line = String::new();
+            let _ = std::io::BufReader::new(stdout).read_line(&mut line);
+            let _ = tx.send(line);
+        });
+        let line = rx.recv_timeout(WAIT).unwrap_or_default();
+        match line.trim().strip_prefix("READY ").and_then(|p| p.parse().ok()) {
+            Some(port) => Ok(Self { child, port }),
+            None => {
+                let _ = child.kill();
+                let status = child.wait().ok();
+                Err(format!("no READY line (got {line:?}, exit {status:?})"))
+            }
+        }
+    }
+
+    pub fn url(&self, mount: &str) -> String {
+        format!("rtsp://127.0.0.1:{}{mount}", self.port)
+    }
+
+    /// Kill the server abruptly (like a camera losing power).
+    pub fn kill(mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for RtspServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A TCP port on 127.0.0.1 with nothing listening.
+pub fn closed_port() -> u16 {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    l.local_addr().unwrap().port()
 }
