@@ -4,10 +4,8 @@
 mod camera_support;
 
 use camera_support::*;
-use panoptes_actors::camera::{
-    self,
-    source::{self, FakeOpener, FakeSession},
-};
+use panoptes_actors::camera::CameraActor;
+use panoptes_actors::camera::source::{self, FakeOpener, FakeSession};
 use panoptes_actors::status::{CameraState, StatusBoard};
 use serde_json::json;
 use std::sync::Arc;
@@ -28,7 +26,7 @@ async fn sessions_fail_end_and_panic_and_the_camera_carries_on() {
         "backoff_initial_ms": 20, "backoff_max_ms": 60,
     }));
     let (placement, mut rx) = collector((96, 96));
-    let (addr, arbiter) = camera::spawn_with_opener(cfg, status.clone(), opener.clone());
+    let (addr, arbiter) = CameraActor::spawn_with_opener(cfg, status.clone(), opener.clone());
     place(&addr, &placement);
 
     // Sessions 2, 3 and 4 deliver 20 + 20 + 60 frames; the panic in session 3 does not stop session 4.

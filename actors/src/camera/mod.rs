@@ -132,6 +132,23 @@ impl CameraActor {
         Self { id, config: Arc::new(config), status, opener, placement, session: None, stopped: false }
     }
 
+    /// Start a supervised camera on a new arbiter (its own thread). To remove it: optionally
+    /// `send(StopCamera)` (a clean RTSP TEARDOWN), then drop the address and stop the arbiter.
+    pub fn spawn(config: CameraConfig, status: StatusBoard) -> (Addr<CameraActor>, Arbiter) {
+        Self::spawn_with_opener(config, status, Arc::new(RealOpener))
+    }
+
+    /// [`CameraActor::spawn`] with another [`Opener`] (tests).
+    pub fn spawn_with_opener(
+        config: CameraConfig,
+        status: StatusBoard,
+        opener: Arc<dyn Opener>,
+    ) -> (Addr<CameraActor>, Arbiter) {
+        let arbiter = Arbiter::new();
+        let addr = Supervisor::start_in_arbiter(&arbiter.handle(), move |_| Self::with_opener(config, status, opener));
+        (addr, arbiter)
+    }
+
     fn start_session(&mut self, ctx: &mut Context<Self>) {
         let session = Session {
             id: self.id.clone(),
@@ -143,23 +160,6 @@ impl CameraActor {
         };
         self.session = Some(ctx.spawn(actix::fut::wrap_future(session.run_forever())));
     }
-}
-
-/// Start a supervised camera on a new arbiter (its own thread). Stop the arbiter to remove it.
-pub fn spawn(config: CameraConfig, status: StatusBoard) -> (Addr<CameraActor>, Arbiter) {
-    spawn_with_opener(config, status, Arc::new(RealOpener))
-}
-
-/// [`spawn`] with another [`Opener`] (tests).
-pub fn spawn_with_opener(
-    config: CameraConfig,
-    status: StatusBoard,
-    opener: Arc<dyn Opener>,
-) -> (Addr<CameraActor>, Arbiter) {
-    let arbiter = Arbiter::new();
-    let addr =
-        Supervisor::start_in_arbiter(&arbiter.handle(), move |_| CameraActor::with_opener(config, status, opener));
-    (addr, arbiter)
 }
 
 impl Actor for CameraActor {
