@@ -6,7 +6,8 @@
 pub const FRAMES_DECODED: &str = "panoptes_frames_decoded_total";
 /// Counter, labels `camera`, `reason` (`rate` = above the camera's detect_fps, `superseded` = a newer
 /// frame of the same camera replaced it in the batch queue, `unplaced` = no device yet, `mailbox` = the
-/// batcher's mailbox was full, `tracker_full` = the tracker's mailbox was full): frames not inferred.
+/// batcher's mailbox was full, `closed` = the batcher had stopped, `tracker_full` = the tracker's mailbox
+/// was full): frames not inferred.
 pub const FRAMES_DROPPED: &str = "panoptes_frames_dropped_total";
 /// Counter, labels `camera`, `device`: frames inferred.
 pub const FRAMES_INFERRED: &str = "panoptes_frames_inferred_total";
