@@ -181,6 +181,8 @@ pub struct RtspServer {
 impl RtspServer {
     /// Serve `mounts` (`("/name", path)`) in a loop on `port` (0: any free port).
     pub fn start(port: u16, mounts: &[(&str, PathBuf)]) -> Self {
+        let script = workspace_root().join("scripts/rtsp_server.py");
+        assert!(script.exists(), "{} is missing (it comes from the assets branch)", script.display());
         // A port just freed by a killed server may take a moment to be accepted again.
         let mut last = String::new();
         for _ in 0..20 {
