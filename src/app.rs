@@ -48,7 +48,7 @@ pub fn run(config: Config) -> anyhow::Result<()> {
         );
         server.await.context("HTTP server")?;
         tracing::info!("shutting down: stopping cameras");
-        pipeline.stop();
+        pipeline.stop().await;
         Ok(())
     })
 }

@@ -10,7 +10,7 @@
 
 use crate::allocator::{self, AllocatorActor};
 use crate::batcher::{BatcherActor, Route};
-use crate::camera::CameraActor;
+use crate::camera::{CameraActor, StopCamera};
 use crate::config::{CameraConfig, Config, DeviceConfig};
 use crate::hub::Hub;
 use crate::infer::worker::InferWorker;
@@ -145,35 +145,39 @@ impl Pipeline {
                 Ok(())
             }
             Ok(Err(source)) => {
-                stop_camera(running);
+                stop_camera(running).await;
                 Err(PipelineError::Placement { camera: cfg.id, source })
             }
             Err(_) => {
-                stop_camera(running);
+                stop_camera(running).await;
                 Err(PipelineError::AllocatorGone)
             }
         }
     }
 
     /// Stop a camera and free its decoder and tracker.
-    pub fn remove_camera(&mut self, id: &str) -> Result<(), PipelineError> {
+    pub async fn remove_camera(&mut self, id: &str) -> Result<(), PipelineError> {
         let running = self.cameras.remove(id).ok_or_else(|| PipelineError::NoSuchCamera(id.to_string()))?;
         self.allocator.do_send(allocator::RemoveCamera(id.into()));
-        stop_camera(running);
+        stop_camera(running).await;
         self.status.remove(id);
         Ok(())
     }
 
     /// Stop every camera (the rest stops with the actix system).
-    pub fn stop(&mut self) {
+    pub async fn stop(&mut self) {
         for (_, running) in self.cameras.drain() {
-            stop_camera(running);
+            stop_camera(running).await;
         }
     }
 }
 
-fn stop_camera(running: RunningCamera) {
-    drop(running.camera);
+/// End the camera's session (an RTSP TEARDOWN, the decoder freed), then its arbiter.
+async fn stop_camera(running: RunningCamera) {
+    let stopped = tokio::time::timeout(Duration::from_secs(2), running.camera.send(StopCamera)).await;
+    if !matches!(stopped, Ok(Ok(()))) {
+        tracing::warn!("a camera did not stop within 2 s; stopping its thread");
+    }
     drop(running.tracker);
     running.arbiter.stop();
 }

@@ -183,7 +183,7 @@ async fn pipeline_run(config: &Config, warmup: Duration, measure: Duration) -> a
     }
     let secs = start.elapsed().as_secs_f64();
     let after = snapshot(&pipeline).await?;
-    pipeline.stop();
+    pipeline.stop().await;
     latencies_ms.sort_by(f64::total_cmp);
     Ok(PipelineFigures {
         secs,
