@@ -209,15 +209,27 @@ fi
 
 # ---------------------------------------------------------------------------------------------
 step "summary"
+declare -A ONNX_INFO=()
+while IFS=$'\t' read -r path info; do
+    ONNX_INFO["$path"]="$info"
+done < <("$PY" - "$VAR"/models/*.onnx <<'EOF'
+import onnx, sys
+for path in sys.argv[1:]:
+    m = onnx.load(path, load_external_data=False)
+    dims = lambda v: "x".join(d.dim_param or str(d.dim_value) for d in v.type.tensor_type.shape.dim)
+    io = ", ".join(f"{v.name}[{dims(v)}]" for v in list(m.graph.input) + list(m.graph.output))
+    print(f"{path}\t{io}, IR {m.ir_version}")
+EOF
+)
 for f in "$VAR"/models/*.onnx "$VAR"/models/coco.names "$VAR"/media/*.mp4 "$VAR"/images/*.jpg; do
     size=$(du -h "$f" | cut -f1)
-    info=""
+    info="${ONNX_INFO[$f]:-}"
     case "$f" in
     *.mp4)
         info=$(ffprobe -v error -select_streams v:0 -count_packets -show_entries \
             stream=codec_name,codec_tag_string,width,height,avg_frame_rate,nb_read_packets -of csv=p=0 "$f")
         ;;
     esac
-    printf '    %-52s %6s  %s\n' "${f#"$ROOT"/}" "$size" "$info"
+    printf '    %-36s %6s  %s\n' "${f#"$ROOT"/}" "$size" "$info"
 done
 awk -v s="$START_S" -v e="$(date +%s.%N)" 'BEGIN { printf "setup.sh: done in %.1f s\n", e - s }'
