@@ -655,4 +655,37 @@ mod tests {
             "{err}"
         );
     }
+
+    /// Inference time per image at batch 1, 4 and 8 for the set-up models (`var/models`). Run by hand:
+    /// `cargo test --release -p panoptes-actors bench_models -- --ignored --nocapture`.
+    #[test]
+    #[ignore = "timing; run by hand"]
+    fn bench_models() {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+        for (file, imgsz) in [("var/models/yolov3-tiny-coco.onnx", 416), ("var/models/fall-detection.onnx", 640)] {
+            let path = root.join(file);
+            if !path.is_file() {
+                eprintln!("{} missing; run scripts/setup.sh", path.display());
+                continue;
+            }
+            let mut det = OnnxDetector::load(&ModelOptions::new(&path).imgsz(imgsz)).unwrap();
+            let (w, h) = det.input_size();
+            let lb = Letterbox::new(w, h, w, h);
+            let input = ModelInput { letterbox: lb, chw: vec![0.45; 3 * w as usize * h as usize] };
+            for batch in [1usize, 4, 8] {
+                let inputs = vec![&input; batch];
+                det.detect(&inputs).unwrap(); // warm-up
+                let rounds = 24 / batch;
+                let start = std::time::Instant::now();
+                for _ in 0..rounds {
+                    det.detect(&inputs).unwrap();
+                }
+                let per_image = start.elapsed().as_secs_f64() * 1000.0 / (rounds * batch) as f64;
+                eprintln!(
+                    "{file} {w}x{h} run batch {} (asked {batch}): {per_image:.1} ms/image",
+                    det.run_batch().min(batch)
+                );
+            }
+        }
+    }
 }

@@ -61,7 +61,7 @@ impl Default for DecodeOptions {
 /// model-input pixels, after the threshold and class-aware NMS, sorted by score (highest first).
 pub fn decode(output: &[f32], layout: OutputLayout, classes: usize, opts: &DecodeOptions) -> Vec<Detection> {
     let channels = 4 + classes;
-    assert!(classes > 0 && output.len() % channels == 0, "output length is not a multiple of 4 + classes");
+    assert!(classes > 0 && output.len().is_multiple_of(channels), "output length is not a multiple of 4 + classes");
     let anchors = output.len() / channels;
     let at = |channel: usize, anchor: usize| match layout {
         OutputLayout::ChannelsFirst => output[channel * anchors + anchor],
