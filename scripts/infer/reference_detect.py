@@ -10,7 +10,7 @@ Two inputs are run:
     little-endian 3xHxW). Both sides then see identical pixels, so the Rust test can hold the result to
     tight tolerances (only float summation order differs). Its checksum is recorded so the Rust test can
     tell "the preprocessing changed" apart from "the detector is wrong".
-  * the image letterboxed here with OpenCV (INTER_LINEAR, grey 114 padding) -> `cv2_detections`: an
+  * the image letterboxed here with OpenCV (INTER_AREA, grey 114 padding) -> `cv2_detections`: an
     end-to-end check of our preprocessing, compared loosely because the resize filters differ.
 
 Usage:
@@ -31,6 +31,9 @@ import onnxruntime as ort
 MAX_NMS = 30000
 MAX_DET = 300
 PAD = 114
+# Our resize (image crate, triangle filter) widens its kernel when shrinking, like an area average; OpenCV's
+# INTER_AREA is its closest match (INTER_LINEAR samples 2x2 pixels and aliases on a 2.6x shrink).
+CV2_INTERP = cv2.INTER_AREA
 
 
 def round_half_away(x):
@@ -51,7 +54,7 @@ def letterbox_params(src_w, src_h, dst_w, dst_h):
 
 
 def cv2_input(rgb, lb):
-    inner = cv2.resize(rgb, (lb["inner_w"], lb["inner_h"]), interpolation=cv2.INTER_LINEAR)
+    inner = cv2.resize(rgb, (lb["inner_w"], lb["inner_h"]), interpolation=CV2_INTERP)
     canvas = np.full((lb["dst_h"], lb["dst_w"], 3), PAD, dtype=np.uint8)
     canvas[lb["pad_y"]:lb["pad_y"] + lb["inner_h"], lb["pad_x"]:lb["pad_x"] + lb["inner_w"]] = inner
     return canvas.transpose(2, 0, 1).astype(np.float32) / np.float32(255.0)

@@ -239,9 +239,10 @@ mod tests {
 /// boxes within 0.5 px, scores within 1e-3. The fixture records a checksum of that tensor; if it no longer
 /// matches, our preprocessing (or the `image` crate's resize) changed and the fixture must be regenerated,
 /// which the test says instead of reporting wrong detections. A second, loose comparison against the
-/// reference's own OpenCV letterbox (INTER_LINEAR, which differs from our area-aware triangle filter on
-/// downscaling) checks the preprocessing end to end: same classes, IoU >= 0.85, scores within 0.05, for
-/// detections clear of the threshold by 0.05.
+/// reference's own OpenCV letterbox checks the preprocessing end to end. OpenCV has no triangle filter
+/// that widens on downscaling as ours does; its INTER_AREA is the closest (2.4 grey levels mean difference
+/// on bus.jpg at 416, against 7.4 for INTER_LINEAR), and YOLOv3-tiny moves scores by up to 0.07 for it.
+/// So: same classes, IoU >= 0.85, scores within 0.1, for detections clear of the threshold by 0.1.
 #[cfg(test)]
 mod golden {
     use super::*;
@@ -339,7 +340,7 @@ mod golden {
                 .as_array()
                 .unwrap()
                 .iter()
-                .all(|s| input.chw[s[0].as_u64().unwrap() as usize] as f64 == s[1].as_f64().unwrap())
+                .all(|s| input.chw[s[0].as_u64().unwrap() as usize] == s[1].as_f64().unwrap() as f32)
             && {
                 let ours: f64 = input.chw.iter().map(|&v| f64::from(v)).sum();
                 let theirs = sum["sum"].as_f64().unwrap();
@@ -362,9 +363,9 @@ mod golden {
         assert_matched("same input", &got, &want, conf + 1e-3, tight);
 
         let loose = |d: &Detection, e: &Expected| {
-            d.class_id == e.class_id && (d.score - e.score).abs() <= 0.05 && d.bbox.iou(&e.bbox) >= 0.85
+            d.class_id == e.class_id && (d.score - e.score).abs() <= 0.1 && d.bbox.iou(&e.bbox) >= 0.85
         };
-        assert_matched("OpenCV letterbox", &got, &expected(&g["cv2_detections"]), conf + 0.05, loose);
+        assert_matched("OpenCV letterbox", &got, &expected(&g["cv2_detections"]), conf + 0.1, loose);
     }
 
     #[test]
