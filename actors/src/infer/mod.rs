@@ -1,6 +1,7 @@
 //! Object detection on ONNX Runtime: loading the runtime library, the model session, pre- and
 //! post-processing, and the worker thread that owns a session off the async event loop.
 
+pub mod labels;
 pub mod model;
 pub mod postprocess;
 pub mod preprocess;
@@ -38,6 +39,13 @@ pub enum InferError {
     ModelLoad { path: PathBuf, reason: String },
     #[error("model {path} is not an Ultralytics detect model: {reason}")]
     ModelLayout { path: PathBuf, reason: String },
+    #[error("class names for model {path}: {reason}")]
+    Labels { path: PathBuf, reason: String },
+    #[error(
+        "input {index} is {got_w}x{got_h} ({got_len} floats) but model {path} takes 3x{want_h}x{want_w}; \
+         letterbox frames to the detector's input_size()"
+    )]
+    InputSize { path: PathBuf, index: usize, got_w: u32, got_h: u32, got_len: usize, want_w: u32, want_h: u32 },
     #[error("inference failed on model {path}: {reason}")]
     Run { path: PathBuf, reason: String },
     #[error("the inference worker for device {device} has stopped")]
