@@ -14,7 +14,7 @@ use std::time::Instant;
 /// The real detector of a device: the configured ONNX model on the device's execution providers.
 pub fn onnx_detector(config: &Config) -> impl Fn(&DeviceConfig) -> Result<Box<dyn Detector>, InferError> + '_ {
     move |device| {
-        let options = ModelOptions::from_config(&config.model, &config.runtime, device);
+        let options = ModelOptions::from_config(&config.model, device, &config.runtime);
         Ok(Box::new(OnnxDetector::load(&options)?) as Box<dyn Detector>)
     }
 }

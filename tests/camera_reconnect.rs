@@ -38,7 +38,10 @@ async fn camera_reconnects_after_the_server_restarts() {
     wait_state(&server, "door", "streaming", Duration::from_secs(30)).await;
     let after = server.overlay_until("door", Duration::from_secs(60), |m| m.len() >= 3).await;
     let last_seq = before.last().unwrap()["seq"].as_u64().unwrap();
-    assert!(after.iter().all(|m| m["seq"].as_u64().unwrap() > last_seq), "the frame counter carries on across sessions");
+    assert!(
+        after.iter().all(|m| m["seq"].as_u64().unwrap() > last_seq),
+        "the frame counter carries on across sessions"
+    );
     let (_, s) = server.get_json("/api/cameras/door/status").await;
     assert_eq!(s["last_error"], serde_json::Value::Null, "streaming again clears the error: {s}");
 }

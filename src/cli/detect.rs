@@ -6,7 +6,6 @@
 
 use anyhow::{Context, bail};
 use image::imageops::FilterType;
-use panoptes_actors::config::{Config, DeviceConfig, RuntimeConfig};
 use panoptes_actors::geometry::Letterbox;
 use panoptes_actors::infer::Detector;
 use panoptes_actors::infer::model::{ModelOptions, OnnxDetector};
@@ -15,8 +14,8 @@ use panoptes_actors::messages::{Detection, ModelInput};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-/// The model used when neither `--model` nor `--config` names one (made by `scripts/setup.sh`).
-pub const DEFAULT_MODEL: &str = "var/models/yolov3-tiny-coco.onnx";
+/// The confidence threshold of a one-shot detection when no config is given.
+const DEFAULT_CONFIDENCE: f32 = 0.25;
 
 /// Images per detector call.
 const CHUNK: usize = 8;
@@ -114,16 +113,15 @@ pub fn letterbox_rgb(img: &image::RgbImage, (w, h): (u32, u32)) -> ModelInput {
     rgb_to_chw(inner.as_raw(), lb.inner_w as usize * 3, lb)
 }
 
-/// Model options from `--config` (if any) overridden by the flags.
+/// Model options from `--config` (the embedded default config when absent) overridden by the flags.
 fn model_options(args: &Args) -> anyhow::Result<ModelOptions> {
-    let mut opts = match &args.config {
-        Some(path) => {
-            let config = read_config(path)?;
-            let device = config.devices.first().context("the config lists no [[devices]]")?;
-            ModelOptions::from_config(&config.model, device, &config.runtime)
-        }
-        None => ModelOptions::from_config(&default_model_config(), &default_device(), &RuntimeConfig::default()),
-    };
+    let config = crate::settings::load(args.config.as_deref())?;
+    let device = config.devices.first().context("the config lists no [[devices]]")?;
+    let mut opts = ModelOptions::from_config(&config.model, device, &config.runtime);
+    if args.config.is_none() {
+        // The server's default threshold feeds ByteTrack's low-score pass; a one-shot detection wants fewer boxes.
+        opts.confidence = DEFAULT_CONFIDENCE;
+    }
     if let Some(m) = &args.model {
         opts.path = m.clone();
     }
@@ -149,26 +147,6 @@ fn model_options(args: &Args) -> anyhow::Result<ModelOptions> {
         opts.imgsz = s;
     }
     Ok(opts)
-}
-
-/// Read and validate a configuration file. (The server's layered loading lives in `settings`.)
-fn read_config(path: &Path) -> anyhow::Result<Config> {
-    let text = std::fs::read_to_string(path).with_context(|| format!("cannot read config file {}", path.display()))?;
-    let config: Config = config::Config::builder()
-        .add_source(config::File::from_str(&text, config::FileFormat::Toml))
-        .build()
-        .and_then(config::Config::try_deserialize)
-        .with_context(|| format!("invalid config file {}", path.display()))?;
-    config.validate().with_context(|| format!("invalid config file {}", path.display()))?;
-    Ok(config)
-}
-
-fn default_model_config() -> panoptes_actors::config::ModelConfig {
-    serde_json::from_value(serde_json::json!({ "path": DEFAULT_MODEL })).expect("the default model config is valid")
-}
-
-fn default_device() -> DeviceConfig {
-    serde_json::from_value(serde_json::json!({ "id": "cpu0" })).expect("the default device config is valid")
 }
 
 #[cfg(test)]
@@ -221,7 +199,8 @@ mod tests {
         assert!(err.contains("c.toml") && err.contains("bogus"), "{err}");
         std::fs::remove_dir_all(&dir).unwrap();
         let o = model_options(&<TestCli as clap::Parser>::parse_from(["detect", "i.jpg"]).args).unwrap();
-        assert_eq!(o.path, Path::new(DEFAULT_MODEL));
+        assert_eq!(o.path, Path::new("var/models/yolov3-tiny-coco.onnx"), "the embedded default config's model");
+        assert_eq!(o.confidence, DEFAULT_CONFIDENCE);
     }
 
     #[derive(clap::Parser)]
