@@ -12,7 +12,10 @@ Reads every `#[derive(... Deserialize ...)]` struct with named fields in config.
 
 Exit status 0 when all hold; 1 with one line per problem otherwise; 2 when a file cannot be read.
 
+Extra TOML files given as arguments (e.g. config/default.toml, deploy/panoptes.toml) get the same key check.
+
 Usage: python3 docs/check_config_doc.py [--config-rs actors/src/config.rs] [--doc docs/config.md] [--root Config]
+                                        [FILE.toml ...]
 """
 
 from __future__ import annotations
@@ -162,11 +165,25 @@ def check_toml_keys(value, struct: Struct, structs: dict[str, Struct], where: st
         path = f"{where}.{key}" if where else key
         f = by_key.get(key)
         if f is None:
-            problems.append(f"example key `{path}` is not a field of {struct.name} in config.rs")
+            problems.append(f"key `{path}` is not a field of {struct.name} in config.rs")
             continue
         target = structs.get(inner_type(f.ty))
         if target is not None:
             check_toml_keys(sub, target, structs, path, problems)
+
+
+def check_toml_file(config_rs: str, text: str, name: str, root: str = "Config") -> list[str]:
+    """Keys of one TOML configuration file that config.rs does not define."""
+    structs, _ = parse_config_rs(config_rs)
+    if root not in structs:
+        return [f"root struct {root} not found in config.rs"]
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as e:
+        return [f"{name} does not parse: {e}"]
+    problems: list[str] = []
+    check_toml_keys(data, structs[root], structs, "", problems)
+    return [f"{name}: {p}" for p in problems]
 
 
 def check(config_rs: str, doc: str, root: str = "Config") -> list[str]:
@@ -214,14 +231,18 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--config-rs", type=Path, default=DEFAULT_CONFIG_RS)
     ap.add_argument("--doc", type=Path, default=DEFAULT_DOC)
     ap.add_argument("--root", default="Config", help="the top-level configuration struct")
+    ap.add_argument("toml", nargs="*", type=Path, help="configuration files whose keys to check too")
     args = ap.parse_args(argv)
     try:
         config_rs = args.config_rs.read_text(encoding="utf-8")
         doc = args.doc.read_text(encoding="utf-8")
+        extra = [(p, p.read_text(encoding="utf-8")) for p in args.toml]
     except OSError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
     problems = check(config_rs, doc, args.root)
+    for path, text in extra:
+        problems += check_toml_file(config_rs, text, str(path), args.root)
     if problems:
         print(f"{args.doc}: {len(problems)} problem(s) against {args.config_rs}:", file=sys.stderr)
         for p in problems:

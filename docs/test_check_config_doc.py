@@ -143,6 +143,21 @@ class Check(unittest.TestCase):
         self.assertTrue(any("cameras[0].url" in p for p in problems), problems)
 
 
+class TomlFiles(unittest.TestCase):
+    def test_unknown_key_in_a_config_file_is_named(self):
+        good = '[server]\nlisten = "x"\n[[cameras]]\nid = "a"\n'
+        self.assertEqual(ccd.check_toml_file(CONFIG_RS, good, "f.toml"), [])
+        problems = ccd.check_toml_file(CONFIG_RS, good + "enabled = true\n", "f.toml")
+        self.assertEqual(len(problems), 1, problems)
+        self.assertIn("f.toml", problems[0])
+        self.assertIn("cameras[0].enabled", problems[0])
+
+    def test_the_compose_example_config_uses_known_keys(self):
+        path = ccd.ROOT / "deploy" / "panoptes.toml"
+        problems = ccd.check_toml_file(ccd.DEFAULT_CONFIG_RS.read_text(encoding="utf-8"), path.read_text(), str(path))
+        self.assertEqual(problems, [])
+
+
 class Main(unittest.TestCase):
     def test_exit_code_and_listing(self):
         with tempfile.TemporaryDirectory() as tmp:
