@@ -129,19 +129,30 @@ CMD ["panoptes", "run", "--config", "/app/config/default.toml"]
 # ---------------------------------------------------------------------------------------------------------------
 # GPU variant (CUDA / TensorRT execution providers) — a sketch, not built by CI.
 #
-# The binary is the same: `ort` loads whatever ONNX Runtime library ORT_DYLIB_PATH names. What changes is the
-# library and the base image of the runtime stage:
+# The binary is the same: `ort` loads whatever ONNX Runtime library ORT_DYLIB_PATH names. What changes is that
+# library and the CUDA user-space libraries next to it. Checked by reading the onnxruntime-gpu==1.31.1 wheel
+# (manylinux_2_28, 255 MB): libonnxruntime_providers_cuda.so needs libcudart.so.13, libcublas(Lt).so.13 and
+# libcurand.so.10 (CUDA 13); libonnxruntime_providers_tensorrt.so also needs libcudnn.so.9, libnvinfer.so.10 and
+# libnvonnxparser.so.10 (TensorRT 10, not in the wheel). libcuda.so.1 comes from the host driver through the
+# NVIDIA container toolkit (`docker run --gpus all`).
 #
-#   FROM nvidia/cuda:12.8.1-cudnn-runtime-ubuntu22.04 AS runtime-gpu   # CUDA 12 + cuDNN 9, as onnxruntime-gpu 1.31 expects
-#   # ... the same FFmpeg runtime libraries (Ubuntu 22.04 names: libavcodec58 libavformat58 libavutil56 libswscale5;
-#   #     build the binary on the same distribution so the sonames match) ...
-#   # In the ort stage install the GPU wheel instead and copy every provider library next to the core one:
-#   #   /opt/venv/bin/pip install "onnxruntime-gpu==${ONNXRUNTIME_VERSION}"
-#   #   cp .../onnxruntime/capi/libonnxruntime*.so* /out/lib/    # core, providers_shared, providers_cuda, providers_tensorrt
-#   # TensorRT itself is not in the wheel: add the TensorRT runtime (libnvinfer10 etc.) for the tensorrt provider,
-#   # or list only ["cuda", "cpu"] in [[devices]] execution_providers.
-#   ENV ORT_DYLIB_PATH=/opt/onnxruntime/lib/libonnxruntime.so.${ONNXRUNTIME_VERSION}
+# Either keep this Debian runtime and take CUDA from PyPI as well (no NVIDIA base image needed):
 #
-# Run it with the NVIDIA container toolkit (`docker run --gpus all ...`) and a config whose [[devices]] lists
-# execution_providers = ["tensorrt", "cuda", "cpu"]; keep tensorrt_cache_dir on a volume, engines take minutes
-# to build. See deploy/docker-compose.yml for the compose form.
+#   # ort stage:
+#   RUN python3 -m venv /opt/venv \
+#    && /opt/venv/bin/pip install --no-cache-dir "onnxruntime-gpu[cuda,cudnn]==${ONNXRUNTIME_VERSION}"
+#   # (the extras pull nvidia-cuda-runtime~=13.0, nvidia-curand~=10.0, nvidia-cudnn-cu13~=9.0 and their cuBLAS)
+#   # runtime stage: copy .../site-packages/onnxruntime/capi/libonnxruntime*.so* to /opt/onnxruntime/lib and every
+#   # shared library under .../site-packages/nvidia/ (find -name 'lib*.so*') to /opt/nvidia/lib, then
+#   ENV ORT_DYLIB_PATH=/opt/onnxruntime/lib/libonnxruntime.so.${ONNXRUNTIME_VERSION} \
+#       LD_LIBRARY_PATH=/opt/onnxruntime/lib:/opt/nvidia/lib
+#
+# or start the runtime stage from a CUDA 13 + cuDNN 9 image (e.g. nvidia/cuda:13.0.x-cudnn-runtime-ubuntu24.04)
+# and build the binary on the same Ubuntu release, so that the FFmpeg sonames match (Ubuntu 24.04 ships FFmpeg 6.1:
+# libavcodec60 libavformat60 libavutil58 libswscale7); install the GPU wheel with `--no-deps` and copy every
+# libonnxruntime*.so* as above. For the tensorrt provider add the TensorRT 10 runtime (libnvinfer10,
+# libnvonnxparsers10 from NVIDIA's CUDA apt repository), or list only ["cuda", "cpu"] in execution_providers.
+#
+# Configure [[devices]] with execution_providers = ["tensorrt", "cuda", "cpu"] (the first that loads wins) and keep
+# tensorrt_cache_dir on a volume: engines take minutes to build. deploy/docker-compose.yml shows the GPU
+# reservation in compose form.
