@@ -11,8 +11,8 @@
 #             libclang for bindgen).
 #   ort     — installs the onnxruntime wheel from PyPI into /opt/venv only to take its shared library out of it:
 #             `ort` is built with `load-dynamic`, so ONNX Runtime is loaded at run time from ORT_DYLIB_PATH.
-#   assets  — runs the project's scripts/setup.sh to prepare var/ (models converted or taken from registry
-#             packages, demo media) exactly as a developer machine does.
+#   assets  — runs the project's scripts/setup.sh to prepare var/ (the COCO model converted from Darknet and
+#             verified, the fall-detection model, demo media) exactly as a developer machine does.
 #   runtime — debian:bookworm-slim with the FFmpeg runtime libraries, the binary, the ONNX Runtime library,
 #             config/ and var/; no compiler, no Python.
 #
@@ -63,19 +63,16 @@ RUN python3 -m venv /opt/venv \
 # ---------------------------------------------------------------------------------------------------------------
 FROM ${DEBIAN_IMAGE} AS assets
 
-# What scripts/setup.sh's asset step needs: Python for the registry packages it unpacks and converts, FFmpeg for
-# re-muxing the demo media. setup.sh is told not to run apt itself (this stage already did).
-# hadolint ignore=DL3008
-RUN apt-get update \
- && apt-get install -y --no-install-recommends \
-        bash ca-certificates python3 python3-venv ffmpeg \
- && rm -rf /var/lib/apt/lists/*
-
+# scripts/setup.sh is the one set-up path for developers, CI and this image. Run as root it installs its own apt
+# packages (FFmpeg CLI, opencv-doc for the vtest clip, ...) and the pinned Python venv, then fills var/ with the
+# demo media and the converted, verified COCO model. This stage is thrown away: only var/models and var/media are
+# copied out. The PyPI downloads (var/cache) and pip's cache live in BuildKit cache mounts, not in a layer.
 WORKDIR /src
 COPY scripts/ scripts/
-COPY config/ config/
-RUN PANOPTES_SETUP_SKIP_APT=1 bash scripts/setup.sh assets \
- && test -d var/models
+RUN --mount=type=cache,target=/src/var/cache,sharing=locked \
+    --mount=type=cache,target=/root/.cache/pip,sharing=locked \
+    bash scripts/setup.sh \
+ && ls var/models/*.onnx var/media/*.mp4
 
 # ---------------------------------------------------------------------------------------------------------------
 FROM ${DEBIAN_IMAGE} AS runtime
@@ -109,7 +106,8 @@ RUN groupadd --system --gid 10001 panoptes \
 
 WORKDIR /app
 COPY --chown=root:root config/ /app/config/
-COPY --from=assets --chown=10001:10001 /src/var/ /app/var/
+COPY --from=assets --chown=10001:10001 /src/var/models/ /app/var/models/
+COPY --from=assets --chown=10001:10001 /src/var/media/ /app/var/media/
 
 ENV ORT_DYLIB_PATH=/opt/onnxruntime/lib/libonnxruntime.so.${ONNXRUNTIME_VERSION} \
     PANOPTES__SERVER__LISTEN=0.0.0.0:8080 \
