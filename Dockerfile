@@ -102,7 +102,7 @@ RUN ! ldd /usr/local/bin/panoptes | grep "not found"
 
 # A fixed numeric uid/gid so that volume permissions and `runAsNonRoot` policies can rely on it.
 RUN groupadd --system --gid 10001 panoptes \
- && useradd --system --uid 10001 --gid 10001 --home-dir /app --shell /usr/sbin/nologin panoptes
+ && useradd --no-create-home --uid 10001 --gid 10001 --home-dir /app --shell /usr/sbin/nologin panoptes
 
 WORKDIR /app
 COPY --chown=root:root config/ /app/config/
