@@ -20,6 +20,9 @@
 
 ARG RUST_IMAGE=rust:1-bookworm
 ARG DEBIAN_IMAGE=debian:bookworm-slim
+# The assets stage needs the full image: -slim drops /usr/share/doc/* at install (/etc/dpkg/dpkg.cfg.d/docker), and
+# setup.sh takes the vtest clip from /usr/share/doc/opencv-doc/examples/data/.
+ARG DEBIAN_FULL_IMAGE=debian:bookworm
 ARG ONNXRUNTIME_VERSION=1.31.1
 
 # Debian package versions are not pinned (hadolint DL3008): bookworm's security updates replace them, and the
@@ -61,7 +64,7 @@ RUN python3 -m venv /opt/venv \
        /out/lib/
 
 # ---------------------------------------------------------------------------------------------------------------
-FROM ${DEBIAN_IMAGE} AS assets
+FROM ${DEBIAN_FULL_IMAGE} AS assets
 
 # scripts/setup.sh is the one set-up path for developers, CI and this image. Run as root it installs its own apt
 # packages (FFmpeg CLI, opencv-doc for the vtest clip, ...) and the pinned Python venv, then fills var/ with the
