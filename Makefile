@@ -17,6 +17,8 @@ test: setup
 	$(CARGO) test --workspace --all-targets
 	.venv/bin/python grafana/check_dashboard.py
 	.venv/bin/python docs/check_config_doc.py
+	.venv/bin/python -m unittest discover -s grafana -p 'test_*.py'
+	.venv/bin/python -m unittest discover -s docs -p 'test_*.py'
 
 lint:
 	$(CARGO) fmt --all --check
