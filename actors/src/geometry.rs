@@ -1,9 +1,9 @@
 //! Boxes and the letterbox transform between a camera frame and the model input.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// An axis-aligned box in pixels: top-left (`x1`, `y1`) and bottom-right (`x2`, `y2`).
-#[derive(Clone, Copy, Debug, PartialEq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
 pub struct BBox {
     pub x1: f32,
     pub y1: f32,

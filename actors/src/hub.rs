@@ -189,6 +189,7 @@ mod tests {
                 bbox: BBox { x1: 20.0, y1: 10.0, x2: 60.0, y2: 60.0 },
             }],
             labels: vec!["person".to_string(), "car".to_string()].into(),
+            input: None,
         }
     }
 

@@ -1,7 +1,7 @@
 //! The messages that flow between the pipeline's actors, and the frame and detection types they carry.
 //!
 //! camera → batcher: [`SubmitFrame`]; batcher → tracker: [`FrameDetections`];
-//! tracker → hub: [`TrackedFrame`].
+//! tracker → hub and rules: [`TrackedFrame`].
 
 use crate::geometry::{BBox, Letterbox};
 use crate::time::Pts;
@@ -74,6 +74,8 @@ pub struct FrameDetections {
     pub detections: Vec<Detection>,
     /// Class names of the model that produced the detections, indexed by class id.
     pub labels: Arc<[String]>,
+    /// The picture the detector saw (for snapshots and crops); `None` when replaying detections.
+    pub input: Option<Arc<ModelInput>>,
 }
 
 /// tracker → hub: the tracks on one processed frame.
@@ -83,6 +85,8 @@ pub struct TrackedFrame {
     pub meta: FrameMeta,
     pub tracks: Vec<Track>,
     pub labels: Arc<[String]>,
+    /// The picture the detector saw; `None` when replaying detections.
+    pub input: Option<Arc<ModelInput>>,
 }
 
 /// Where a camera sends its frames: a device's batcher and that device's model input size.
@@ -104,3 +108,57 @@ impl std::fmt::Debug for Placement {
 #[derive(Message, Debug)]
 #[rtype(result = "()")]
 pub struct Place(pub Option<Placement>);
+
+/// What kind of thing an event reports.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EventKind {
+    Intrusion,
+    Loitering,
+    Occupancy,
+    LineCrossing,
+    Plate,
+    Fire,
+    Smoke,
+}
+
+/// Where an event is in its life: a condition starts, may be updated, and ends.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EventState {
+    Start,
+    Update,
+    End,
+}
+
+/// An event a rule raised, before it is stored (the store gives it its id).
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Event {
+    pub camera: String,
+    /// Id of the rule that raised it (`[[cameras.rules]] id`).
+    pub rule: String,
+    pub kind: EventKind,
+    pub state: EventState,
+    pub track_id: Option<u64>,
+    /// Class name of the object (e.g. `person`), when the event is about one object.
+    pub class: Option<String>,
+    pub confidence: Option<f32>,
+    /// PTS of the frame that triggered this event state.
+    pub pts: Pts,
+    /// PTS of the frame that ended the condition (on `end` events).
+    pub end_pts: Option<Pts>,
+    /// Wall-clock time of the triggering frame, Unix milliseconds.
+    pub wall_ms: i64,
+    /// The object's box in source-frame pixels, when about one object.
+    pub bbox: Option<BBox>,
+    /// Kind-specific figures: `dwell_sec`, `count`, `direction`, `plate`, ...
+    pub details: serde_json::Value,
+}
+
+/// rules → event store: store this event (and a snapshot of `picture` with the box drawn), then announce it.
+#[derive(Message, Debug, Clone)]
+#[rtype(result = "()")]
+pub struct NewEvent {
+    pub event: Event,
+    pub picture: Option<Arc<ModelInput>>,
+}

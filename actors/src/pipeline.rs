@@ -125,7 +125,7 @@ impl Pipeline {
         }
         let classes = resolve_classes(&self.labels, &cfg)?;
         self.status.insert(id.clone(), CameraStatus::default());
-        let tracker = TrackerActor::new(id.clone(), self.tracker.clone(), self.hub.clone().recipient())?.start();
+        let tracker = TrackerActor::new(id.clone(), self.tracker.clone(), vec![self.hub.clone().recipient()])?.start();
         let (camera, arbiter) = CameraActor::spawn(cfg.clone(), self.status.clone());
         let route = Route { tracker: tracker.clone().recipient(), classes };
         let placed = self

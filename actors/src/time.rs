@@ -3,11 +3,11 @@
 //! Rules and trackers run on media time ([`Pts`]), never on the server clock, so a replayed file
 //! gives the same results as watching it live. Wall time is carried beside it as Unix milliseconds.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 /// A presentation timestamp on a camera's timeline: `ticks` at `clock_rate` Hz (90 000 for video RTP).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct Pts {
     pub ticks: i64,
     pub clock_rate: u32,

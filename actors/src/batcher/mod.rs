@@ -140,7 +140,12 @@ impl BatcherActor {
             if let Some(keep) = &route.classes {
                 detections.retain(|d| keep.contains(&d.class_id));
             }
-            let msg = FrameDetections { meta: frame.meta, detections, labels: labels.clone() };
+            let msg = FrameDetections {
+                meta: frame.meta,
+                detections,
+                labels: labels.clone(),
+                input: Some(Arc::new(frame.input)),
+            };
             if route.tracker.try_send(msg).is_err() {
                 metrics::counter!(m::FRAMES_DROPPED, "camera" => camera.to_string(), "reason" => "tracker_full")
                     .increment(1);

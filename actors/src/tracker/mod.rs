@@ -23,18 +23,23 @@ use crate::messages::{CameraId, FrameDetections, TrackedFrame};
 use crate::metric_names;
 use actix::{Actor, Context, Handler, Recipient};
 
-/// Tracks one camera's objects and forwards them to the hub.
+/// Tracks one camera's objects and forwards them to the hub and the camera's rules.
 pub struct TrackerActor {
     camera: CameraId,
     tracker: ByteTracker,
-    hub: Recipient<TrackedFrame>,
+    outputs: Vec<Recipient<TrackedFrame>>,
     active_tracks: metrics::Gauge,
 }
 
 impl TrackerActor {
-    pub fn new(camera: CameraId, params: TrackerParams, hub: Recipient<TrackedFrame>) -> Result<Self, ParamsError> {
+    /// A tracker sending every tracked frame to each of `outputs` (the overlay hub, the rules).
+    pub fn new(
+        camera: CameraId,
+        params: TrackerParams,
+        outputs: Vec<Recipient<TrackedFrame>>,
+    ) -> Result<Self, ParamsError> {
         let active_tracks = metrics::gauge!(metric_names::ACTIVE_TRACKS, "camera" => camera.to_string());
-        Ok(Self { camera, tracker: ByteTracker::new(params)?, hub, active_tracks })
+        Ok(Self { camera, tracker: ByteTracker::new(params)?, outputs, active_tracks })
     }
 }
 
@@ -52,7 +57,10 @@ impl Handler<FrameDetections> for TrackerActor {
             tracing::info!(camera = %self.camera, pts = ?msg.meta.pts, "stream time went backwards: tracks reset, ids continue");
         }
         self.active_tracks.set(tracks.len() as f64);
-        self.hub.do_send(TrackedFrame { meta: msg.meta, tracks, labels: msg.labels });
+        let frame = TrackedFrame { meta: msg.meta, tracks, labels: msg.labels, input: msg.input };
+        for out in &self.outputs {
+            out.do_send(frame.clone());
+        }
     }
 }
 
@@ -144,7 +152,7 @@ mod tests {
             .iter()
             .map(|&x| Detection { class_id: 2, score: 0.9, bbox: BBox { x1: x, y1: 100.0, x2: x + 50.0, y2: 220.0 } })
             .collect();
-        FrameDetections { meta, detections, labels: Arc::from(vec!["person".to_string()]) }
+        FrameDetections { meta, detections, labels: Arc::from(vec!["person".to_string()]), input: None }
     }
 
     fn ids(tracks: &[Track]) -> Vec<u64> {
@@ -160,9 +168,10 @@ mod tests {
             actix::System::new().block_on(async {
                 let camera: CameraId = Arc::from("cam-1");
                 let hub = Hub::default().start();
-                let tracker = TrackerActor::new(camera.clone(), TrackerParams::default(), hub.clone().recipient())
-                    .unwrap()
-                    .start();
+                let tracker =
+                    TrackerActor::new(camera.clone(), TrackerParams::default(), vec![hub.clone().recipient()])
+                        .unwrap()
+                        .start();
                 // Two objects walking right at 5 fps, then the file loops (PTS back to 0).
                 for (seq, t_ms) in [0i64, 200, 400, 600].iter().enumerate() {
                     let dx = *t_ms as f32 / 20.0;
