@@ -318,9 +318,14 @@ mod tests {
 
     #[actix::test]
     async fn while_a_batch_runs_the_latest_frame_of_each_camera_wins() {
-        let (batcher, calls, out) = setup(&[("a", None), ("b", None)], Duration::from_millis(200)).await;
+        let (batcher, calls, out) = setup(&[("a", None), ("b", None)], Duration::from_millis(500)).await;
         batcher.send(frame("a", 0, 0.0)).await.unwrap();
-        actix::clock::sleep(Duration::from_millis(60)).await; // the first batch is now in flight
+        for _ in 0..100 {
+            if batcher.send(GetStats).await.unwrap().in_flight {
+                break;
+            }
+            actix::clock::sleep(Duration::from_millis(5)).await;
+        }
         for seq in 1..=5 {
             batcher.send(frame("a", seq, seq as f32)).await.unwrap();
         }
