@@ -1,5 +1,6 @@
 # The two commands of the README: `make run` (the demo) and `make test` (the whole test suite).
-# Both prepare the machine first with scripts/setup.sh (idempotent: fast when all is in place).
+# Both prepare the machine first with scripts/setup.sh (idempotent: fast when all is in place) and share
+# one debug build (dependencies optimised, see Cargo.toml profiles); `make bench` builds release.
 
 CARGO ?= cargo
 CONFIG ?=
@@ -11,7 +12,7 @@ setup:
 	bash scripts/setup.sh
 
 run: setup
-	$(CARGO) run --release -- run $(if $(CONFIG),--config $(CONFIG))
+	$(CARGO) run -- run $(if $(CONFIG),--config $(CONFIG))
 
 test: setup
 	$(CARGO) test --workspace --all-targets
