@@ -138,6 +138,10 @@ pub struct DeviceConfig {
     /// ONNX Runtime intra-op threads; 0 lets ONNX Runtime choose. Default 0.
     #[serde(default)]
     pub intra_threads: usize,
+    /// Let ONNX Runtime's CPU worker threads spin-wait between operators. Faster on cores nothing else
+    /// uses; wasteful when decoding shares them. Default false.
+    #[serde(default)]
+    pub spin_wait: bool,
     /// Inferred frames per second this device sustains; the allocator places cameras within it. Default 20.
     #[serde(default = "default_capacity_fps")]
     pub capacity_fps: f32,
@@ -415,6 +419,7 @@ fn default_devices() -> Vec<DeviceConfig> {
         max_batch: default_max_batch(),
         max_wait_ms: default_max_wait_ms(),
         intra_threads: 0,
+        spin_wait: false,
         capacity_fps: default_capacity_fps(),
     }]
 }

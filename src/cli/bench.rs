@@ -86,10 +86,11 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         ("peak RSS MiB", peak_rss_mib().map_or("n/a".into(), |v| format!("{v:.0}"))),
     ];
     let width = rows.iter().map(|(k, _)| k.len()).max().unwrap_or(0);
-    println!("| {:width$} | {:>12} |", "measure", "value");
-    println!("|-{}-|-{}:|", "-".repeat(width), "-".repeat(11));
+    let vwidth = rows.iter().map(|(_, v)| v.len()).max().unwrap_or(0);
+    println!("| {:width$} | {:>vwidth$} |", "measure", "value");
+    println!("|-{}-|-{}:|", "-".repeat(width), "-".repeat(vwidth.saturating_sub(1)));
     for (k, v) in rows {
-        println!("| {k:width$} | {v:>12} |");
+        println!("| {k:width$} | {v:>vwidth$} |");
     }
     Ok(())
 }

@@ -30,6 +30,8 @@ pub struct ModelOptions {
     pub iou: f32,
     /// ONNX Runtime intra-op threads; 0 lets ONNX Runtime choose.
     pub intra_threads: usize,
+    /// Let the intra-op threads spin-wait between operators (see `DeviceConfig::spin_wait`).
+    pub spin_wait: bool,
     /// Execution providers in order of preference.
     pub execution_providers: Vec<ExecutionProvider>,
     /// CUDA / TensorRT device ordinal.
@@ -53,6 +55,7 @@ impl Default for ModelOptions {
             confidence: 0.25,
             iou: 0.45,
             intra_threads: 0,
+            spin_wait: false,
             execution_providers: vec![ExecutionProvider::Cpu],
             gpu_index: 0,
             tensorrt_cache_dir: "var/trt-cache".into(),
@@ -77,6 +80,7 @@ impl ModelOptions {
             confidence: model.confidence,
             iou: model.iou,
             intra_threads: device.intra_threads,
+            spin_wait: device.spin_wait,
             execution_providers: device.execution_providers.clone(),
             gpu_index: device.gpu_index,
             tensorrt_cache_dir: device.tensorrt_cache_dir.clone(),
@@ -460,6 +464,7 @@ fn commit(rt: &runtime::Runtime, opts: &ModelOptions, providers: &[ExecutionProv
     if opts.intra_threads > 0 {
         builder = builder.with_intra_threads(opts.intra_threads).map_err(|e| e.to_string())?;
     }
+    builder = builder.with_intra_op_spinning(opts.spin_wait).map_err(|e| e.to_string())?;
     if let Some((first, rest)) = providers.split_first()
         && let Some(first) = dispatch(*first, opts)
     {
