@@ -10,6 +10,7 @@
 //! - [`tracker`]: one actor per camera running ByteTrack (Kalman filter, assignment).
 //! - [`allocator`]: places cameras on devices ([`allocator::plan`] is the pure core).
 //! - [`hub`]: bounded fan-out of overlay messages to WebSocket clients.
+//! - [`picture`]: model inputs back to RGB and JPEG for snapshots and the live page.
 //! - [`pipeline`]: starts and wires the actors from a [`config::Config`]; [`status`]: live camera status.
 //! - [`messages`], [`time`], [`geometry`], [`config`], [`metric_names`]: the shared vocabulary.
 //!
@@ -24,6 +25,7 @@ pub mod hub;
 pub mod infer;
 pub mod messages;
 pub mod metric_names;
+pub mod picture;
 pub mod pipeline;
 pub mod status;
 pub mod time;
