@@ -8,6 +8,8 @@
 //! - [`infer`]: ONNX Runtime loading, the model session on its own thread, pre- and post-processing
 //!   (letterbox, Ultralytics output decoding, NMS).
 //! - [`tracker`]: one actor per camera running ByteTrack (Kalman filter, assignment).
+//! - [`rules`]: one actor per camera running the analytics rules (intrusion, loitering, occupancy, line
+//!   crossing) over tracked frames, on stream time ([`rules::RuleEngine`] is the pure core).
 //! - [`allocator`]: places cameras on devices ([`allocator::plan`] is the pure core).
 //! - [`hub`]: bounded fan-out of overlay messages to WebSocket clients.
 //! - [`pipeline`]: starts and wires the actors from a [`config::Config`]; [`status`]: live camera status.
@@ -25,6 +27,7 @@ pub mod infer;
 pub mod messages;
 pub mod metric_names;
 pub mod pipeline;
+pub mod rules;
 pub mod status;
 pub mod time;
 pub mod tracker;
