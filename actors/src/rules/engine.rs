@@ -242,6 +242,18 @@ impl RuleEngine {
         out
     }
 
+    /// End every open event on the last frame seen (the camera is stopping); the rules stay configured.
+    pub fn finish(&mut self, reason: &str) -> Vec<Event> {
+        let mut out = Vec::new();
+        if let Some(last) = self.last {
+            let ctx = Ctx { camera: &self.camera, now: last };
+            for r in &mut self.rules {
+                r.close(&ctx, reason, &mut out);
+            }
+        }
+        out
+    }
+
     /// The running and disabled rules.
     pub fn status(&self) -> RuleStatus {
         RuleStatus {

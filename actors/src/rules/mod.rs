@@ -42,6 +42,13 @@ impl RuleActor {
 
 impl Actor for RuleActor {
     type Context = Context<Self>;
+
+    /// The camera is gone (its tracker stopped): end its open events so the store does not keep them open.
+    fn stopped(&mut self, _ctx: &mut Context<Self>) {
+        for event in self.engine.finish("camera_stopped") {
+            self.events.do_send(NewEvent { event, picture: None });
+        }
+    }
 }
 
 impl Handler<TrackedFrame> for RuleActor {

@@ -350,6 +350,14 @@ fn stream_time_going_back_ends_open_events_on_the_last_frame() {
         ]
     );
     assert_eq!(events[0].details["reason"], "stream_restarted");
+    // Stopping ends what is open on the last frame seen; a second finish has nothing left to end.
+    let events = step(&mut e, 600, &[person(2, 0.5, 0.8)]);
+    assert!(events.is_empty());
+    let ended = e.finish("camera_stopped");
+    let got: Vec<(&str, Pts)> = ended.iter().map(|e| (e.rule.as_str(), e.pts)).collect();
+    assert_eq!(got, vec![("i", pts(600)), ("o", pts(600))]);
+    assert!(ended.iter().all(|e| e.state == EventState::End && e.details["reason"] == "camera_stopped"));
+    assert!(e.finish("camera_stopped").is_empty());
 }
 
 #[test]
@@ -459,5 +467,21 @@ fn actor_sends_events_with_the_picture_and_takes_updates() {
         assert!(sent[0].picture.as_ref().is_some_and(|p| Arc::ptr_eq(p, &picture)));
         assert_eq!((sent[1].event.state, sent[1].event.rule.as_str()), (EventState::End, "i"));
         assert!(sent[1].picture.is_none());
+        // When the camera goes (the last address dropped), the actor ends what is still open.
+        let z = shapes(vec![json!({"id": "z", "kind": "intrusion", "zone": "walkway"})]);
+        rules.send(UpdateRules(z)).await.unwrap();
+        rules.send(tracked(400, &[person(1, 0.5, 0.8)], None)).await.unwrap();
+        drop(rules);
+        let mut sent = Vec::new();
+        for _ in 0..1000 {
+            sent.extend(store.send(Take).await.unwrap());
+            if sent.len() >= 2 {
+                break;
+            }
+            tokio::task::yield_now().await;
+        }
+        let got: Vec<(EventState, &str)> = sent.iter().map(|n| (n.event.state, n.event.rule.as_str())).collect();
+        assert_eq!(got, vec![(EventState::Start, "z"), (EventState::End, "z")]);
+        assert_eq!(sent[1].event.details["reason"], "camera_stopped");
     });
 }
