@@ -211,6 +211,92 @@ pub struct CameraConfig {
     /// Longest reconnect delay in milliseconds. Default 30000.
     #[serde(default = "default_backoff_max_ms")]
     pub backoff_max_ms: u64,
+    /// `[[cameras.zones]]`: named polygons the rules watch. Default none.
+    #[serde(default)]
+    pub zones: Vec<ZoneConfig>,
+    /// `[[cameras.lines]]`: named segments for line-crossing rules. Default none.
+    #[serde(default)]
+    pub lines: Vec<LineConfig>,
+    /// `[[cameras.rules]]`: analytics rules raising events. Default none. A rule that cannot run is
+    /// disabled on its own (see `crate::rules`), never the camera.
+    #[serde(default)]
+    pub rules: Vec<RuleConfig>,
+}
+
+/// `[[cameras.zones]]`: a polygon on the picture, in normalised coordinates.
+#[derive(Clone, Debug, Deserialize, PartialEq, serde::Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct ZoneConfig {
+    /// Unique id within the camera (letters, digits, `-`, `_`); rules name it in `zone`.
+    pub id: String,
+    /// Vertices in order along the outline, each `[x, y]` with x = column / width and y = row / height,
+    /// both in [0, 1] (0,0 = top-left). At least 3, not self-intersecting; the outline closes by itself.
+    pub polygon: Vec<[f64; 2]>,
+}
+
+/// `[[cameras.lines]]`: a directed segment `a → b` on the picture, in normalised coordinates.
+#[derive(Clone, Debug, Deserialize, PartialEq, serde::Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct LineConfig {
+    /// Unique id within the camera (letters, digits, `-`, `_`); rules name it in `line`.
+    pub id: String,
+    /// Exactly two distinct points `[[ax, ay], [bx, by]]`, each in [0, 1]. Crossing from the left-hand side to
+    /// the right-hand side of a walker going from `a` to `b` on the picture (top of the picture = north) is `in`.
+    pub points: Vec<[f64; 2]>,
+}
+
+/// `[[cameras.rules]]`: one analytics rule. The per-kind fields are optional so that a field that does not
+/// belong to the kind is reported; the rules module applies the defaults written here.
+#[derive(Clone, Debug, Deserialize, PartialEq, serde::Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct RuleConfig {
+    /// Unique id within the camera (letters, digits, `-`, `_`), carried by every event.
+    pub id: String,
+    /// `intrusion`, `loitering`, `occupancy` or `line_crossing`. Required.
+    pub kind: String,
+    /// Zone id, for `intrusion`, `loitering` and `occupancy`.
+    #[serde(default)]
+    pub zone: Option<String>,
+    /// Line id, for `line_crossing`.
+    #[serde(default)]
+    pub line: Option<String>,
+    /// Class names the rule watches, as the model names them. Default `[]`: every class.
+    #[serde(default)]
+    pub classes: Vec<String>,
+    /// Least track score the rule considers, 0–1. Default 0.0 (every confirmed track).
+    #[serde(default)]
+    pub min_confidence: Option<f32>,
+    /// Point of the box tested against zones and lines: `bottom_center` (the feet) or `center`.
+    /// Default `bottom_center`.
+    #[serde(default)]
+    pub anchor: Option<String>,
+    /// `intrusion`: seconds of stream time the object must stay inside before `start`. Default 0.0.
+    #[serde(default)]
+    pub enter_sec: Option<f64>,
+    /// `intrusion`, `loitering`: seconds of stream time outside (or unseen) before `end`. Default 2.0.
+    #[serde(default)]
+    pub exit_sec: Option<f64>,
+    /// `loitering`: seconds of stream time inside before `start`, and between `update`s. Required, > 0.
+    #[serde(default)]
+    pub dwell_sec: Option<f64>,
+    /// `occupancy`: objects inside the zone at or above which the zone is occupied. Required, ≥ 1.
+    #[serde(default)]
+    pub min_count: Option<u32>,
+    /// `occupancy`: seconds of stream time the count must stay ≥ `min_count` before `start`, and
+    /// < `min_count` before `end`. Default 2.0.
+    #[serde(default)]
+    pub hold_sec: Option<f64>,
+    /// `line_crossing`: normalised distance from the line the anchor must reach on the far side for a crossing
+    /// to count, in [0, 0.5). Default 0.02.
+    #[serde(default)]
+    pub min_distance: Option<f64>,
+    /// Seconds of stream time after an `end` (or a crossing) before the same track — or, for `occupancy`, the
+    /// zone — can raise another `start`. Default 0.0.
+    #[serde(default)]
+    pub cooldown_sec: Option<f64>,
+    /// Run this rule. Default true.
+    #[serde(default = "default_true")]
+    pub enabled: bool,
 }
 
 /// Where a camera's video comes from, resolved from `url` / `file`.
@@ -352,6 +438,27 @@ impl CameraConfig {
         if self.password.is_some() && self.password_env.is_some() {
             return Err(invalid(field("password"), "give `password` or `password_env`, not both"));
         }
+        self.validate_rule_ids()
+    }
+
+    /// Structural checks of `zones`, `lines` and `rules`: valid, unique ids (events and the API name them).
+    /// Geometry and rule settings are checked by the rules engine, which disables a bad rule on its own.
+    fn validate_rule_ids(&self) -> Result<(), ConfigError> {
+        let lists: [(&str, Vec<&str>); 3] = [
+            ("zones", self.zones.iter().map(|z| z.id.as_str()).collect()),
+            ("lines", self.lines.iter().map(|l| l.id.as_str()).collect()),
+            ("rules", self.rules.iter().map(|r| r.id.as_str()).collect()),
+        ];
+        for (list, ids) in lists {
+            let field = format!("cameras.{}.{list}.id", self.id);
+            let mut seen = HashSet::new();
+            for id in ids {
+                check_id(&field, id)?;
+                if !seen.insert(id) {
+                    return Err(invalid(field, format!("`{id}` appears twice; ids must be unique within a camera")));
+                }
+            }
+        }
         Ok(())
     }
 }
@@ -465,6 +572,27 @@ mod tests {
         assert!(c.validate().unwrap_err().to_string().contains("cameras.gate.detect_fps"));
         let err = config(vec![camera("bad id")]).validate().unwrap_err().to_string();
         assert!(err.contains("cameras.id") && err.contains("bad id"), "{err}");
+    }
+
+    #[test]
+    fn zones_lines_and_rules_parse_and_ids_are_checked() {
+        let mut c: CameraConfig = serde_json::from_value(serde_json::json!({
+            "id": "gate", "file": "x.mp4",
+            "zones": [{ "id": "walkway", "polygon": [[0.1, 0.5], [0.9, 0.5], [0.9, 1.0]] }],
+            "lines": [{ "id": "door", "points": [[0.5, 0.0], [0.5, 1.0]] }],
+            "rules": [{ "id": "r1", "kind": "intrusion", "zone": "walkway", "dwell_sec": 3.0 }],
+        }))
+        .unwrap();
+        assert!(c.validate().is_ok());
+        assert_eq!(c.rules[0].dwell_sec, Some(3.0));
+        assert!(c.rules[0].enabled && c.rules[0].hold_sec.is_none());
+        c.zones.push(c.zones[0].clone());
+        let err = c.validate().unwrap_err().to_string();
+        assert!(err.contains("cameras.gate.zones.id") && err.contains("`walkway` appears twice"), "{err}");
+        c.zones.pop();
+        c.rules[0].id = "bad id".into();
+        let err = c.validate().unwrap_err().to_string();
+        assert!(err.contains("cameras.gate.rules.id") && err.contains("bad id"), "{err}");
     }
 
     #[test]

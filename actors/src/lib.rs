@@ -8,6 +8,8 @@
 //! - [`infer`]: ONNX Runtime loading, the model session on its own thread, pre- and post-processing
 //!   (letterbox, Ultralytics output decoding, NMS).
 //! - [`tracker`]: one actor per camera running ByteTrack (Kalman filter, assignment).
+//! - [`rules`]: one actor per camera running the analytics rules (intrusion, loitering, occupancy, line
+//!   crossing) over tracked frames, on stream time ([`rules::RuleEngine`] is the pure core).
 //! - [`allocator`]: places cameras on devices ([`allocator::plan`] is the pure core).
 //! - [`hub`]: bounded fan-out of overlay messages to WebSocket clients.
 //! - [`picture`]: model inputs back to RGB and JPEG for snapshots and the live page.
@@ -27,6 +29,7 @@ pub mod messages;
 pub mod metric_names;
 pub mod picture;
 pub mod pipeline;
+pub mod rules;
 pub mod status;
 pub mod time;
 pub mod tracker;

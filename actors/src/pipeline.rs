@@ -4,7 +4,11 @@
 //!  camera (own arbiter) ──SubmitFrame──▶ batcher (per device) ──▶ infer worker (own thread)
 //!        ▲                                   │
 //!        └──Place── allocator                └──FrameDetections──▶ tracker (per camera) ──TrackedFrame──▶ hub
+//!                                                                        │
+//!                                       event store ◀──NewEvent── rules (per camera) ◀──TrackedFrame──┘
 //! ```
+//!
+//! The rule actors run when the pipeline is given an event store ([`Pipeline::start_with_events`]).
 //!
 //! Must be called from inside a running actix `System`.
 
@@ -15,7 +19,8 @@ use crate::config::{CameraConfig, Config, DeviceConfig};
 use crate::hub::Hub;
 use crate::infer::worker::InferWorker;
 use crate::infer::{Detector, InferError};
-use crate::messages::CameraId;
+use crate::messages::{CameraId, NewEvent};
+use crate::rules::{RuleActor, RulesConfig};
 use crate::status::{CameraStatus, StatusBoard};
 use crate::tracker::{TrackerActor, TrackerParams};
 use actix::prelude::*;
@@ -51,6 +56,7 @@ pub enum PipelineError {
 struct RunningCamera {
     camera: Addr<CameraActor>,
     tracker: Addr<TrackerActor>,
+    rules: Option<Addr<RuleActor>>,
     arbiter: Arbiter,
 }
 
@@ -63,12 +69,23 @@ pub struct Pipeline {
     pub batchers: Vec<(Arc<str>, Addr<BatcherActor>)>,
     labels: Arc<[String]>,
     tracker: TrackerParams,
+    events: Option<Recipient<NewEvent>>,
     cameras: HashMap<CameraId, RunningCamera>,
 }
 
 impl Pipeline {
     /// Load every device's detector, start the batchers, the allocator and the hub, then every enabled camera.
     pub async fn start(config: &Config, factory: &DetectorFactory<'_>) -> Result<Self, PipelineError> {
+        Self::start_with_events(config, factory, None).await
+    }
+
+    /// As [`Pipeline::start`], and run each camera's rules, sending their events to `events` (the event store);
+    /// `None`: no rules run.
+    pub async fn start_with_events(
+        config: &Config,
+        factory: &DetectorFactory<'_>,
+        events: Option<Recipient<NewEvent>>,
+    ) -> Result<Self, PipelineError> {
         let status = StatusBoard::default();
         let mut devices = Vec::new();
         let mut batchers = Vec::new();
@@ -99,7 +116,7 @@ impl Pipeline {
         let allocator = AllocatorActor::new(devices, status.clone(), Duration::from_secs(30)).start();
         let hub = Hub::default().start();
         let tracker = TrackerParams::from(&config.tracker);
-        let mut pipeline = Self { status, hub, allocator, batchers, labels, tracker, cameras: HashMap::new() };
+        let mut pipeline = Self { status, hub, allocator, batchers, labels, tracker, events, cameras: HashMap::new() };
         for cam in config.cameras.iter().filter(|c| c.enabled) {
             pipeline.add_camera(cam.clone()).await?;
         }
@@ -116,7 +133,12 @@ impl Pipeline {
         self.cameras.keys().cloned().collect()
     }
 
-    /// Start a camera: its tracker, its camera actor on its own arbiter, and its placement on a device.
+    /// The rule actor of a camera (to update its rules or read their status), when rules run.
+    pub fn rules(&self, camera: &str) -> Option<Addr<RuleActor>> {
+        self.cameras.get(camera).and_then(|c| c.rules.clone())
+    }
+
+    /// Start a camera: its rules, its tracker, its camera actor on its own arbiter, and its placement on a device.
     pub async fn add_camera(&mut self, cfg: CameraConfig) -> Result<(), PipelineError> {
         cfg.validate()?;
         let id: CameraId = cfg.id.as_str().into();
@@ -125,7 +147,19 @@ impl Pipeline {
         }
         let classes = resolve_classes(&self.labels, &cfg)?;
         self.status.insert(id.clone(), CameraStatus::default());
-        let tracker = TrackerActor::new(id.clone(), self.tracker.clone(), vec![self.hub.clone().recipient()])?.start();
+        let rules = match &self.events {
+            Some(events) => Some(
+                RuleActor::new(id.clone(), &RulesConfig::of_camera(&cfg), self.labels.clone(), events.clone()).start(),
+            ),
+            None if !cfg.rules.is_empty() => {
+                tracing::warn!(camera = %id, "the camera has rules but no event store runs: its rules are ignored");
+                None
+            }
+            None => None,
+        };
+        let mut outputs = vec![self.hub.clone().recipient()];
+        outputs.extend(rules.iter().map(|r| r.clone().recipient()));
+        let tracker = TrackerActor::new(id.clone(), self.tracker.clone(), outputs)?.start();
         let (camera, arbiter) = CameraActor::spawn(cfg.clone(), self.status.clone());
         let route = Route { tracker: tracker.clone().recipient(), classes };
         let placed = self
@@ -137,7 +171,7 @@ impl Pipeline {
                 detect_fps: cfg.detect_fps,
             })
             .await;
-        let running = RunningCamera { camera, tracker, arbiter };
+        let running = RunningCamera { camera, tracker, rules, arbiter };
         match placed {
             Ok(Ok(device)) => {
                 tracing::info!(camera = %id, device = %device, "camera started");
@@ -179,6 +213,7 @@ async fn stop_camera(running: RunningCamera) {
         tracing::warn!("a camera did not stop within 2 s; stopping its thread");
     }
     drop(running.tracker);
+    drop(running.rules);
     running.arbiter.stop();
 }
 
