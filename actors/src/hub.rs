@@ -32,10 +32,24 @@ struct Subscriber {
     tx: mpsc::Sender<Arc<str>>,
 }
 
+/// The latest processed frame of a camera, as the detector saw it.
+#[derive(Clone, Debug)]
+pub struct LatestPicture {
+    pub seq: u64,
+    pub pts: crate::time::Pts,
+    pub input: Arc<crate::messages::ModelInput>,
+}
+
+/// The picture of the latest processed frame of `camera` (for the live page until video streaming lands).
+#[derive(Message)]
+#[rtype(result = "Option<LatestPicture>")]
+pub struct GetLatestPicture(pub CameraId);
+
 #[derive(Default)]
 pub struct Hub {
     next_id: u64,
     subscribers: HashMap<u64, Subscriber>,
+    latest: HashMap<CameraId, LatestPicture>,
 }
 
 impl Hub {
@@ -109,6 +123,10 @@ impl Handler<TrackedFrame> for Hub {
 
     fn handle(&mut self, frame: TrackedFrame, _ctx: &mut Context<Self>) {
         let camera = frame.meta.camera.clone();
+        if let Some(input) = &frame.input {
+            let latest = LatestPicture { seq: frame.meta.seq, pts: frame.meta.pts, input: input.clone() };
+            self.latest.insert(camera.clone(), latest);
+        }
         let interested: Vec<u64> = self
             .subscribers
             .iter()
@@ -152,6 +170,14 @@ impl Handler<Subscribe> for Hub {
         self.subscribers.insert(self.next_id, Subscriber { camera: msg.camera, tx });
         self.set_clients_gauge();
         MessageResult((self.next_id, rx))
+    }
+}
+
+impl Handler<GetLatestPicture> for Hub {
+    type Result = Option<LatestPicture>;
+
+    fn handle(&mut self, GetLatestPicture(camera): GetLatestPicture, _ctx: &mut Context<Self>) -> Self::Result {
+        self.latest.get(&camera).cloned()
     }
 }
 

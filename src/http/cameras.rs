@@ -3,6 +3,8 @@
 use super::{ApiError, AppState};
 use actix_web::{HttpResponse, web};
 use panoptes_actors::batcher::GetStats;
+use panoptes_actors::hub::GetLatestPicture;
+use panoptes_actors::picture;
 
 pub async fn list(state: web::Data<AppState>) -> HttpResponse {
     let mut cameras: Vec<serde_json::Value> = state
@@ -38,4 +40,28 @@ pub async fn system(state: web::Data<AppState>) -> Result<HttpResponse, ApiError
         "devices": devices,
         "labels": &*state.labels,
     })))
+}
+
+/// `GET /api/cameras/{id}/frame.jpg`: the latest processed frame as the detector saw it (model
+/// resolution). `X-Panoptes-Seq` and `X-Panoptes-Pts` name the frame, so a client draws the overlay
+/// message with that `seq` on it.
+pub async fn frame_jpeg(state: web::Data<AppState>, id: web::Path<String>) -> Result<HttpResponse, ApiError> {
+    if !state.status.contains_key(id.as_str()) {
+        return Err(ApiError::NotFound(format!("camera `{id}` does not exist; GET /api/cameras lists them")));
+    }
+    let latest = state
+        .hub
+        .send(GetLatestPicture(id.as_str().into()))
+        .await?
+        .ok_or_else(|| ApiError::NotFound(format!("camera `{id}` has no processed frame yet; retry shortly")))?;
+    let bytes = web::block(move || picture::jpeg(&picture::rgb_from_input(&latest.input), 80))
+        .await
+        .map_err(|e| ApiError::Internal(e.to_string()))?
+        .map_err(|e| ApiError::Internal(format!("JPEG encoding failed: {e}")))?;
+    Ok(HttpResponse::Ok()
+        .content_type("image/jpeg")
+        .insert_header(("Cache-Control", "no-store"))
+        .insert_header(("X-Panoptes-Seq", latest.seq.to_string()))
+        .insert_header(("X-Panoptes-Pts", format!("{}/{}", latest.pts.ticks, latest.pts.clock_rate)))
+        .body(bytes))
 }

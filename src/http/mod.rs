@@ -35,6 +35,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/metrics", web::get().to(health::metrics))
         .route("/api/cameras", web::get().to(cameras::list))
         .route("/api/cameras/{id}/status", web::get().to(cameras::status))
+        .route("/api/cameras/{id}/frame.jpg", web::get().to(cameras::frame_jpeg))
         .route("/api/system", web::get().to(cameras::system))
         .route("/ws/overlay", web::get().to(overlay::overlay))
         .default_service(web::to(error::not_found));

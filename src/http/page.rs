@@ -1,5 +1,6 @@
-//! `GET /`: the live overlay page (embedded in the binary): one panel per camera with its tracks
-//! drawn from the overlay channel. Live video arrives with the time-keeping work (fMP4 over WebSocket).
+//! `GET /`: the live page (embedded in the binary): one panel per camera showing the latest processed
+//! frame with the tracks of that same frame drawn on it (matched by `seq`). Full-rate live video
+//! arrives with the time-keeping work (fMP4 over WebSocket).
 
 use actix_web::HttpResponse;
 
