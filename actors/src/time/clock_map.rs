@@ -6,9 +6,10 @@
 //! lower-envelope fit of [`super::fit`]:
 //!
 //! - **Sender reports** (`rtcp`): each report pairs an RTP time with the camera's NTP time. The fit runs
-//!   over the last `sr_window` reports (64 × 5 s ≈ 5 min: long enough to average sloppy stamping, short
-//!   enough that a drift wandering with temperature stays linear inside it). An exact report (RFC 3550)
-//!   lies on the line; a sloppy one is stamped late, above it.
+//!   over the last `sr_window` reports (64 × 5 s ≈ 5 min: short enough that a drift wandering with
+//!   temperature stays linear inside it). An exact report (RFC 3550) lies on the line; a sloppy one is
+//!   stamped late, above it: when the short window's mean residual shows that (> `sloppy_residual_secs`),
+//!   the fit runs over the last `sr_window_sloppy` reports (256 ≈ 21 min), which averages it down.
 //! - **Arrivals** (`arrival`): a frame arrives after its capture (encoding, network, socket: delay
 //!   ≥ 0), so `arrival − media` is the offset plus a positive delay. Per `arrival_bucket_secs` of media
 //!   time the minimum is kept (the least-delayed frame), and the lower envelope of the last
