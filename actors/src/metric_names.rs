@@ -29,6 +29,18 @@ pub const ACTIVE_TRACKS: &str = "panoptes_active_tracks";
 pub const OVERLAY_DROPPED: &str = "panoptes_overlay_dropped_total";
 /// Gauge: WebSocket clients on the overlay channel.
 pub const OVERLAY_CLIENTS: &str = "panoptes_overlay_clients";
+/// Gauge, ppm, labels `camera`: how fast the camera's media clock runs against the wall clock (positive: fast).
+pub const CLOCK_DRIFT_PPM: &str = "panoptes_camera_clock_drift_ppm";
+/// Gauge, seconds, labels `camera`: the camera's RTCP sender-report clock minus this server's arrival
+/// clock (less the network's minimum delay); only set for cameras sending sender reports.
+pub const CLOCK_SKEW_SECONDS: &str = "panoptes_camera_clock_skew_seconds";
+/// Gauge, labels `camera`: 1 while frame wall times come from RTCP sender reports, 0 from arrival times.
+pub const CLOCK_RTCP: &str = "panoptes_camera_clock_rtcp";
+/// Counter, labels `camera`, `reason` (`session` = a new RTSP session or file, `forward_jump` /
+/// `backward_jump` = the camera's timestamps jumped): re-bases of the camera's timeline.
+pub const TIMELINE_DISCONTINUITIES: &str = "panoptes_camera_timeline_discontinuities_total";
+/// Counter, labels `camera`: holes in the camera's timeline (lost frames, outages between sessions).
+pub const TIMELINE_GAPS: &str = "panoptes_camera_timeline_gaps_total";
 
 /// Describe every metric (units and help) on the installed recorder.
 pub fn describe() {
@@ -45,4 +57,9 @@ pub fn describe() {
     describe_gauge!(ACTIVE_TRACKS, Unit::Count, "Confirmed tracks on the last processed frame");
     describe_counter!(OVERLAY_DROPPED, Unit::Count, "Overlay messages dropped for slow clients");
     describe_gauge!(OVERLAY_CLIENTS, Unit::Count, "Overlay WebSocket clients");
+    describe_gauge!(CLOCK_DRIFT_PPM, "Camera media clock drift against the wall clock, ppm");
+    describe_gauge!(CLOCK_SKEW_SECONDS, Unit::Seconds, "Camera RTCP clock minus server arrival clock");
+    describe_gauge!(CLOCK_RTCP, "1 while wall times come from RTCP sender reports, 0 from arrivals");
+    describe_counter!(TIMELINE_DISCONTINUITIES, Unit::Count, "Timeline re-bases per camera, by reason");
+    describe_counter!(TIMELINE_GAPS, Unit::Count, "Holes in the camera timeline (loss, outages)");
 }

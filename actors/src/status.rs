@@ -1,6 +1,7 @@
 //! Live status of every camera, written by its actors and read by the HTTP surface.
 
 use crate::messages::CameraId;
+use crate::time::stream::StreamClockStatus;
 use dashmap::DashMap;
 use serde::Serialize;
 use std::sync::Arc;
@@ -36,6 +37,9 @@ pub struct CameraStatus {
     pub reconnects: u64,
     /// Device the camera is placed on.
     pub device: Option<String>,
+    /// The camera's timeline and wall-clock mapping (source `rtcp` / `arrival`, offset, drift, gaps);
+    /// `None` until the first frame.
+    pub clock: Option<StreamClockStatus>,
 }
 
 /// Shared, concurrent map of camera id → status.

@@ -33,9 +33,14 @@ async fn sessions_fail_end_and_panic_and_the_camera_carries_on() {
     let frames = frames_of(&mut rx, "yard", 100).await;
     let seqs: Vec<u64> = frames.iter().map(|f| f.meta.seq).collect();
     assert_eq!(seqs, (0..100).collect::<Vec<_>>(), "seq counts every decoded frame across sessions");
-    for session in [&frames[..20], &frames[20..40], &frames[40..]] {
-        assert_increasing(session);
-        assert_eq!(session[0].meta.pts, units[0].pts, "each session starts the clip over");
+    // Each session starts the clip over, but the camera's timeline carries on: PTS rises across them.
+    assert_increasing(&frames);
+    assert_eq!(frames[0].meta.pts.ticks, 0, "the timeline starts at 0");
+    for (session, n) in [(&frames[..20], 20), (&frames[20..40], 20), (&frames[40..], 60)] {
+        let span = session[n - 1].meta.pts.ticks - session[0].meta.pts.ticks;
+        let ticks = || units[..n].iter().map(|u| u.pts.ticks);
+        let expected = ticks().max().unwrap() - ticks().min().unwrap();
+        assert_eq!(span, expected, "media durations are kept within a session");
     }
 
     // Then the script is used up: every open fails, and the camera keeps retrying.

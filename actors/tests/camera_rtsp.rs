@@ -71,8 +71,15 @@ async fn camera_reconnects_when_the_server_comes_back_on_the_same_port() {
     let after = frames_of(&mut rx, "porch", 3).await;
     assert_increasing(&after);
     assert!(after[0].meta.seq > before.last().unwrap().meta.seq, "seq keeps counting across sessions");
+    // The new session's RTP timestamps start afresh; the camera's timeline continues past the outage.
+    let outage = after[0].meta.pts.secs_since(before.last().unwrap().meta.pts);
+    let wall_gap = (after[0].meta.wall_ms - before.last().unwrap().meta.wall_ms) as f64 / 1e3;
+    assert!(outage > 0.0, "the timeline went back across the reconnect: {outage} s");
+    assert!((outage - wall_gap).abs() < 1.0, "timeline gap {outage} s, wall gap {wall_gap} s");
     let s = status.get("porch").unwrap().clone();
     assert!(s.reconnects >= 1 && s.last_error.is_none(), "{s:?}");
+    let clock = s.clock.expect("clock status published");
+    assert!(clock.timeline.sessions >= 2, "{clock:?}");
     arbiter.stop();
 }
 

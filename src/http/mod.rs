@@ -1,4 +1,5 @@
-//! The HTTP surface: health, Prometheus metrics, the camera list, the overlay WebSocket and the web page.
+//! The HTTP surface: health, Prometheus metrics, the camera list, the clock exchange, the overlay WebSocket and
+//! the web page.
 //! Handlers stay thin; every failure is an [`ApiError`] with a JSON body.
 
 mod cameras;
@@ -6,6 +7,7 @@ mod error;
 mod health;
 mod overlay;
 mod page;
+mod time;
 
 pub use error::ApiError;
 
@@ -37,6 +39,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/api/cameras/{id}/status", web::get().to(cameras::status))
         .route("/api/cameras/{id}/frame.jpg", web::get().to(cameras::frame_jpeg))
         .route("/api/system", web::get().to(cameras::system))
+        .route("/api/time", web::get().to(time::time))
         .route("/ws/overlay", web::get().to(overlay::overlay))
         .default_service(web::to(error::not_found));
 }

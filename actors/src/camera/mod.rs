@@ -14,6 +14,13 @@
 //! - [`rate`]: the `detect_fps` gate on stream time.
 //! - [`backoff`]: reconnect delays.
 //!
+//! # Time
+//! The camera owns one [`StreamClock`] for its whole life (held by the actor, so it survives
+//! reconnects and supervisor restarts). Every access unit goes through it before decoding: its
+//! session-local PTS becomes a PTS on the camera's continuous timeline, and its arrival time becomes
+//! its wall time (RTCP sender reports when the camera sends plausible ones, else smoothed arrivals).
+//! See `docs/design/time.md`.
+//!
 //! # Supervision design
 //! The retry loop lives inside the actor: `started` spawns one future ([`CameraActor`]'s session
 //! loop) that runs `run_once` (open → stream until error or end), then waits the backoff delay and
@@ -46,6 +53,9 @@ use crate::config::{CameraConfig, SourceSpec};
 use crate::messages::{CameraId, Frame, FrameMeta, Place, Placement, SubmitFrame};
 use crate::metric_names;
 use crate::status::{CameraState, CameraStatus, StatusBoard};
+use crate::time::clock_map::MappingSource;
+use crate::time::stream::StreamClock;
+use crate::time::timeline::Rebase;
 use actix::prelude::*;
 use backoff::Backoff;
 use convert::{ConvertError, Converter};
@@ -54,8 +64,10 @@ use futures::FutureExt;
 use rand::SeedableRng;
 use rand::rngs::StdRng;
 use rate::RateGate;
-use source::{Opener, RealOpener, SourceError, VideoCodec};
+use source::{AccessUnit, Opener, RealOpener, SourceError, VideoCodec, VideoSource};
+use std::cell::RefCell;
 use std::panic::AssertUnwindSafe;
+use std::rc::Rc;
 use std::sync::Arc;
 use std::time::Instant;
 use tokio::sync::watch;
@@ -116,6 +128,8 @@ pub struct CameraActor {
     placement: watch::Sender<Option<Placement>>,
     session: Option<SpawnHandle>,
     stopped: bool,
+    /// The camera's timeline and clock map, shared with the session loop (same thread).
+    clock: Rc<RefCell<StreamClock>>,
 }
 
 impl CameraActor {
@@ -129,7 +143,16 @@ impl CameraActor {
         let id: CameraId = config.id.as_str().into();
         status.entry(id.clone()).or_default();
         let (placement, _) = watch::channel(None);
-        Self { id, config: Arc::new(config), status, opener, placement, session: None, stopped: false }
+        Self {
+            id,
+            config: Arc::new(config),
+            status,
+            opener,
+            placement,
+            session: None,
+            stopped: false,
+            clock: Rc::new(RefCell::new(StreamClock::default())),
+        }
     }
 
     /// Start a supervised camera on a new arbiter (its own thread). To remove it: optionally
@@ -157,6 +180,8 @@ impl CameraActor {
             opener: self.opener.clone(),
             placement: self.placement.subscribe(),
             seq: 0,
+            clock: self.clock.clone(),
+            clock_metrics: ClockMetrics::new(&self.id),
         };
         self.session = Some(ctx.spawn(actix::fut::wrap_future(session.run_forever())));
     }
@@ -222,7 +247,41 @@ struct Session {
     placement: watch::Receiver<Option<Placement>>,
     /// Counts every decoded frame of the camera, across sessions.
     seq: u64,
+    clock: Rc<RefCell<StreamClock>>,
+    clock_metrics: ClockMetrics,
 }
+
+/// The clock's gauges and counters of one camera.
+struct ClockMetrics {
+    drift_ppm: metrics::Gauge,
+    skew_seconds: metrics::Gauge,
+    rtcp: metrics::Gauge,
+    gaps: metrics::Counter,
+    rebases: [metrics::Counter; 3],
+    /// Timeline gaps already counted.
+    gaps_counted: u64,
+    /// Access units stamped, to publish every [`CLOCK_PUBLISH_EVERY`].
+    units: u64,
+}
+
+impl ClockMetrics {
+    fn new(camera: &CameraId) -> Self {
+        let c = camera.to_string();
+        let rebase = |reason: &'static str| metrics::counter!(metric_names::TIMELINE_DISCONTINUITIES, "camera" => c.clone(), "reason" => reason);
+        Self {
+            drift_ppm: metrics::gauge!(metric_names::CLOCK_DRIFT_PPM, "camera" => c.clone()),
+            skew_seconds: metrics::gauge!(metric_names::CLOCK_SKEW_SECONDS, "camera" => c.clone()),
+            rtcp: metrics::gauge!(metric_names::CLOCK_RTCP, "camera" => c.clone()),
+            gaps: metrics::counter!(metric_names::TIMELINE_GAPS, "camera" => c.clone()),
+            rebases: [rebase("session"), rebase("forward_jump"), rebase("backward_jump")],
+            gaps_counted: 0,
+            units: 0,
+        }
+    }
+}
+
+/// Frames between two publications of the clock's status and gauges (and at every re-base).
+const CLOCK_PUBLISH_EVERY: u64 = 25;
 
 /// Per-session state: metric handles, gate, converter, and when frames started flowing.
 struct Flow {
@@ -320,7 +379,9 @@ impl Session {
         let mut source = self.opener.open(&self.id, &self.config).await?;
         let mut decoder = Decoder::new(self.id.clone());
         let mut decoded = Vec::new();
-        while let Some(au) = source.next().await? {
+        self.clock.borrow_mut().start_session();
+        while let Some(mut au) = source.next().await? {
+            self.stamp(&mut au, source.as_mut());
             flow.codec = Some(au.params.codec);
             decoder.decode(&au, &mut decoded)?;
             for frame in decoded.drain(..) {
@@ -328,6 +389,43 @@ impl Session {
             }
         }
         Ok(())
+    }
+
+    /// Session-local PTS and arrival time → timeline PTS and wall time; publish the clock now and then.
+    fn stamp(&mut self, au: &mut AccessUnit, source: &mut dyn VideoSource) {
+        let mut clock = self.clock.borrow_mut();
+        for report in source.take_sender_reports() {
+            clock.on_sender_report(report);
+        }
+        let stamped = clock.on_unit(au.pts, au.wall_ms.saturating_mul(1_000_000));
+        au.pts = stamped.pts;
+        au.wall_ms = stamped.wall.unix_ns.div_euclid(1_000_000);
+        let m = &mut self.clock_metrics;
+        m.units += 1;
+        if let Some(r) = stamped.rebase {
+            let i = match r {
+                Rebase::Session => 0,
+                Rebase::ForwardJump { .. } => 1,
+                Rebase::BackwardJump { .. } => 2,
+            };
+            m.rebases[i].increment(1);
+            if i > 0 {
+                tracing::warn!(camera = %self.id, rebase = ?r, pts = ?stamped.pts, "camera timestamps jumped; timeline re-based");
+            }
+        }
+        if stamped.rebase.is_none() && !m.units.is_multiple_of(CLOCK_PUBLISH_EVERY) {
+            return;
+        }
+        let st = clock.status();
+        drop(clock);
+        m.drift_ppm.set(st.map.drift_ppm.unwrap_or(0.0));
+        m.rtcp.set(if st.map.source == MappingSource::Rtcp { 1.0 } else { 0.0 });
+        if let Some(skew) = st.map.camera_skew_ms {
+            m.skew_seconds.set(skew / 1e3);
+        }
+        m.gaps.increment(st.timeline.gaps - m.gaps_counted);
+        m.gaps_counted = st.timeline.gaps;
+        self.update(|s| s.clock = Some(st));
     }
 
     fn deliver(&mut self, d: DecodedFrame, flow: &mut Flow, connected: &metrics::Gauge) -> Result<(), SessionError> {

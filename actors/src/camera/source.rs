@@ -2,12 +2,15 @@
 //! implementations (RTSP through retina, MP4/MKV files through libavformat) and a scripted fake.
 //!
 //! A source yields [`AccessUnit`]s: one compressed picture with its codec parameters, key-frame
-//! flag, presentation time on the camera's timeline and a wall-clock time. It does no decoding.
+//! flag, session-local presentation time and arrival time, plus the stream's RTCP sender reports
+//! ([`VideoSource::take_sender_reports`]). It does no decoding and keeps no time across sessions: the
+//! camera's [`crate::time::stream::StreamClock`] turns these into timeline PTS and wall time.
 //! [`Opener`] opens a new source for each session, so the actor's reconnect loop and its tests can
 //! swap the real network for a fake (STYLE.md convention 2).
 
 use crate::config::{CameraConfig, ConfigError, SourceSpec, Transport};
 use crate::messages::CameraId;
+use crate::time::stream::SenderReport;
 use crate::time::{Pts, now_unix_ms};
 use futures::StreamExt;
 use futures::future::LocalBoxFuture;
@@ -21,8 +24,6 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 pub const OPEN_TIMEOUT: Duration = Duration::from_secs(10);
 /// Longest silence on a playing RTSP session before it counts as dead.
 pub const IDLE_TIMEOUT: Duration = Duration::from_secs(10);
-/// An RTCP sender report further than this from the arrival clock is not trusted for wall time.
-pub const MAX_SENDER_REPORT_SKEW_MS: i64 = 5_000;
 
 /// A video codec the decoder supports.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -79,9 +80,11 @@ pub struct AccessUnit {
     pub params: Arc<StreamParams>,
     /// A random access point: decoding can start here.
     pub key: bool,
-    /// Presentation time on the camera's timeline, continuous within a session.
+    /// Presentation time, continuous within a session (its origin is the session's; the camera's
+    /// `StreamClock` replaces it with the timeline PTS before decoding).
     pub pts: Pts,
-    /// Wall-clock time in Unix ms: RTCP sender-report mapping when trusted, else arrival time.
+    /// Wall-clock time in Unix ms. From a source: the arrival time. After the camera's `StreamClock`:
+    /// the frame's wall time (RTCP sender reports when trusted, else smoothed arrivals).
     pub wall_ms: i64,
     /// The picture's NAL units, framed as `params.extradata` says.
     pub data: Vec<u8>,
@@ -150,6 +153,12 @@ pub trait VideoSource {
     /// The next access unit; `Ok(None)` at the end of the stream (a non-looping file, or the server
     /// closing the session cleanly).
     fn next(&mut self) -> LocalBoxFuture<'_, Result<Option<AccessUnit>, SourceError>>;
+
+    /// RTCP sender reports of the video stream received since the last call (RTP time in the same
+    /// session-local units as the access units' PTS). Sources without RTCP have none.
+    fn take_sender_reports(&mut self) -> Vec<SenderReport> {
+        Vec::new()
+    }
 }
 
 /// Opens a new session for a camera. One opener serves a camera for its whole life.
@@ -206,30 +215,12 @@ pub fn ntp_to_unix_ms(ntp: u64) -> i64 {
     secs * 1000 + frac_ms
 }
 
-/// Maps RTP timestamps to wall time through the latest RTCP sender report, falling back to the
-/// arrival time when there is none or when the camera's clock disagrees with ours by more than
-/// [`MAX_SENDER_REPORT_SKEW_MS`] (an unsynchronised camera clock would otherwise shift every event).
-#[derive(Clone, Debug, Default)]
-pub struct WallClock {
-    /// `(rtp ticks, clock rate, Unix ms)` of the latest sender report.
-    sender_report: Option<(i64, u32, i64)>,
-}
-
-impl WallClock {
-    pub fn on_sender_report(&mut self, rtp_ticks: i64, clock_rate: u32, unix_ms: i64) {
-        self.sender_report = Some((rtp_ticks, clock_rate.max(1), unix_ms));
-    }
-
-    /// Wall time of a frame at `rtp_ticks` that arrived at `arrival_ms`.
-    pub fn wall_ms(&self, rtp_ticks: i64, arrival_ms: i64) -> i64 {
-        match self.sender_report {
-            Some((sr_ticks, rate, sr_ms)) => {
-                let mapped = sr_ms + ((i128::from(rtp_ticks - sr_ticks) * 1000) / i128::from(rate)) as i64;
-                if (mapped - arrival_ms).abs() <= MAX_SENDER_REPORT_SKEW_MS { mapped } else { arrival_ms }
-            }
-            None => arrival_ms,
-        }
-    }
+/// An NTP timestamp (seconds since 1900 in 32.32 fixed point) as Unix nanoseconds.
+pub fn ntp_to_unix_ns(ntp: u64) -> i64 {
+    let since_epoch = ntp.wrapping_sub(retina::UNIX_EPOCH.0) as i64;
+    let secs = since_epoch >> 32;
+    let frac_ns = (((since_epoch & 0xffff_ffff) as i128 * 1_000_000_000) >> 32) as i64;
+    secs * 1_000_000_000 + frac_ns
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -243,7 +234,8 @@ pub struct RtspSource {
     demuxed: Option<retina::client::Demuxed>,
     stream_i: usize,
     params: Option<Arc<StreamParams>>,
-    wall: WallClock,
+    /// Sender reports not yet taken by the camera.
+    reports: Vec<SenderReport>,
 }
 
 async fn with_timeout<T>(
@@ -315,7 +307,7 @@ impl RtspSource {
             source,
         })?;
         tracing::debug!(camera = %camera, url = %shown, %codec, "RTSP session playing");
-        Ok(Self { camera, url: shown, demuxed: Some(demuxed), stream_i, params: None, wall: WallClock::default() })
+        Ok(Self { camera, url: shown, demuxed: Some(demuxed), stream_i, params: None, reports: Vec::new() })
     }
 
     fn demuxed(&mut self) -> &mut retina::client::Demuxed {
@@ -378,7 +370,7 @@ impl RtspSource {
                         params,
                         key: frame.is_random_access_point(),
                         pts: Pts::new(ts.elapsed(), ts.clock_rate().get()),
-                        wall_ms: self.wall.wall_ms(ts.timestamp(), arrival_ms),
+                        wall_ms: arrival_ms,
                         data: frame.into_data(),
                     }));
                 }
@@ -388,8 +380,14 @@ impl RtspSource {
                     }
                     let Some(ts) = rtcp.rtp_timestamp() else { continue };
                     if let Some(Ok(Some(sr))) = rtcp.pkts().next().map(|p| p.as_sender_report()) {
-                        let ms = ntp_to_unix_ms(sr.ntp_timestamp().0);
-                        self.wall.on_sender_report(ts.timestamp(), ts.clock_rate().get(), ms);
+                        // A runaway list (nobody taking them) keeps only the latest few.
+                        if self.reports.len() >= 64 {
+                            self.reports.remove(0);
+                        }
+                        self.reports.push(SenderReport {
+                            rtp: Pts::new(ts.elapsed(), ts.clock_rate().get()),
+                            ntp_unix_ns: ntp_to_unix_ns(sr.ntp_timestamp().0),
+                        });
                     }
                 }
                 Some(Ok(_)) => {}
@@ -425,6 +423,10 @@ impl Drop for RtspSource {
 impl VideoSource for RtspSource {
     fn next(&mut self) -> LocalBoxFuture<'_, Result<Option<AccessUnit>, SourceError>> {
         Box::pin(self.next_unit())
+    }
+
+    fn take_sender_reports(&mut self) -> Vec<SenderReport> {
+        std::mem::take(&mut self.reports)
     }
 }
 
@@ -733,13 +735,9 @@ mod tests {
     }
 
     #[test]
-    fn wall_clock_maps_through_sender_reports_when_plausible() {
-        let mut w = WallClock::default();
-        assert_eq!(w.wall_ms(1_000, 42), 42, "no sender report: arrival time");
-        w.on_sender_report(90_000, 90_000, 1_000_000);
-        // 45 000 ticks later = 500 ms after the report.
-        assert_eq!(w.wall_ms(135_000, 1_000_700), 1_000_500);
-        // The camera's clock is an hour off ours: keep the arrival time.
-        assert_eq!(w.wall_ms(135_000, 1_000_500 + 3_600_000), 1_000_500 + 3_600_000);
+    fn ntp_converts_to_unix_ns() {
+        // 2000-01-01T00:00:00.25Z.
+        let ntp = ((2_208_988_800u64 + 946_684_800) << 32) | (1u64 << 30);
+        assert_eq!(ntp_to_unix_ns(ntp), 946_684_800_250_000_000);
     }
 }

@@ -2,6 +2,22 @@
 //!
 //! Rules and trackers run on media time ([`Pts`]), never on the server clock, so a replayed file
 //! gives the same results as watching it live. Wall time is carried beside it as Unix milliseconds.
+//!
+//! # Layout (design: `docs/design/time.md`)
+//! - this file: [`Pts`], [`RtpUnwrapper`], the process clock ([`now_unix_ms`], [`now_unix_ns`]).
+//! - [`timeline`]: one continuous PTS timeline per camera across sessions, jumps and losses.
+//! - [`fit`]: the robust lower-envelope line fit that the clock maps share.
+//! - [`clock_map`]: media time → wall time, from RTCP sender reports or smoothed arrival times.
+//! - [`stream`]: a camera's timeline and clock map together, as the camera actor uses them.
+//! - [`offset`]: the offset between this node's clock and a peer's (NTP-style exchanges).
+
+pub mod clock_map;
+pub mod fit;
+pub mod offset;
+#[cfg(test)]
+mod sim;
+pub mod stream;
+pub mod timeline;
 
 use serde::{Deserialize, Serialize};
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -47,6 +63,11 @@ pub struct RtpUnwrapper {
 }
 
 impl RtpUnwrapper {
+    /// Forget the previous timestamp: the next one starts a new run (a new RTP session).
+    pub fn reset(&mut self) {
+        self.last = None;
+    }
+
     pub fn unwrap(&mut self, rtp: u32) -> i64 {
         let next = match self.last {
             None => i64::from(rtp),
@@ -64,6 +85,14 @@ impl RtpUnwrapper {
 pub fn now_unix_ms() -> i64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
 }
+
+/// Current wall-clock time in Unix nanoseconds (fits an `i64` until the year 2262).
+pub fn now_unix_ns() -> i64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_nanos() as i64).unwrap_or(0)
+}
+
+/// Nanoseconds per second, for the `_ns` ↔ seconds conversions of this module.
+pub const NS_PER_SEC: f64 = 1e9;
 
 #[cfg(test)]
 mod tests {
