@@ -42,7 +42,10 @@ fn detects_crops_and_reads_the_plate() {
     }
 
     let read = reader().read(&crop, cw, ch).unwrap();
-    println!("plate {plate:?} score {:.3}; crop {cw}x{ch}; read {:?} ({:.3})", dets[0].score, read.text, read.confidence);
+    println!(
+        "plate {plate:?} score {:.3}; crop {cw}x{ch}; read {:?} ({:.3})",
+        dets[0].score, read.text, read.confidence
+    );
     assert_eq!(normalize_plate(&read.text), "5AU5341");
     assert!(read.confidence > 0.5, "confidence {}", read.confidence);
     assert!(PlatePattern::new("[0-9][A-Z]{2}[0-9]{4}").unwrap().matches(&read.text));

@@ -36,7 +36,9 @@ pub enum OcrError {
     ModelLoad { path: PathBuf, reason: String },
     #[error("OCR model {path} is not a PP-OCR recognition model: {reason}")]
     ModelLayout { path: PathBuf, reason: String },
-    #[error("crop of {width}x{height} with {len} bytes is not packed RGB24 (needs {width}·{height}·3 bytes, both sides > 0)")]
+    #[error(
+        "crop of {width}x{height} with {len} bytes is not packed RGB24 (needs {width}·{height}·3 bytes, both sides > 0)"
+    )]
     Crop { width: u32, height: u32, len: usize },
     #[error("OCR failed on model {path}: {reason}")]
     Run { path: PathBuf, reason: String },
@@ -90,6 +92,28 @@ pub struct PlateText {
     pub text: String,
     pub confidence: f32,
 }
+
+/// How a plate crop is laid out, for [`PlateReader::read_plate`].
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum PlateLayout {
+    /// One row of text: the crop is read as a whole (what rapidocr does).
+    SingleRow,
+    /// A crop narrower than `two_rows_below` times its height is a two-row plate (square plates on
+    /// motorbikes and many Asian cars): its top and bottom halves are read separately and joined.
+    Auto { two_rows_below: f32 },
+}
+
+impl Default for PlateLayout {
+    /// One row: a per-deployment choice, since aspect ratios overlap between regions (a US plate is about
+    /// 2:1 with one row; Vietnamese two-row crops measure 1.1 to 2.1).
+    fn default() -> Self {
+        Self::SingleRow
+    }
+}
+
+/// Rows shared by the two halves of a two-row plate, as a fraction of its height (a row of characters
+/// that sits a little off-centre is not cut in two).
+const TWO_ROW_OVERLAP: f32 = 0.05;
 
 /// A PP-OCR recognition model in an ONNX Runtime session (CPU).
 pub struct PlateReader {
@@ -170,6 +194,31 @@ impl PlateReader {
         &self.path
     }
 
+    /// Read a plate crop laid out as `layout` says: one row, or the top and bottom halves of a two-row plate
+    /// joined (top first); the confidence is then the mean over all characters read.
+    pub fn read_plate(
+        &mut self,
+        rgb: &[u8],
+        width: u32,
+        height: u32,
+        layout: PlateLayout,
+    ) -> Result<PlateText, OcrError> {
+        let two_rows = match layout {
+            PlateLayout::SingleRow => false,
+            PlateLayout::Auto { two_rows_below } => (width as f32) < two_rows_below * height as f32 && height >= 8,
+        };
+        if !two_rows || rgb.len() != width as usize * height as usize * 3 {
+            return self.read(rgb, width, height);
+        }
+        let (top_end, bottom_start) = two_row_split(height);
+        let row = width as usize * 3;
+        let top = self.read(&rgb[..top_end as usize * row], width, top_end)?;
+        let bottom = self.read(&rgb[bottom_start as usize * row..], width, height - bottom_start)?;
+        let (nt, nb) = (top.text.chars().count() as f32, bottom.text.chars().count() as f32);
+        let confidence = if nt + nb == 0.0 { 0.0 } else { (top.confidence * nt + bottom.confidence * nb) / (nt + nb) };
+        Ok(PlateText { text: top.text + &bottom.text, confidence })
+    }
+
     /// Read the text on a packed RGB24 crop of `width x height` pixels.
     pub fn read(&mut self, rgb: &[u8], width: u32, height: u32) -> Result<PlateText, OcrError> {
         let geometry = RecGeometry::new(width, height, self.max_width)
@@ -189,6 +238,16 @@ impl PlateReader {
     }
 }
 
+/// The rows of a two-row plate: the top half ends at `top_end`, the bottom half starts at `bottom_start`; the
+/// halves overlap by [`TWO_ROW_OVERLAP`] of the height around the middle.
+pub fn two_row_split(height: u32) -> (u32, u32) {
+    let middle = height as f32 / 2.0;
+    let overlap = (TWO_ROW_OVERLAP * height as f32).round();
+    let top_end = ((middle + overlap).round() as u32).clamp(1, height);
+    let bottom_start = ((middle - overlap).round() as u32).min(height - 1);
+    (top_end, bottom_start)
+}
+
 /// rapidocr's dictionary: the `character` metadata split into lines as Python's `str.splitlines` does, with
 /// the CTC blank (`"blank"`) first and a space last.
 pub fn charset_from_metadata(text: &str) -> Vec<String> {
@@ -201,7 +260,9 @@ pub fn charset_from_metadata(text: &str) -> Vec<String> {
 /// `str.splitlines()`: splits at `\n`, `\r`, `\r\n`, `\x0b`, `\x0c`, `\x1c`–`\x1e`, `\x85`, U+2028, U+2029;
 /// no empty last line after a trailing break.
 fn python_splitlines(text: &str) -> Vec<&str> {
-    let is_break = |c: char| matches!(c, '\n' | '\r' | '\x0b' | '\x0c' | '\x1c' | '\x1d' | '\x1e' | '\u{85}' | '\u{2028}' | '\u{2029}');
+    let is_break = |c: char| {
+        matches!(c, '\n' | '\r' | '\x0b' | '\x0c' | '\x1c' | '\x1d' | '\x1e' | '\u{85}' | '\u{2028}' | '\u{2029}')
+    };
     let mut lines = Vec::new();
     let mut start = 0;
     let mut chars = text.char_indices().peekable();
@@ -386,7 +447,8 @@ mod tests {
     fn ctc_collapses_repeats_and_drops_blanks() {
         let charset: Vec<String> = ["blank", "A", "B", " "].iter().map(|s| s.to_string()).collect();
         // A A _ A B B _ _ space  ->  "AAB " (the blank separates the two A runs)
-        let probs = steps(&[(1, 0.9), (1, 0.8), (0, 0.99), (1, 0.7), (2, 0.6), (2, 0.5), (0, 0.9), (0, 0.9), (3, 0.4)], 4);
+        let probs =
+            steps(&[(1, 0.9), (1, 0.8), (0, 0.99), (1, 0.7), (2, 0.6), (2, 0.5), (0, 0.9), (0, 0.9), (3, 0.4)], 4);
         let got = ctc_greedy(&probs, 4, &charset);
         assert_eq!(got.text, "AAB ");
         // kept steps: t0 (0.9), t3 (0.7), t4 (0.6), t8 (0.4)
@@ -399,6 +461,15 @@ mod tests {
     fn ctc_ties_pick_the_first_index_like_numpy_argmax() {
         let charset: Vec<String> = ["blank", "A", "B"].iter().map(|s| s.to_string()).collect();
         assert_eq!(ctc_greedy(&[0.1, 0.45, 0.45], 3, &charset).text, "A");
+    }
+
+    #[test]
+    fn two_row_split_overlaps_around_the_middle() {
+        assert_eq!(two_row_split(48), (26, 22)); // middle 24, overlap round(2.4) = 2
+        assert_eq!(two_row_split(100), (55, 45));
+        assert_eq!(two_row_split(8), (4, 4)); // overlap rounds to 0
+        let (t, b) = two_row_split(1);
+        assert!(t >= 1 && b < 1);
     }
 
     #[test]
