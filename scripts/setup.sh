@@ -4,7 +4,9 @@
 #      opencv-doc for the vtest clip; chromium too when SETUP_BROWSER=1),
 #   2. the Python venv .venv with the pins in scripts/requirements.txt,
 #   3. the assets under var/ (ignored by git): test videos, still images, the COCO YOLOv3-tiny model
-#      converted from Darknet (and verified against OpenCV DNN), the fall-detection model.
+#      converted from Darknet (and verified against OpenCV DNN), the fall-detection model,
+#   4. issue 3's models: the plate and fire/smoke YOLOv8 checkpoints exported to ONNX in a venv over Debian's
+#      CPU torch (verified against PyTorch), the PP-OCRv4 recogniser and labelled plate crops (scripts/models/).
 # Safe to run again: every step checks first and does nothing when its result is already there.
 # Downloads are cached in var/cache/. Everything is relative to the repository root.
 set -Eeuo pipefail
