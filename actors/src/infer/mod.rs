@@ -3,6 +3,7 @@
 
 pub mod labels;
 pub mod model;
+pub mod ocr;
 pub mod postprocess;
 pub mod preprocess;
 pub mod runtime;
