@@ -10,11 +10,14 @@
 //! - [`tracker`]: one actor per camera running ByteTrack (Kalman filter, assignment).
 //! - [`allocator`]: places cameras on devices ([`allocator::plan`] is the pure core).
 //! - [`hub`]: bounded fan-out of overlay messages to WebSocket clients.
+//! - [`store`]: the durable event store (SQLite, snapshots) and its writer/reader actors.
+//! - [`alerts`]: fan-out of stored events to alert clients, with gap-free resume from the store.
 //! - [`pipeline`]: starts and wires the actors from a [`config::Config`]; [`status`]: live camera status.
 //! - [`messages`], [`time`], [`geometry`], [`config`], [`metric_names`]: the shared vocabulary.
 //!
 //! This crate never depends on actix-web; the HTTP surface lives in the `panoptes` binary.
 
+pub mod alerts;
 pub mod allocator;
 pub mod batcher;
 pub mod camera;
@@ -26,5 +29,6 @@ pub mod messages;
 pub mod metric_names;
 pub mod pipeline;
 pub mod status;
+pub mod store;
 pub mod time;
 pub mod tracker;
