@@ -19,7 +19,7 @@ use super::snapshot;
 use super::{StoreError, StoredEvent, safe_camera_dir};
 use crate::alerts::{AlertHub, Announce, Backlog};
 use crate::config::StoreConfig;
-use crate::messages::{Event, ModelInput, NewEvent};
+use crate::messages::{Event, Flush, ModelInput, NewEvent};
 use crate::metric_names as m;
 use crate::time::now_unix_ms;
 use actix::prelude::*;
@@ -89,11 +89,6 @@ struct WriteEvent {
     event: Event,
     picture: Option<Arc<ModelInput>>,
 }
-
-/// Answers once every event sent before it has been written and announced (replay's drain, tests).
-#[derive(Message, Debug, Clone, Copy)]
-#[rtype(result = "()")]
-pub struct Flush;
 
 /// Takes the rules' events on the event loop and hands them to the writer within bounds.
 pub struct EventIntake {
