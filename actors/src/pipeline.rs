@@ -4,19 +4,25 @@
 //!  camera (own arbiter) ──SubmitFrame──▶ batcher (per device) ──▶ infer worker (own thread)
 //!        ▲                                   │
 //!        └──Place── allocator                └──FrameDetections──▶ tracker (per camera) ──TrackedFrame──▶ hub
+//!
+//!  rules ──NewEvent──▶ store (intake → writer thread: snapshot, commit) ──Announce──▶ alert hub
 //! ```
 //!
 //! Must be called from inside a running actix `System`.
 
+use crate::alerts::AlertHub;
 use crate::allocator::{self, AllocatorActor};
 use crate::batcher::{BatcherActor, Route};
+use crate::camera::source::Opener;
 use crate::camera::{CameraActor, StopCamera};
 use crate::config::{CameraConfig, Config, DeviceConfig};
 use crate::hub::Hub;
 use crate::infer::worker::InferWorker;
 use crate::infer::{Detector, InferError};
-use crate::messages::CameraId;
+use crate::messages::{CameraId, Flush, NewEvent};
 use crate::status::{CameraStatus, StatusBoard};
+use crate::store::StoreError;
+use crate::store::actor::StoreHandle;
 use crate::tracker::{TrackerActor, TrackerParams};
 use actix::prelude::*;
 use std::collections::{HashMap, HashSet};
@@ -46,6 +52,8 @@ pub enum PipelineError {
     Config(#[from] crate::config::ConfigError),
     #[error(transparent)]
     Tracker(#[from] crate::tracker::ParamsError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
 }
 
 struct RunningCamera {
@@ -61,14 +69,23 @@ pub struct Pipeline {
     pub allocator: Addr<AllocatorActor>,
     /// Device id → its batcher.
     pub batchers: Vec<(Arc<str>, Addr<BatcherActor>)>,
+    /// The event store (`[store]`): its intake, readers and snapshot directory.
+    pub store: StoreHandle,
+    /// Stored events, announced after they commit (`GET /ws/alerts`).
+    pub alerts: Addr<AlertHub>,
+    /// Where rules send their events: the store's intake.
+    pub events: Recipient<NewEvent>,
     labels: Arc<[String]>,
     tracker: TrackerParams,
     cameras: HashMap<CameraId, RunningCamera>,
 }
 
 impl Pipeline {
-    /// Load every device's detector, start the batchers, the allocator and the hub, then every enabled camera.
+    /// Open the event store, load every device's detector, start the batchers, the allocator and the hubs,
+    /// then every enabled camera.
     pub async fn start(config: &Config, factory: &DetectorFactory<'_>) -> Result<Self, PipelineError> {
+        let (store, alerts) = crate::store::actor::start(&config.store)?;
+        let events = store.intake.clone().recipient();
         let status = StatusBoard::default();
         let mut devices = Vec::new();
         let mut batchers = Vec::new();
@@ -99,7 +116,18 @@ impl Pipeline {
         let allocator = AllocatorActor::new(devices, status.clone(), Duration::from_secs(30)).start();
         let hub = Hub::default().start();
         let tracker = TrackerParams::from(&config.tracker);
-        let mut pipeline = Self { status, hub, allocator, batchers, labels, tracker, cameras: HashMap::new() };
+        let mut pipeline = Self {
+            status,
+            hub,
+            allocator,
+            batchers,
+            store,
+            alerts,
+            events,
+            labels,
+            tracker,
+            cameras: HashMap::new(),
+        };
         for cam in config.cameras.iter().filter(|c| c.enabled) {
             pipeline.add_camera(cam.clone()).await?;
         }
@@ -118,6 +146,16 @@ impl Pipeline {
 
     /// Start a camera: its tracker, its camera actor on its own arbiter, and its placement on a device.
     pub async fn add_camera(&mut self, cfg: CameraConfig) -> Result<(), PipelineError> {
+        self.add_camera_with_opener(cfg, Arc::new(crate::camera::source::RealOpener)).await
+    }
+
+    /// [`Pipeline::add_camera`] with the camera's sessions opened by `opener` (`panoptes replay` reads its
+    /// file unpaced and in step with the detector).
+    pub async fn add_camera_with_opener(
+        &mut self,
+        cfg: CameraConfig,
+        opener: Arc<dyn Opener>,
+    ) -> Result<(), PipelineError> {
         cfg.validate()?;
         let id: CameraId = cfg.id.as_str().into();
         if self.cameras.contains_key(&id) {
@@ -126,7 +164,7 @@ impl Pipeline {
         let classes = resolve_classes(&self.labels, &cfg)?;
         self.status.insert(id.clone(), CameraStatus::default());
         let tracker = TrackerActor::new(id.clone(), self.tracker.clone(), vec![self.hub.clone().recipient()])?.start();
-        let (camera, arbiter) = CameraActor::spawn(cfg.clone(), self.status.clone());
+        let (camera, arbiter) = CameraActor::spawn_with_opener(cfg.clone(), self.status.clone(), opener);
         let route = Route { tracker: tracker.clone().recipient(), classes };
         let placed = self
             .allocator
@@ -162,6 +200,24 @@ impl Pipeline {
         stop_camera(running).await;
         self.status.remove(id);
         Ok(())
+    }
+
+    /// Wait until every frame handed to the batchers so far has been inferred, tracked, and every event
+    /// raised from it stored and announced. Cameras keep running: stop them first for a full drain.
+    pub async fn drain(&self) {
+        for (_, batcher) in &self.batchers {
+            loop {
+                match batcher.send(crate::batcher::GetStats).await {
+                    Ok(s) if s.queue_depth == 0 && !s.in_flight => break,
+                    Ok(_) => tokio::time::sleep(Duration::from_millis(2)).await,
+                    Err(_) => break,
+                }
+            }
+        }
+        for running in self.cameras.values() {
+            let _ = running.tracker.send(Flush).await;
+        }
+        self.store.flush().await;
     }
 
     /// Stop every camera (the rest stops with the actix system).
