@@ -45,7 +45,11 @@ pub struct StoreConfig {
 
 impl Default for StoreConfig {
     fn default() -> Self {
-        Self { path: default_store_path(), snapshot_dir: default_snapshot_dir(), retention_days: default_retention_days() }
+        Self {
+            path: default_store_path(),
+            snapshot_dir: default_snapshot_dir(),
+            retention_days: default_retention_days(),
+        }
     }
 }
 

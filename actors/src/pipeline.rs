@@ -116,18 +116,8 @@ impl Pipeline {
         let allocator = AllocatorActor::new(devices, status.clone(), Duration::from_secs(30)).start();
         let hub = Hub::default().start();
         let tracker = TrackerParams::from(&config.tracker);
-        let mut pipeline = Self {
-            status,
-            hub,
-            allocator,
-            batchers,
-            store,
-            alerts,
-            events,
-            labels,
-            tracker,
-            cameras: HashMap::new(),
-        };
+        let mut pipeline =
+            Self { status, hub, allocator, batchers, store, alerts, events, labels, tracker, cameras: HashMap::new() };
         for cam in config.cameras.iter().filter(|c| c.enabled) {
             pipeline.add_camera(cam.clone()).await?;
         }

@@ -58,7 +58,8 @@ pub fn start(config: &StoreConfig) -> Result<(StoreHandle, Addr<AlertHub>), Stor
     let writer = {
         let (path, dir, alerts, counters) =
             (config.path.clone(), config.snapshot_dir.clone(), alerts.clone(), counters.clone());
-        let retention = (config.retention_days > 0).then(|| Duration::from_secs(u64::from(config.retention_days) * 86_400));
+        let retention =
+            (config.retention_days > 0).then(|| Duration::from_secs(u64::from(config.retention_days) * 86_400));
         SyncArbiter::start(1, move || StoreWriter {
             // The first writer takes the store opened above; a restarted one opens it again.
             store: opened.lock().unwrap_or_else(|e| e.into_inner()).take(),

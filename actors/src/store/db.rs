@@ -93,10 +93,7 @@ fn row_to_event(r: &Row<'_>) -> rusqlite::Result<StoredEvent> {
             pts: Pts::new(r.get(8)?, rate),
             end_pts: r.get::<_, Option<i64>>(10)?.map(|t| Pts::new(t, rate)),
             wall_ms: r.get(11)?,
-            bbox: bbox
-                .map(|b| serde_json::from_str::<BBox>(&b))
-                .transpose()
-                .map_err(|e| conversion(12, "box", e))?,
+            bbox: bbox.map(|b| serde_json::from_str::<BBox>(&b)).transpose().map_err(|e| conversion(12, "box", e))?,
             details: serde_json::from_str(&details).map_err(|e| conversion(13, "JSON", e))?,
         },
         snapshot: r.get(14)?,
@@ -136,10 +133,11 @@ impl Store {
         let path = self.path.clone();
         let err = |source| StoreError::Sqlite { path: path.clone(), source };
         let tx = self.conn.transaction().map_err(err)?;
-        let bbox = event.bbox.map(|b| serde_json::to_string(&b)).transpose().map_err(|e| StoreError::Corrupt {
-            path: path.clone(),
-            reason: format!("cannot encode a box: {e}"),
-        })?;
+        let bbox = event
+            .bbox
+            .map(|b| serde_json::to_string(&b))
+            .transpose()
+            .map_err(|e| StoreError::Corrupt { path: path.clone(), reason: format!("cannot encode a box: {e}") })?;
         tx.execute(
             "INSERT INTO events (camera, rule, kind, state, track_id, class, confidence, pts_ticks, pts_rate, \
              end_pts_ticks, wall_ms, bbox, details, created_ms) \

@@ -71,8 +71,7 @@ pub fn open_writer(path: &Path) -> Result<Connection, StoreError> {
     }
     let mut conn = Connection::open(path).map_err(sql(path))?;
     conn.busy_timeout(Duration::from_secs(5)).map_err(sql(path))?;
-    let mode: String =
-        conn.pragma_update_and_check(None, "journal_mode", "WAL", |r| r.get(0)).map_err(sql(path))?;
+    let mode: String = conn.pragma_update_and_check(None, "journal_mode", "WAL", |r| r.get(0)).map_err(sql(path))?;
     if !mode.eq_ignore_ascii_case("wal") {
         return Err(StoreError::Corrupt { path: path.to_owned(), reason: format!("cannot use WAL mode (got {mode})") });
     }
@@ -144,8 +143,10 @@ pub fn migrate(conn: &mut Connection, path: &Path) -> Result<(), StoreError> {
             return Ok(());
         }
         if v == 0 {
-            tx.execute_batch("CREATE TABLE schema_version (version INTEGER NOT NULL); INSERT INTO schema_version VALUES (0);")
-                .map_err(sql(path))?;
+            tx.execute_batch(
+                "CREATE TABLE schema_version (version INTEGER NOT NULL); INSERT INTO schema_version VALUES (0);",
+            )
+            .map_err(sql(path))?;
         }
         tx.execute_batch(MIGRATIONS[v as usize]).map_err(sql(path))?;
         tx.execute("UPDATE schema_version SET version = ?1", [v + 1]).map_err(sql(path))?;

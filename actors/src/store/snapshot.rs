@@ -60,10 +60,8 @@ pub fn draw_box(img: &mut RgbImage, b: &BBox) {
     let y2 = (b.y2.round() as u32).clamp(y1 + 1, h) - 1;
     for y in y1..=y2 {
         for x in x1..=x2 {
-            let edge = x < x1 + BOX_THICKNESS
-                || x + BOX_THICKNESS > x2
-                || y < y1 + BOX_THICKNESS
-                || y + BOX_THICKNESS > y2;
+            let edge =
+                x < x1 + BOX_THICKNESS || x + BOX_THICKNESS > x2 || y < y1 + BOX_THICKNESS || y + BOX_THICKNESS > y2;
             if edge {
                 img.put_pixel(x, y, image::Rgb(BOX_RGB));
             }
@@ -200,7 +198,8 @@ mod tests {
         let path = write_atomic(dir.path(), &rel, b"second").unwrap();
         assert_eq!(path, dir.path().join("gate/12.jpg"));
         assert_eq!(std::fs::read(&path).unwrap(), b"second");
-        let names: Vec<_> = std::fs::read_dir(dir.path().join("gate")).unwrap().map(|e| e.unwrap().file_name()).collect();
+        let names: Vec<_> =
+            std::fs::read_dir(dir.path().join("gate")).unwrap().map(|e| e.unwrap().file_name()).collect();
         assert_eq!(names, vec![std::ffi::OsString::from("12.jpg")]);
     }
 }
