@@ -2,5 +2,6 @@
 
 pub mod bench;
 pub mod detect;
+pub mod replay;
 pub mod run;
 pub mod track;
