@@ -369,3 +369,101 @@ impl StoreHandle {
         let _ = self.intake.send(Flush).await;
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::alerts::{AlertCursor, Subscribe};
+    use crate::geometry::{BBox, Letterbox};
+    use crate::messages::{EventKind, EventState};
+    use crate::time::Pts;
+
+    fn event(camera: &str, seq: i64) -> Event {
+        Event {
+            camera: camera.into(),
+            rule: format!("r{seq}"),
+            kind: EventKind::Occupancy,
+            state: EventState::Update,
+            track_id: None,
+            class: None,
+            confidence: None,
+            pts: Pts::new(seq, 90_000),
+            end_pts: None,
+            wall_ms: seq,
+            bbox: Some(BBox { x1: 0.0, y1: 0.0, x2: 10.0, y2: 10.0 }),
+            details: serde_json::json!({ "count": seq }),
+        }
+    }
+
+    fn picture() -> Arc<ModelInput> {
+        Arc::new(ModelInput { letterbox: Letterbox::new(32, 32, 32, 32), chw: vec![0.5; 3 * 32 * 32] })
+    }
+
+    fn config(dir: &std::path::Path) -> StoreConfig {
+        StoreConfig { path: dir.join("db/events.db"), snapshot_dir: dir.join("snaps"), retention_days: 0 }
+    }
+
+    #[actix::test]
+    async fn an_event_is_announced_only_once_committed_with_its_snapshot() {
+        let dir = tempfile::tempdir().unwrap();
+        let (store, alerts) = start(&config(dir.path())).unwrap();
+        let (_, live) = alerts.send(Subscribe { camera: None }).await.unwrap();
+        let mut cursor = AlertCursor::new(live, None, None);
+        let events = store.intake.clone().recipient::<NewEvent>();
+        events.do_send(NewEvent { event: event("gate", 1), picture: Some(picture()) });
+        events.do_send(NewEvent { event: event("bad/../id", 2), picture: Some(picture()) });
+        for want in 1..=2 {
+            let alert = cursor.next(&store.reader).await.unwrap().unwrap();
+            assert_eq!(alert.id, want);
+            // At the moment of the announcement, an independent connection already sees the row.
+            let other = Store::open_reader(&dir.path().join("db/events.db")).unwrap();
+            let row = other.get(alert.id).unwrap().expect("announced events are committed");
+            assert_eq!(row.event.rule, format!("r{want}"));
+            let v: serde_json::Value = serde_json::from_str(&alert.json).unwrap();
+            if want == 1 {
+                assert_eq!(row.snapshot.as_deref(), Some("gate/1.jpg"));
+                assert!(dir.path().join("snaps/gate/1.jpg").is_file());
+                assert_eq!(v["snapshot_url"], "/api/events/1/snapshot.jpg");
+            } else {
+                assert_eq!(row.snapshot, None, "an unsafe camera id gets no snapshot directory");
+                assert_eq!(v["snapshot_url"], serde_json::Value::Null);
+            }
+        }
+    }
+
+    #[actix::test]
+    async fn flush_waits_for_every_earlier_event_and_readers_see_them() {
+        let dir = tempfile::tempdir().unwrap();
+        let (store, _alerts) = start(&config(dir.path())).unwrap();
+        for seq in 1..=20 {
+            store.intake.do_send(NewEvent { event: event("a", seq), picture: None });
+        }
+        store.flush().await;
+        assert_eq!(store.ask(MaxId).await.unwrap().unwrap(), 20);
+        let page = store.ask(QueryEvents(EventQuery { after_id: Some(15), limit: 10, ..Default::default() })).await;
+        let ids: Vec<i64> = page.unwrap().unwrap().events.iter().map(|e| e.id).collect();
+        assert_eq!(ids, vec![16, 17, 18, 19, 20]);
+        assert_eq!(store.ask(GetEvent(3)).await.unwrap().unwrap().unwrap().event.rule, "r3");
+    }
+
+    #[actix::test]
+    async fn a_restart_resumes_ids_and_the_alert_head() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let mut s = Store::open(&config(dir.path()).path).unwrap();
+            for seq in 1..=3 {
+                s.insert(&event("a", seq), 0).unwrap();
+            }
+        }
+        let (store, alerts) = start(&config(dir.path())).unwrap();
+        let (_, live) = alerts.send(Subscribe { camera: None }).await.unwrap();
+        assert_eq!(live.head, 3, "a live-only client starts after the newest stored id");
+        let mut cursor = AlertCursor::new(live, None, Some(1));
+        store.intake.do_send(NewEvent { event: event("a", 4), picture: None });
+        let mut ids = Vec::new();
+        for _ in 0..3 {
+            ids.push(cursor.next(&store.reader).await.unwrap().unwrap().id);
+        }
+        assert_eq!(ids, vec![2, 3, 4], "the backlog after id 1, then the live event, once each");
+    }
+}
