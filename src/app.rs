@@ -37,6 +37,8 @@ pub fn run(config: Config) -> anyhow::Result<()> {
             metrics,
             labels: pipeline.labels().clone(),
             started: Instant::now(),
+            store: pipeline.store.clone(),
+            alerts: pipeline.alerts.clone(),
         };
         let server =
             HttpServer::new(move || App::new().app_data(web::Data::new(state.clone())).configure(http::routes))
@@ -44,7 +46,7 @@ pub fn run(config: Config) -> anyhow::Result<()> {
                 .listen(listener)?
                 .run();
         println!(
-            "panoptes listening on http://{addr}/ (overlay ws://{addr}/ws/overlay, metrics http://{addr}/metrics)"
+            "panoptes listening on http://{addr}/ (overlay ws://{addr}/ws/overlay, alerts ws://{addr}/ws/alerts, metrics http://{addr}/metrics)"
         );
         server.await.context("HTTP server")?;
         tracing::info!("shutting down: stopping cameras");

@@ -26,6 +26,8 @@ enum Command {
     Track(cli::track::Args),
     /// Measure pipeline throughput and latency against raw ONNX Runtime on the same model.
     Bench(cli::bench::Args),
+    /// Run one video file through the pipeline as fast as possible and print its events as JSON lines.
+    Replay(cli::replay::Args),
 }
 
 fn main() -> std::process::ExitCode {
@@ -36,6 +38,7 @@ fn main() -> std::process::ExitCode {
         Command::Detect(args) => cli::detect::run(args),
         Command::Track(args) => cli::track::run(args),
         Command::Bench(args) => cli::bench::run(args),
+        Command::Replay(args) => cli::replay::run(args),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

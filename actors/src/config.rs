@@ -24,6 +24,33 @@ pub struct Config {
     pub cameras: Vec<CameraConfig>,
     #[serde(default)]
     pub tracker: TrackerConfig,
+    #[serde(default)]
+    pub store: StoreConfig,
+}
+
+/// `[store]`: where events and their snapshots are kept.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StoreConfig {
+    /// The SQLite event database; created (with its directory) when missing. Default `var/panoptes.db`.
+    #[serde(default = "default_store_path")]
+    pub path: PathBuf,
+    /// Directory of event snapshots (`<camera>/<event id>.jpg`). Default `var/snapshots`.
+    #[serde(default = "default_snapshot_dir")]
+    pub snapshot_dir: PathBuf,
+    /// Days to keep events and their snapshots; 0 keeps them forever. Default 30.
+    #[serde(default = "default_retention_days")]
+    pub retention_days: u32,
+}
+
+impl Default for StoreConfig {
+    fn default() -> Self {
+        Self {
+            path: default_store_path(),
+            snapshot_dir: default_snapshot_dir(),
+            retention_days: default_retention_days(),
+        }
+    }
 }
 
 /// `[tracker]`: ByteTrack settings, shared by every camera.
@@ -463,6 +490,15 @@ impl CameraConfig {
     }
 }
 
+fn default_store_path() -> PathBuf {
+    "var/panoptes.db".into()
+}
+fn default_snapshot_dir() -> PathBuf {
+    "var/snapshots".into()
+}
+fn default_retention_days() -> u32 {
+    30
+}
 fn default_listen() -> String {
     "127.0.0.1:8080".into()
 }
@@ -547,6 +583,7 @@ mod tests {
             devices: default_devices(),
             cameras,
             tracker: TrackerConfig::default(),
+            store: StoreConfig::default(),
         }
     }
 

@@ -13,11 +13,14 @@
 //! - [`allocator`]: places cameras on devices ([`allocator::plan`] is the pure core).
 //! - [`hub`]: bounded fan-out of overlay messages to WebSocket clients.
 //! - [`picture`]: model inputs back to RGB and JPEG for snapshots and the live page.
+//! - [`store`]: the durable event store (SQLite, snapshots) and its writer/reader actors.
+//! - [`alerts`]: fan-out of stored events to alert clients, with gap-free resume from the store.
 //! - [`pipeline`]: starts and wires the actors from a [`config::Config`]; [`status`]: live camera status.
 //! - [`messages`], [`time`], [`geometry`], [`config`], [`metric_names`]: the shared vocabulary.
 //!
 //! This crate never depends on actix-web; the HTTP surface lives in the `panoptes` binary.
 
+pub mod alerts;
 pub mod allocator;
 pub mod batcher;
 pub mod camera;
@@ -31,5 +34,6 @@ pub mod picture;
 pub mod pipeline;
 pub mod rules;
 pub mod status;
+pub mod store;
 pub mod time;
 pub mod tracker;

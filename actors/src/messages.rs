@@ -162,3 +162,9 @@ pub struct NewEvent {
     pub event: Event,
     pub picture: Option<Arc<ModelInput>>,
 }
+
+/// Answers once every message sent to the actor before it has been handled: `Pipeline::drain` sends it
+/// stage by stage (tracker, rules, store) to wait until what went in has come out.
+#[derive(Message, Debug, Clone, Copy)]
+#[rtype(result = "()")]
+pub struct Flush;

@@ -42,6 +42,20 @@ pub const TIMELINE_DISCONTINUITIES: &str = "panoptes_camera_timeline_discontinui
 /// Counter, labels `camera`: holes in the camera's timeline (lost frames, outages between sessions).
 pub const TIMELINE_GAPS: &str = "panoptes_camera_timeline_gaps_total";
 
+/// Counter, labels `camera`, `kind`: events committed to the event store (then announced).
+pub const EVENTS_STORED: &str = "panoptes_events_stored_total";
+/// Counter, labels `camera`, `reason` (`backlog` = the store was too far behind, `error` = the write failed):
+/// events lost before they were stored (never announced).
+pub const EVENTS_DROPPED: &str = "panoptes_events_dropped_total";
+/// Counter, labels `camera`, `reason` (`backlog` = too many pictures waiting, `error` = encoding or writing
+/// failed): events stored without their snapshot.
+pub const SNAPSHOTS_SKIPPED: &str = "panoptes_snapshots_skipped_total";
+/// Counter, labels `camera`: alert messages dropped from a slow client's queue (the client then re-reads
+/// them from the store, so it still sees every event).
+pub const ALERTS_DROPPED: &str = "panoptes_alerts_dropped_total";
+/// Gauge: WebSocket clients on the alert channel.
+pub const ALERT_CLIENTS: &str = "panoptes_alert_clients";
+
 /// Describe every metric (units and help) on the installed recorder.
 pub fn describe() {
     use metrics::{Unit, describe_counter, describe_gauge, describe_histogram};
@@ -62,4 +76,9 @@ pub fn describe() {
     describe_gauge!(CLOCK_RTCP, "1 while wall times come from RTCP sender reports, 0 from arrivals");
     describe_counter!(TIMELINE_DISCONTINUITIES, Unit::Count, "Timeline re-bases per camera, by reason");
     describe_counter!(TIMELINE_GAPS, Unit::Count, "Holes in the camera timeline (loss, outages)");
+    describe_counter!(EVENTS_STORED, Unit::Count, "Events committed to the event store");
+    describe_counter!(EVENTS_DROPPED, Unit::Count, "Events lost before they were stored, by reason");
+    describe_counter!(SNAPSHOTS_SKIPPED, Unit::Count, "Events stored without their snapshot, by reason");
+    describe_counter!(ALERTS_DROPPED, Unit::Count, "Alert messages dropped for slow clients (re-read from the store)");
+    describe_gauge!(ALERT_CLIENTS, Unit::Count, "Alert WebSocket clients");
 }

@@ -5,23 +5,28 @@
 //!        ▲                                   │
 //!        └──Place── allocator                └──FrameDetections──▶ tracker (per camera) ──TrackedFrame──▶ hub
 //!                                                                        │
-//!                                       event store ◀──NewEvent── rules (per camera) ◀──TrackedFrame──┘
+//!                                                rules (per camera) ◀──TrackedFrame──┘
+//!                                                        │ NewEvent
+//!                                                        ▼
+//!  store (intake → writer thread: snapshot, commit) ──Announce──▶ alert hub
 //! ```
-//!
-//! The rule actors run when the pipeline is given an event store ([`Pipeline::start_with_events`]).
 //!
 //! Must be called from inside a running actix `System`.
 
+use crate::alerts::AlertHub;
 use crate::allocator::{self, AllocatorActor};
 use crate::batcher::{BatcherActor, Route};
+use crate::camera::source::Opener;
 use crate::camera::{CameraActor, StopCamera};
 use crate::config::{CameraConfig, Config, DeviceConfig};
 use crate::hub::Hub;
 use crate::infer::worker::InferWorker;
 use crate::infer::{Detector, InferError};
-use crate::messages::{CameraId, NewEvent};
+use crate::messages::{CameraId, Flush, NewEvent};
 use crate::rules::{RuleActor, RulesConfig};
 use crate::status::{CameraStatus, StatusBoard};
+use crate::store::StoreError;
+use crate::store::actor::StoreHandle;
 use crate::tracker::{TrackerActor, TrackerParams};
 use actix::prelude::*;
 use std::collections::{HashMap, HashSet};
@@ -51,12 +56,14 @@ pub enum PipelineError {
     Config(#[from] crate::config::ConfigError),
     #[error(transparent)]
     Tracker(#[from] crate::tracker::ParamsError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
 }
 
 struct RunningCamera {
     camera: Addr<CameraActor>,
     tracker: Addr<TrackerActor>,
-    rules: Option<Addr<RuleActor>>,
+    rules: Addr<RuleActor>,
     arbiter: Arbiter,
 }
 
@@ -67,25 +74,23 @@ pub struct Pipeline {
     pub allocator: Addr<AllocatorActor>,
     /// Device id → its batcher.
     pub batchers: Vec<(Arc<str>, Addr<BatcherActor>)>,
+    /// The event store (`[store]`): its intake, readers and snapshot directory.
+    pub store: StoreHandle,
+    /// Stored events, announced after they commit (`GET /ws/alerts`).
+    pub alerts: Addr<AlertHub>,
+    /// Where rules send their events: the store's intake.
+    pub events: Recipient<NewEvent>,
     labels: Arc<[String]>,
     tracker: TrackerParams,
-    events: Option<Recipient<NewEvent>>,
     cameras: HashMap<CameraId, RunningCamera>,
 }
 
 impl Pipeline {
-    /// Load every device's detector, start the batchers, the allocator and the hub, then every enabled camera.
+    /// Open the event store, load every device's detector, start the batchers, the allocator and the hubs,
+    /// then every enabled camera.
     pub async fn start(config: &Config, factory: &DetectorFactory<'_>) -> Result<Self, PipelineError> {
-        Self::start_with_events(config, factory, None).await
-    }
-
-    /// As [`Pipeline::start`], and run each camera's rules, sending their events to `events` (the event store);
-    /// `None`: no rules run.
-    pub async fn start_with_events(
-        config: &Config,
-        factory: &DetectorFactory<'_>,
-        events: Option<Recipient<NewEvent>>,
-    ) -> Result<Self, PipelineError> {
+        let (store, alerts) = crate::store::actor::start(&config.store)?;
+        let events = store.intake.clone().recipient();
         let status = StatusBoard::default();
         let mut devices = Vec::new();
         let mut batchers = Vec::new();
@@ -116,7 +121,8 @@ impl Pipeline {
         let allocator = AllocatorActor::new(devices, status.clone(), Duration::from_secs(30)).start();
         let hub = Hub::default().start();
         let tracker = TrackerParams::from(&config.tracker);
-        let mut pipeline = Self { status, hub, allocator, batchers, labels, tracker, events, cameras: HashMap::new() };
+        let mut pipeline =
+            Self { status, hub, allocator, batchers, store, alerts, events, labels, tracker, cameras: HashMap::new() };
         for cam in config.cameras.iter().filter(|c| c.enabled) {
             pipeline.add_camera(cam.clone()).await?;
         }
@@ -133,13 +139,23 @@ impl Pipeline {
         self.cameras.keys().cloned().collect()
     }
 
-    /// The rule actor of a camera (to update its rules or read their status), when rules run.
+    /// The rule actor of a camera (to update its rules or read their status).
     pub fn rules(&self, camera: &str) -> Option<Addr<RuleActor>> {
-        self.cameras.get(camera).and_then(|c| c.rules.clone())
+        self.cameras.get(camera).map(|c| c.rules.clone())
     }
 
     /// Start a camera: its rules, its tracker, its camera actor on its own arbiter, and its placement on a device.
     pub async fn add_camera(&mut self, cfg: CameraConfig) -> Result<(), PipelineError> {
+        self.add_camera_with_opener(cfg, Arc::new(crate::camera::source::RealOpener)).await
+    }
+
+    /// [`Pipeline::add_camera`] with the camera's sessions opened by `opener` (`panoptes replay` reads its
+    /// file unpaced and in step with the detector).
+    pub async fn add_camera_with_opener(
+        &mut self,
+        cfg: CameraConfig,
+        opener: Arc<dyn Opener>,
+    ) -> Result<(), PipelineError> {
         cfg.validate()?;
         let id: CameraId = cfg.id.as_str().into();
         if self.cameras.contains_key(&id) {
@@ -147,20 +163,11 @@ impl Pipeline {
         }
         let classes = resolve_classes(&self.labels, &cfg)?;
         self.status.insert(id.clone(), CameraStatus::default());
-        let rules = match &self.events {
-            Some(events) => Some(
-                RuleActor::new(id.clone(), &RulesConfig::of_camera(&cfg), self.labels.clone(), events.clone()).start(),
-            ),
-            None if !cfg.rules.is_empty() => {
-                tracing::warn!(camera = %id, "the camera has rules but no event store runs: its rules are ignored");
-                None
-            }
-            None => None,
-        };
-        let mut outputs = vec![self.hub.clone().recipient()];
-        outputs.extend(rules.iter().map(|r| r.clone().recipient()));
+        let rules =
+            RuleActor::new(id.clone(), &RulesConfig::of_camera(&cfg), self.labels.clone(), self.events.clone()).start();
+        let outputs = vec![self.hub.clone().recipient(), rules.clone().recipient()];
         let tracker = TrackerActor::new(id.clone(), self.tracker.clone(), outputs)?.start();
-        let (camera, arbiter) = CameraActor::spawn(cfg.clone(), self.status.clone());
+        let (camera, arbiter) = CameraActor::spawn_with_opener(cfg.clone(), self.status.clone(), opener);
         let route = Route { tracker: tracker.clone().recipient(), classes };
         let placed = self
             .allocator
@@ -196,6 +203,24 @@ impl Pipeline {
         stop_camera(running).await;
         self.status.remove(id);
         Ok(())
+    }
+
+    /// Wait until every frame handed to the batchers so far has been inferred, tracked, and every event
+    /// raised from it stored and announced. Cameras keep running: stop them first for a full drain.
+    pub async fn drain(&self) {
+        for (_, batcher) in &self.batchers {
+            loop {
+                match batcher.send(crate::batcher::GetStats).await {
+                    Ok(s) if s.queue_depth == 0 && !s.in_flight => break,
+                    Ok(_) => tokio::time::sleep(Duration::from_millis(2)).await,
+                    Err(_) => break,
+                }
+            }
+        }
+        for running in self.cameras.values() {
+            let _ = running.tracker.send(Flush).await;
+        }
+        self.store.flush().await;
     }
 
     /// Stop every camera (the rest stops with the actix system).

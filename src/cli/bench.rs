@@ -53,7 +53,8 @@ pub struct Args {
 pub fn run(args: Args) -> anyhow::Result<()> {
     anyhow::ensure!(args.streams > 0 && args.seconds > 0, "--streams and --seconds must be positive");
     anyhow::ensure!(args.media.is_file(), "media file {} does not exist; run `make setup`", args.media.display());
-    let config = bench_config(&args)?;
+    let store_dir = super::TempDir::new("bench")?;
+    let config = bench_config(&args, &store_dir.0)?;
     let warmup = Duration::from_secs(3);
 
     // Raw throughput is measured before and after the pipeline run and averaged, so a load that drifts
@@ -105,7 +106,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn bench_config(args: &Args) -> anyhow::Result<Config> {
+fn bench_config(args: &Args, store_dir: &std::path::Path) -> anyhow::Result<Config> {
     let mut config = crate::settings::load(None)?;
     if let Some(m) = &args.model {
         config.model.path = m.clone();
@@ -114,6 +115,9 @@ fn bench_config(args: &Args) -> anyhow::Result<Config> {
         config.model.imgsz = s;
     }
     config.server.listen = "127.0.0.1:0".into();
+    // The benchmark's cameras have no rules; keep its (empty) event store out of the operator's.
+    config.store.path = store_dir.join("events.db");
+    config.store.snapshot_dir = store_dir.join("snapshots");
     config.devices.truncate(1);
     let dev = &mut config.devices[0];
     dev.max_batch = args.max_batch;

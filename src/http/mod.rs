@@ -1,9 +1,11 @@
-//! The HTTP surface: health, Prometheus metrics, the camera list, the clock exchange, the overlay WebSocket and
-//! the web page.
+//! The HTTP surface: health, Prometheus metrics, the camera list, the clock exchange, the events API, the
+//! overlay and alert WebSockets and the web page.
 //! Handlers stay thin; every failure is an [`ApiError`] with a JSON body.
 
+mod alerts;
 mod cameras;
 mod error;
+mod events;
 mod health;
 mod overlay;
 mod page;
@@ -14,9 +16,11 @@ pub use error::ApiError;
 use actix::Addr;
 use actix_web::web;
 use metrics_exporter_prometheus::PrometheusHandle;
+use panoptes_actors::alerts::AlertHub;
 use panoptes_actors::batcher::BatcherActor;
 use panoptes_actors::hub::Hub;
 use panoptes_actors::status::StatusBoard;
+use panoptes_actors::store::actor::StoreHandle;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -29,6 +33,8 @@ pub struct AppState {
     pub metrics: PrometheusHandle,
     pub labels: Arc<[String]>,
     pub started: Instant,
+    pub store: StoreHandle,
+    pub alerts: Addr<AlertHub>,
 }
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
@@ -40,6 +46,10 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/api/cameras/{id}/frame.jpg", web::get().to(cameras::frame_jpeg))
         .route("/api/system", web::get().to(cameras::system))
         .route("/api/time", web::get().to(time::time))
+        .route("/api/events", web::get().to(events::list))
+        .route("/api/events/{id}", web::get().to(events::one))
+        .route("/api/events/{id}/snapshot.jpg", web::get().to(events::snapshot))
         .route("/ws/overlay", web::get().to(overlay::overlay))
+        .route("/ws/alerts", web::get().to(alerts::alerts))
         .default_service(web::to(error::not_found));
 }

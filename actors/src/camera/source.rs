@@ -457,11 +457,13 @@ fn stream_extradata(params: &ffmpeg_next::codec::Parameters) -> Vec<u8> {
 }
 
 /// A video file played in real time by its timestamps, optionally looped with the timeline
-/// continuing to increase (each loop is offset by the file's duration).
+/// continuing to increase (each loop is offset by the file's duration); or, [`FileSource::unpaced`],
+/// as fast as it is read (`panoptes replay`).
 pub struct FileSource {
     camera: CameraId,
     path: PathBuf,
     looped: bool,
+    paced: bool,
     input: ffmpeg_next::format::context::Input,
     stream_index: usize,
     time_base: (i64, i64),
@@ -523,6 +525,7 @@ impl FileSource {
             camera,
             path: path.to_owned(),
             looped,
+            paced: true,
             input,
             stream_index,
             time_base,
@@ -534,6 +537,12 @@ impl FileSource {
             units_this_loop: 0,
             start: None,
         })
+    }
+
+    /// Deliver each unit as soon as it is asked for instead of at its time (timestamps are unchanged).
+    pub fn unpaced(mut self) -> Self {
+        self.paced = false;
+        self
     }
 
     fn to_90k(&self, ts: i64) -> i64 {
@@ -589,9 +598,11 @@ impl FileSource {
             self.units_this_loop += 1;
 
             // Pace by decode time so B-frame reordering never makes us wait out of order.
-            let start = *self.start.get_or_insert_with(tokio::time::Instant::now);
-            let due_90k = (dts_90k - first + self.offset_90k).max(0) as u64;
-            tokio::time::sleep_until(start + Duration::from_micros(due_90k * 100 / 9)).await;
+            if self.paced {
+                let start = *self.start.get_or_insert_with(tokio::time::Instant::now);
+                let due_90k = (dts_90k - first + self.offset_90k).max(0) as u64;
+                tokio::time::sleep_until(start + Duration::from_micros(due_90k * 100 / 9)).await;
+            }
 
             return Ok(Some(AccessUnit {
                 params: self.params.clone(),

@@ -64,6 +64,13 @@ impl Handler<FrameDetections> for TrackerActor {
     }
 }
 
+impl Handler<crate::messages::Flush> for TrackerActor {
+    type Result = ();
+
+    /// Every frame sent before has been tracked and forwarded.
+    fn handle(&mut self, _msg: crate::messages::Flush, _ctx: &mut Context<Self>) {}
+}
+
 impl From<&crate::config::TrackerConfig> for TrackerParams {
     fn from(c: &crate::config::TrackerConfig) -> Self {
         Self {

@@ -1,0 +1,271 @@
+//! `panoptes replay --config FILE --camera ID --input FILE [--store-dir DIR]`: run one video file through
+//! the whole pipeline (detector, tracker, the camera's rules, event store) as fast as the machine allows,
+//! print every event as a JSON line (the alert channel's format) on stdout, and exit once the file has ended
+//! and the pipeline has drained.
+//!
+//! The camera keeps its configured settings (`detect_fps`, `classes`, rules) with its source replaced by the
+//! file, read unpaced and not looped. Reading is held in step with the detector: the next picture is read
+//! only when the device's batch queue is empty, so no frame is superseded and the events are those a live
+//! run at the same `detect_fps` would give (frames dropped by `detect_fps` are dropped here too, by stream
+//! time). Events go to a store of their own — a temporary directory deleted at exit, or `--store-dir` to
+//! keep it — never to the operator's database.
+
+use super::TempDir;
+use crate::app::onnx_detector;
+use anyhow::{Context, bail};
+use futures::future::LocalBoxFuture;
+use panoptes_actors::alerts::{AlertCursor, Subscribe};
+use panoptes_actors::batcher::{BatcherActor, GetStats};
+use panoptes_actors::camera::source::{AccessUnit, FileSource, Opener, SourceError, VideoSource};
+use panoptes_actors::config::{CameraConfig, StoreConfig};
+use panoptes_actors::messages::CameraId;
+use panoptes_actors::pipeline::Pipeline;
+use panoptes_actors::status::StatusBoard;
+use panoptes_actors::store::actor::MaxId;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::sync::oneshot;
+
+#[derive(clap::Args)]
+pub struct Args {
+    /// TOML config file (model, devices, the camera's rules); the embedded demo config when absent.
+    #[arg(long)]
+    config: Option<PathBuf>,
+    /// Id of the configured camera whose settings and rules apply to the file.
+    #[arg(long)]
+    camera: String,
+    /// The video file (MP4/MKV, H.264 or H.265).
+    #[arg(long)]
+    input: PathBuf,
+    /// Keep the events and their snapshots in this directory (`events.db`, `snapshots/`); by default a
+    /// temporary directory is used and deleted at exit.
+    #[arg(long)]
+    store_dir: Option<PathBuf>,
+}
+
+/// The camera's config with its source replaced by `input`, read once.
+fn replay_camera(cameras: &[CameraConfig], id: &str, input: &Path) -> anyhow::Result<CameraConfig> {
+    let Some(cam) = cameras.iter().find(|c| c.id == id) else {
+        let known: Vec<&str> = cameras.iter().map(|c| c.id.as_str()).collect();
+        bail!("--camera {id}: no such camera in the config; configured cameras: {}", known.join(", "));
+    };
+    if !input.is_file() {
+        bail!("--input {}: no such file; give a video file (MP4/MKV, H.264 or H.265)", input.display());
+    }
+    let mut cam = cam.clone();
+    cam.url = None;
+    cam.file = Some(input.to_owned());
+    cam.loop_file = false;
+    cam.enabled = true;
+    cam.username = None;
+    cam.password = None;
+    cam.password_env = None;
+    Ok(cam)
+}
+
+pub fn run(args: Args) -> anyhow::Result<()> {
+    let mut config = crate::settings::load(args.config.as_deref())?;
+    let camera = replay_camera(&config.cameras, &args.camera, &args.input)?;
+    let temp;
+    let dir = match &args.store_dir {
+        Some(d) => d.clone(),
+        None => {
+            temp = TempDir::new("replay")?;
+            temp.0.clone()
+        }
+    };
+    config.store = StoreConfig { path: dir.join("events.db"), snapshot_dir: dir.join("snapshots"), retention_days: 0 };
+    config.cameras.clear();
+    for dev in &mut config.devices {
+        // One camera fed one frame at a time: nothing to wait for.
+        dev.max_wait_ms = 0;
+    }
+    actix::System::new().block_on(replay(config, camera))
+}
+
+async fn replay(config: panoptes_actors::config::Config, camera: CameraConfig) -> anyhow::Result<()> {
+    let mut pipeline = Pipeline::start(&config, &onnx_detector(&config)).await.context("starting the pipeline")?;
+    let (ended_tx, mut ended) = oneshot::channel();
+    let cursor_camera: CameraId = camera.id.as_str().into();
+    let opener = ReplayOpener {
+        id: camera.id.as_str().into(),
+        path: camera.file.clone().unwrap_or_default(),
+        status: pipeline.status.clone(),
+        batchers: pipeline.batchers.clone(),
+        ended: Arc::new(Mutex::new(Some(ended_tx))),
+    };
+    let (_sub, live) = pipeline.alerts.send(Subscribe { camera: None }).await.context("alert hub")?;
+    let mut cursor = AlertCursor::new(live, None, Some(0));
+    let reader = pipeline.store.reader.clone();
+    pipeline.add_camera_with_opener(camera, Arc::new(opener)).await.context("starting the camera")?;
+    let mut out = std::io::stdout().lock();
+    let mut print = |json: &str| -> anyhow::Result<()> {
+        writeln!(out, "{json}").and_then(|()| out.flush()).context("writing to stdout")
+    };
+    let outcome = loop {
+        tokio::select! {
+            next = cursor.next(&reader) => match next? {
+                Some(alert) => print(&alert.json)?,
+                None => bail!("the alert hub stopped"),
+            },
+            end = &mut ended => break end.unwrap_or_else(|_| Err("the camera stopped".into())),
+        }
+    };
+    pipeline.drain().await;
+    let decoded = pipeline.status.get(&cursor_camera).map(|s| s.frames_decoded).unwrap_or(0);
+    let mut inferred = 0;
+    for (_, batcher) in &pipeline.batchers {
+        inferred += batcher.send(GetStats).await.map(|s| s.frames_inferred).unwrap_or(0);
+    }
+    pipeline.stop().await;
+    let newest = pipeline.store.ask(MaxId).await??;
+    eprintln!("replay: {decoded} frames decoded, {inferred} inferred, {newest} events");
+    while cursor.last_id() < newest {
+        match cursor.next(&reader).await? {
+            Some(alert) => print(&alert.json)?,
+            None => bail!("the alert hub stopped"),
+        }
+    }
+    outcome.map_err(|e| anyhow::anyhow!("replaying the file failed: {e}"))
+}
+
+/// Where the camera's session reports, once, how the file ended (`Err`: why it stopped early).
+type Ended = Arc<Mutex<Option<oneshot::Sender<Result<(), String>>>>>;
+
+/// Opens the file once, unpaced, behind a gate that reads the next picture only when the camera is placed
+/// and its device's batch queue is empty. Reports the end of the file (or why it stopped) on `ended`.
+struct ReplayOpener {
+    id: CameraId,
+    path: PathBuf,
+    status: StatusBoard,
+    batchers: Vec<(Arc<str>, actix::Addr<BatcherActor>)>,
+    ended: Ended,
+}
+
+fn report(ended: &Ended, outcome: Result<(), String>) {
+    if let Some(tx) = ended.lock().unwrap_or_else(|e| e.into_inner()).take() {
+        let _ = tx.send(outcome);
+    }
+}
+
+impl Opener for ReplayOpener {
+    fn open<'a>(
+        &'a self,
+        camera: &'a CameraId,
+        _config: &'a CameraConfig,
+    ) -> LocalBoxFuture<'a, Result<Box<dyn VideoSource>, SourceError>> {
+        Box::pin(async move {
+            let first = self.ended.lock().unwrap_or_else(|e| e.into_inner()).is_some();
+            if !first {
+                // The file has been read (or failed); the camera retries after its backoff: give it nothing.
+                return Ok(Box::new(Idle) as Box<dyn VideoSource>);
+            }
+            match FileSource::open(camera.clone(), &self.path, false) {
+                Ok(file) => Ok(Box::new(Gated {
+                    inner: file.unpaced(),
+                    id: self.id.clone(),
+                    status: self.status.clone(),
+                    batchers: self.batchers.clone(),
+                    ended: self.ended.clone(),
+                    done: false,
+                }) as Box<dyn VideoSource>),
+                Err(e) => {
+                    report(&self.ended, Err(panoptes_actors::camera::error_chain(&e)));
+                    Err(e)
+                }
+            }
+        })
+    }
+}
+
+/// A source that never yields (the replay is over).
+struct Idle;
+
+impl VideoSource for Idle {
+    fn next(&mut self) -> LocalBoxFuture<'_, Result<Option<AccessUnit>, SourceError>> {
+        Box::pin(futures::future::pending())
+    }
+}
+
+struct Gated {
+    inner: FileSource,
+    id: CameraId,
+    status: StatusBoard,
+    batchers: Vec<(Arc<str>, actix::Addr<BatcherActor>)>,
+    ended: Ended,
+    done: bool,
+}
+
+impl Gated {
+    /// Wait until the camera is placed on a device whose batch queue is empty.
+    async fn wait_for_room(&self) {
+        loop {
+            let device = self.status.get(&self.id).and_then(|s| s.device.clone());
+            if let Some(batcher) = device.and_then(|d| self.batchers.iter().find(|(id, _)| **id == *d)) {
+                match batcher.1.send(GetStats).await {
+                    Ok(stats) if stats.queue_depth == 0 => return,
+                    Ok(_) => {}
+                    Err(_) => return,
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+    }
+}
+
+impl VideoSource for Gated {
+    fn next(&mut self) -> LocalBoxFuture<'_, Result<Option<AccessUnit>, SourceError>> {
+        Box::pin(async move {
+            if self.done {
+                return futures::future::pending().await;
+            }
+            self.wait_for_room().await;
+            let unit = self.inner.next().await;
+            match &unit {
+                Ok(Some(_)) => {}
+                Ok(None) => {
+                    // Hold the session open so the camera does not log an end and reopen; the replay stops it.
+                    self.done = true;
+                    report(&self.ended, Ok(()));
+                    return futures::future::pending().await;
+                }
+                Err(e) => report(&self.ended, Err(panoptes_actors::camera::error_chain(e))),
+            }
+            unit
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn camera(json: &str) -> CameraConfig {
+        serde_json::from_str(json).unwrap()
+    }
+
+    #[test]
+    fn the_camera_keeps_its_settings_and_reads_the_file_once() {
+        let dir = std::env::temp_dir();
+        let input = dir.join(format!("panoptes-replay-test-{}.mp4", std::process::id()));
+        std::fs::write(&input, b"x").unwrap();
+        let cams = vec![
+            camera(
+                r#"{"id": "gate", "url": "rtsp://127.0.0.1/x", "username": "u", "password_env": "P", "detect_fps": 2.5}"#,
+            ),
+            camera(r#"{"id": "door", "file": "a.mp4"}"#),
+        ];
+        let cam = replay_camera(&cams, "gate", &input).unwrap();
+        assert_eq!(cam.file.as_deref(), Some(input.as_path()));
+        assert!(cam.url.is_none() && !cam.loop_file && cam.username.is_none() && cam.password_env.is_none());
+        assert_eq!(cam.detect_fps, 2.5);
+        cam.validate().unwrap();
+        let err = replay_camera(&cams, "yard", &input).unwrap_err().to_string();
+        assert!(err.contains("yard") && err.contains("gate, door"), "{err}");
+        let err = replay_camera(&cams, "gate", Path::new("/nonexistent.mp4")).unwrap_err().to_string();
+        assert!(err.contains("/nonexistent.mp4"), "{err}");
+        std::fs::remove_file(&input).unwrap();
+    }
+}

@@ -1,0 +1,105 @@
+//! `GET /ws/alerts[?after=ID][&camera=ID]`: every stored event as a JSON message (see `docs/api.md`).
+//!
+//! With `after`, the client first receives the events above that id it missed (from the store), then the
+//! live feed, with no gap and no duplicate ([`AlertCursor`]); without it, only events from now on. A client
+//! that reads too slowly re-reads what it missed from the store instead of losing it. Heartbeats as on the
+//! overlay channel: a ping every 5 s, closed after 15 s of silence.
+
+use super::{ApiError, AppState};
+use actix_web::{HttpRequest, HttpResponse, web};
+use actix_ws::Message;
+use futures::StreamExt;
+use panoptes_actors::alerts::{AlertCursor, Subscribe, Unsubscribe};
+use std::time::{Duration, Instant};
+
+const HEARTBEAT: Duration = Duration::from_secs(5);
+const CLIENT_TIMEOUT: Duration = Duration::from_secs(15);
+const MAX_FRAME_BYTES: usize = 64 * 1024;
+
+/// `after` and `camera` from the query string; errors name the parameter.
+pub fn parse_query(pairs: &[(String, String)]) -> Result<(Option<i64>, Option<String>), ApiError> {
+    let (mut after, mut camera) = (None, None);
+    for (key, value) in pairs {
+        match key.as_str() {
+            "after" => {
+                after = Some(value.parse::<i64>().ok().filter(|a| *a >= 0).ok_or_else(|| {
+                    ApiError::BadRequest(format!("query parameter `after`: `{value}` is not an event id (0 or more)"))
+                })?)
+            }
+            "camera" => camera = Some(value.clone()),
+            other => {
+                return Err(ApiError::BadRequest(format!("unknown query parameter `{other}`; known: after, camera")));
+            }
+        }
+    }
+    Ok((after, camera))
+}
+
+pub async fn alerts(
+    req: HttpRequest,
+    body: web::Payload,
+    query: web::Query<Vec<(String, String)>>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let (after, camera) = parse_query(&query)?;
+    if let Some(c) = &camera
+        && !state.status.contains_key(c.as_str())
+    {
+        return Err(ApiError::NotFound(format!("camera `{c}` does not exist; GET /api/cameras lists them")));
+    }
+    let (response, mut session, stream) =
+        actix_ws::handle(&req, body).map_err(|e| ApiError::BadRequest(format!("not a WebSocket upgrade: {e}")))?;
+    let (sub, live) = state.alerts.send(Subscribe { camera: camera.clone() }).await?;
+    let mut cursor = AlertCursor::new(live, camera, after);
+    let hub = state.alerts.clone();
+    let reader = state.store.reader.clone();
+    let mut stream = stream.max_frame_size(MAX_FRAME_BYTES);
+    actix_web::rt::spawn(async move {
+        let mut heartbeat = tokio::time::interval(HEARTBEAT);
+        let mut last_seen = Instant::now();
+        loop {
+            tokio::select! {
+                next = cursor.next(&reader) => match next {
+                    Ok(Some(alert)) => if session.text(alert.json.to_string()).await.is_err() { break },
+                    Ok(None) => break,
+                    Err(e) => {
+                        tracing::error!(error = %e, "alert client: reading missed events failed");
+                        let msg = serde_json::json!({ "type": "error", "error": e.to_string() });
+                        let _ = session.text(msg.to_string()).await;
+                        break;
+                    }
+                },
+                msg = stream.next() => match msg {
+                    Some(Ok(Message::Ping(bytes))) => {
+                        last_seen = Instant::now();
+                        if session.pong(&bytes).await.is_err() { break }
+                    }
+                    Some(Ok(Message::Close(_))) | Some(Err(_)) | None => break,
+                    Some(Ok(_)) => last_seen = Instant::now(),
+                },
+                _ = heartbeat.tick() => {
+                    if last_seen.elapsed() > CLIENT_TIMEOUT || session.ping(b"").await.is_err() { break }
+                }
+            }
+        }
+        hub.do_send(Unsubscribe(sub));
+        let _ = session.close(None).await;
+    });
+    Ok(response)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn after_must_be_an_id_and_unknown_parameters_are_named() {
+        let p = |k: &str, v: &str| vec![(k.to_string(), v.to_string())];
+        assert_eq!(parse_query(&p("after", "12")).unwrap(), (Some(12), None));
+        assert_eq!(parse_query(&p("camera", "gate")).unwrap(), (None, Some("gate".into())));
+        let err = parse_query(&p("after", "-3")).unwrap_err().to_string();
+        assert!(err.contains("`after`") && err.contains("-3"), "{err}");
+        let err = parse_query(&p("since", "1")).unwrap_err().to_string();
+        assert!(err.contains("`since`"), "{err}");
+    }
+}
