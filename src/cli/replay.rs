@@ -200,12 +200,21 @@ struct Gated {
 
 impl Gated {
     /// Wait until the camera is placed on a device whose batch queue is empty.
+    ///
+    /// The allocator records the device in the status board just after it sends the camera its `Place`, so
+    /// once the device shows there, `Place` is in the camera actor's mailbox. This source runs inside that
+    /// actor, which reads its mailbox only while the session is pending; the reply to `GetStats` may already
+    /// be there when it is first polled (the batcher's thread can answer before this one resumes), so yield
+    /// once more: the actor then handles `Place` before the next frame is decoded.
     async fn wait_for_room(&self) {
         loop {
             let device = self.status.get(&self.id).and_then(|s| s.device.clone());
             if let Some(batcher) = device.and_then(|d| self.batchers.iter().find(|(id, _)| **id == *d)) {
                 match batcher.1.send(GetStats).await {
-                    Ok(stats) if stats.queue_depth == 0 => return,
+                    Ok(stats) if stats.queue_depth == 0 => {
+                        tokio::task::yield_now().await;
+                        return;
+                    }
                     Ok(_) => {}
                     Err(_) => return,
                 }
