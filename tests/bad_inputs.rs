@@ -42,15 +42,19 @@ async fn an_unreachable_camera_does_not_stop_a_good_one() {
     assert!(body["error"].as_str().unwrap().contains("nope"));
 }
 
-fn config_file(toml: &str) -> tempfile::NamedTempFile {
+/// A config file whose event store lives in `store` (never the operator's `var/`).
+fn config_file(toml: &str, store: &tempfile::TempDir) -> tempfile::NamedTempFile {
     let mut f = tempfile::Builder::new().suffix(".toml").tempfile().unwrap();
     f.write_all(toml.as_bytes()).unwrap();
+    f.write_all(common::store_section(store.path()).as_bytes()).unwrap();
     f
 }
 
 #[test]
 fn a_bad_config_value_names_the_field() {
-    let f = config_file(&config_with_cameras("[[cameras]]\nid = \"lobby\"\nfile = \"x.mp4\"\ndetect_fps = -1\n"));
+    let store = tempfile::tempdir().unwrap();
+    let f =
+        config_file(&config_with_cameras("[[cameras]]\nid = \"lobby\"\nfile = \"x.mp4\"\ndetect_fps = -1\n"), &store);
     let (ok, _, stderr) = run_cli(&["run", "--config", f.path().to_str().unwrap()]);
     assert!(!ok);
     assert!(stderr.contains("cameras.lobby.detect_fps"), "{stderr}");
@@ -61,7 +65,8 @@ fn a_missing_or_corrupt_model_names_the_file() {
     let corrupt = tempfile::Builder::new().suffix(".onnx").tempfile().unwrap();
     std::fs::write(corrupt.path(), b"not an onnx model").unwrap();
     for model in ["/nonexistent/model.onnx", corrupt.path().to_str().unwrap()] {
-        let f = config_file(&format!("[server]\nlisten = \"127.0.0.1:0\"\n[model]\npath = \"{model}\"\n"));
+        let store = tempfile::tempdir().unwrap();
+        let f = config_file(&format!("[server]\nlisten = \"127.0.0.1:0\"\n[model]\npath = \"{model}\"\n"), &store);
         let (ok, _, stderr) = run_cli(&["run", "--config", f.path().to_str().unwrap()]);
         assert!(!ok, "panoptes must refuse model {model}");
         assert!(stderr.contains(model), "the error names {model}: {stderr}");

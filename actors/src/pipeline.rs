@@ -220,6 +220,10 @@ impl Pipeline {
         for running in self.cameras.values() {
             let _ = running.tracker.send(Flush).await;
         }
+        // Trackers have sent their frames on; the rules have them in their mailboxes.
+        for running in self.cameras.values() {
+            let _ = running.rules.send(Flush).await;
+        }
         self.store.flush().await;
     }
 

@@ -108,6 +108,8 @@ pub struct Server {
     child: Child,
     pub addr: String,
     _config: tempfile::NamedTempFile,
+    /// The event store's directory, when the test's config gave none.
+    pub store_dir: Option<tempfile::TempDir>,
     pub stderr: mpsc::Receiver<String>,
 }
 
@@ -120,9 +122,17 @@ pub fn config_with_cameras(cameras: &str) -> String {
 }
 
 impl Server {
+    /// Run with `config_toml`; without a `[store]` section the events go to a fresh temporary directory,
+    /// never to the operator's `var/`.
     pub fn start(config_toml: &str) -> Self {
+        let mut toml = config_toml.to_string();
+        let store_dir = (!toml.contains("[store]")).then(|| {
+            let dir = tempfile::tempdir().unwrap();
+            toml.push_str(&store_section(dir.path()));
+            dir
+        });
         let mut f = tempfile::Builder::new().suffix(".toml").tempfile().unwrap();
-        f.write_all(config_toml.as_bytes()).unwrap();
+        f.write_all(toml.as_bytes()).unwrap();
         let mut child = Command::new(env!("CARGO_BIN_EXE_panoptes"))
             .args(["run", "--config"])
             .arg(f.path())
@@ -137,7 +147,7 @@ impl Server {
         let addr = wait_for_line(&out, "panoptes' listening line", Duration::from_secs(60), |l| {
             l.strip_prefix("panoptes listening on http://").and_then(|r| r.split('/').next()).map(str::to_string)
         });
-        Self { child, addr, _config: f, stderr }
+        Self { child, addr, _config: f, store_dir, stderr }
     }
 
     pub fn http(&self, path: &str) -> String {
@@ -190,6 +200,15 @@ impl Drop for Server {
     fn drop(&mut self) {
         self.kill();
     }
+}
+
+/// A `[store]` section keeping events and snapshots in `dir`.
+pub fn store_section(dir: &Path) -> String {
+    format!(
+        "\n[store]\npath = \"{}\"\nsnapshot_dir = \"{}\"\n",
+        dir.join("events.db").display(),
+        dir.join("snapshots").display()
+    )
 }
 
 /// Runs `panoptes` with `args` to completion; returns (success, stdout, stderr).

@@ -67,6 +67,13 @@ impl Handler<TrackedFrame> for RuleActor {
 #[rtype(result = "Vec<DisabledRule>")]
 pub struct UpdateRules(pub RulesConfig);
 
+/// Answered once every frame sent before it has been evaluated (and its events sent to the store).
+impl Handler<crate::messages::Flush> for RuleActor {
+    type Result = ();
+
+    fn handle(&mut self, _msg: crate::messages::Flush, _ctx: &mut Context<Self>) {}
+}
+
 impl Handler<UpdateRules> for RuleActor {
     type Result = Vec<DisabledRule>;
 
