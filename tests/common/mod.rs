@@ -2,7 +2,7 @@
 //! server (`scripts/rtsp_server.py`, GStreamer), and an overlay WebSocket client.
 #![allow(dead_code)]
 
-use futures::StreamExt;
+use futures::{SinkExt, StreamExt};
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -179,6 +179,8 @@ impl Server {
         while !done(&msgs) {
             match tokio::time::timeout_at(deadline, ws.next()).await {
                 Ok(Some(Ok(awc::ws::Frame::Text(bytes)))) => msgs.push(serde_json::from_slice(&bytes).unwrap()),
+                // The server closes clients that stay silent for 15 s: answer its pings.
+                Ok(Some(Ok(awc::ws::Frame::Ping(bytes)))) => ws.send(awc::ws::Message::Pong(bytes)).await.unwrap(),
                 Ok(Some(Ok(_))) => {}
                 Ok(other) => panic!("overlay WebSocket of {camera} ended: {other:?}"),
                 Err(_) => panic!(
