@@ -5,16 +5,11 @@
 //! that reads too slowly re-reads what it missed from the store instead of losing it. Heartbeats as on the
 //! overlay channel: a ping every 5 s, closed after 15 s of silence.
 
+use super::ws::{HEARTBEAT, Liveness, MAX_FRAME_BYTES};
 use super::{ApiError, AppState};
 use actix_web::{HttpRequest, HttpResponse, web};
-use actix_ws::Message;
 use futures::StreamExt;
 use panoptes_actors::alerts::{AlertCursor, Subscribe, Unsubscribe};
-use std::time::{Duration, Instant};
-
-const HEARTBEAT: Duration = Duration::from_secs(5);
-const CLIENT_TIMEOUT: Duration = Duration::from_secs(15);
-const MAX_FRAME_BYTES: usize = 64 * 1024;
 
 /// `after` and `camera` from the query string; errors name the parameter.
 pub fn parse_query(pairs: &[(String, String)]) -> Result<(Option<i64>, Option<String>), ApiError> {
@@ -56,7 +51,7 @@ pub async fn alerts(
     let mut stream = stream.max_frame_size(MAX_FRAME_BYTES);
     actix_web::rt::spawn(async move {
         let mut heartbeat = tokio::time::interval(HEARTBEAT);
-        let mut last_seen = Instant::now();
+        let mut liveness = Liveness::new();
         loop {
             tokio::select! {
                 next = cursor.next(&reader) => match next {
@@ -69,17 +64,8 @@ pub async fn alerts(
                         break;
                     }
                 },
-                msg = stream.next() => match msg {
-                    Some(Ok(Message::Ping(bytes))) => {
-                        last_seen = Instant::now();
-                        if session.pong(&bytes).await.is_err() { break }
-                    }
-                    Some(Ok(Message::Close(_))) | Some(Err(_)) | None => break,
-                    Some(Ok(_)) => last_seen = Instant::now(),
-                },
-                _ = heartbeat.tick() => {
-                    if last_seen.elapsed() > CLIENT_TIMEOUT || session.ping(b"").await.is_err() { break }
-                }
+                msg = stream.next() => if !liveness.client_message(msg, &mut session).await { break },
+                _ = heartbeat.tick() => if !liveness.tick(&mut session).await { break },
             }
         }
         hub.do_send(Unsubscribe(sub));

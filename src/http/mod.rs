@@ -10,6 +10,7 @@ mod health;
 mod overlay;
 mod page;
 mod time;
+mod ws;
 
 pub use error::ApiError;
 

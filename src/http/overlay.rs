@@ -3,16 +3,11 @@
 //! The session subscribes to the hub with a bounded queue; it pings every 5 s and closes a client
 //! that has not answered for 15 s. Messages from the client other than ping/pong/close are ignored.
 
+use super::ws::{HEARTBEAT, Liveness, MAX_FRAME_BYTES};
 use super::{ApiError, AppState};
 use actix_web::{HttpRequest, HttpResponse, web};
-use actix_ws::Message;
 use futures::StreamExt;
 use panoptes_actors::hub::{Subscribe, Unsubscribe};
-use std::time::{Duration, Instant};
-
-const HEARTBEAT: Duration = Duration::from_secs(5);
-const CLIENT_TIMEOUT: Duration = Duration::from_secs(15);
-const MAX_FRAME_BYTES: usize = 64 * 1024;
 
 #[derive(serde::Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -40,24 +35,15 @@ pub async fn overlay(
     let mut stream = stream.max_frame_size(MAX_FRAME_BYTES);
     actix_web::rt::spawn(async move {
         let mut heartbeat = tokio::time::interval(HEARTBEAT);
-        let mut last_seen = Instant::now();
+        let mut liveness = Liveness::new();
         loop {
             tokio::select! {
                 msg = rx.recv() => match msg {
                     Some(json) => if session.text(json.to_string()).await.is_err() { break },
                     None => break,
                 },
-                msg = stream.next() => match msg {
-                    Some(Ok(Message::Ping(bytes))) => {
-                        last_seen = Instant::now();
-                        if session.pong(&bytes).await.is_err() { break }
-                    }
-                    Some(Ok(Message::Close(_))) | Some(Err(_)) | None => break,
-                    Some(Ok(_)) => last_seen = Instant::now(),
-                },
-                _ = heartbeat.tick() => {
-                    if last_seen.elapsed() > CLIENT_TIMEOUT || session.ping(b"").await.is_err() { break }
-                }
+                msg = stream.next() => if !liveness.client_message(msg, &mut session).await { break },
+                _ = heartbeat.tick() => if !liveness.tick(&mut session).await { break },
             }
         }
         hub.do_send(Unsubscribe(sub));
