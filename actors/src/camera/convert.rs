@@ -44,30 +44,18 @@ impl Converter {
         }
         let lb = Letterbox::new(w, h, input_size.0, input_size.1);
         let key = (format, w, h, lb.inner_w, lb.inner_h);
+        let scaler_error =
+            |source| ConvertError::Scaler { format, src_w: w, src_h: h, dst_w: lb.inner_w, dst_h: lb.inner_h, source };
         if self.scaler.as_ref().is_none_or(|(k, _)| *k != key) {
             let ctx = scaling::Context::get(format, w, h, Pixel::RGB24, lb.inner_w, lb.inner_h, scaling::Flags::AREA)
-                .map_err(|source| ConvertError::Scaler {
-                format,
-                src_w: w,
-                src_h: h,
-                dst_w: lb.inner_w,
-                dst_h: lb.inner_h,
-                source,
-            })?;
+                .map_err(scaler_error)?;
             self.scaler = Some((key, ctx));
             self.rgb = Some(frame::Video::new(Pixel::RGB24, lb.inner_w, lb.inner_h));
         }
         let (Some((_, ctx)), Some(rgb)) = (self.scaler.as_mut(), self.rgb.as_mut()) else {
             unreachable!("scaler and buffer are set together")
         };
-        ctx.run(picture, rgb).map_err(|source| ConvertError::Scaler {
-            format,
-            src_w: w,
-            src_h: h,
-            dst_w: lb.inner_w,
-            dst_h: lb.inner_h,
-            source,
-        })?;
+        ctx.run(picture, rgb).map_err(scaler_error)?;
         Ok(rgb_to_chw(rgb.data(0), rgb.stride(0), lb))
     }
 }
