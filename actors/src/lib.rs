@@ -12,7 +12,6 @@
 //!   crossing) over tracked frames, on stream time ([`rules::RuleEngine`] is the pure core).
 //! - [`allocator`]: places cameras on devices ([`allocator::plan`] is the pure core).
 //! - [`hub`]: bounded fan-out of overlay messages to WebSocket clients.
-//! - [`picture`]: model inputs back to RGB and JPEG for snapshots and the live page.
 //! - [`store`]: the durable event store (SQLite, snapshots) and its writer/reader actors.
 //! - [`alerts`]: fan-out of stored events to alert clients, with gap-free resume from the store.
 //! - [`pipeline`]: starts and wires the actors from a [`config::Config`]; [`status`]: live camera status.
@@ -30,7 +29,6 @@ pub mod hub;
 pub mod infer;
 pub mod messages;
 pub mod metric_names;
-pub mod picture;
 pub mod pipeline;
 pub mod rules;
 pub mod status;

@@ -4,7 +4,7 @@ use super::{ApiError, AppState};
 use actix_web::{HttpResponse, web};
 use panoptes_actors::batcher::GetStats;
 use panoptes_actors::hub::GetLatestPicture;
-use panoptes_actors::picture;
+use panoptes_actors::store::snapshot;
 
 pub async fn list(state: web::Data<AppState>) -> HttpResponse {
     let mut cameras: Vec<serde_json::Value> = state
@@ -54,7 +54,7 @@ pub async fn frame_jpeg(state: web::Data<AppState>, id: web::Path<String>) -> Re
         .send(GetLatestPicture(id.as_str().into()))
         .await?
         .ok_or_else(|| ApiError::NotFound(format!("camera `{id}` has no processed frame yet; retry shortly")))?;
-    let bytes = web::block(move || picture::jpeg(&picture::rgb_from_input(&latest.input), 80))
+    let bytes = web::block(move || snapshot::encode(&latest.input, None))
         .await
         .map_err(|e| ApiError::Internal(e.to_string()))?
         .map_err(|e| ApiError::Internal(format!("JPEG encoding failed: {e}")))?;
