@@ -56,6 +56,13 @@ pub const ALERTS_DROPPED: &str = "panoptes_alerts_dropped_total";
 /// Gauge: WebSocket clients on the alert channel.
 pub const ALERT_CLIENTS: &str = "panoptes_alert_clients";
 
+/// Gauge, seconds, labels `peer`: the peer node's clock minus this node's (`[[peers]]`).
+pub const PEER_CLOCK_OFFSET_SECONDS: &str = "panoptes_peer_clock_offset_seconds";
+/// Gauge, seconds, labels `peer`: the true peer offset is within the estimate ± this.
+pub const PEER_CLOCK_UNCERTAINTY_SECONDS: &str = "panoptes_peer_clock_uncertainty_seconds";
+/// Counter, labels `peer`: time exchanges with the peer that failed (unreachable, refused, bad reply).
+pub const PEER_EXCHANGE_FAILURES: &str = "panoptes_peer_time_exchange_failures_total";
+
 /// Describe every metric (units and help) on the installed recorder.
 pub fn describe() {
     use metrics::{Unit, describe_counter, describe_gauge, describe_histogram};
@@ -81,4 +88,7 @@ pub fn describe() {
     describe_counter!(SNAPSHOTS_SKIPPED, Unit::Count, "Events stored without their snapshot, by reason");
     describe_counter!(ALERTS_DROPPED, Unit::Count, "Alert messages dropped for slow clients (re-read from the store)");
     describe_gauge!(ALERT_CLIENTS, Unit::Count, "Alert WebSocket clients");
+    describe_gauge!(PEER_CLOCK_OFFSET_SECONDS, Unit::Seconds, "Peer node clock minus this node's clock");
+    describe_gauge!(PEER_CLOCK_UNCERTAINTY_SECONDS, Unit::Seconds, "Uncertainty of the peer clock offset");
+    describe_counter!(PEER_EXCHANGE_FAILURES, Unit::Count, "Failed time exchanges with a peer node");
 }

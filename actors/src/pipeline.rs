@@ -163,6 +163,7 @@ impl Pipeline {
         }
         let classes = resolve_classes(&self.labels, &cfg)?;
         self.status.insert(id.clone(), CameraStatus::default());
+        self.store.links.set_camera(id.clone(), cfg.playback.clone());
         let rules =
             RuleActor::new(id.clone(), &RulesConfig::of_camera(&cfg), self.labels.clone(), self.events.clone()).start();
         let outputs = vec![self.hub.clone().recipient(), rules.clone().recipient()];
@@ -187,10 +188,12 @@ impl Pipeline {
             }
             Ok(Err(source)) => {
                 stop_camera(running).await;
+                self.forget(&id);
                 Err(PipelineError::Placement { camera: cfg.id, source })
             }
             Err(_) => {
                 stop_camera(running).await;
+                self.forget(&id);
                 Err(PipelineError::AllocatorGone)
             }
         }
@@ -201,8 +204,14 @@ impl Pipeline {
         let running = self.cameras.remove(id).ok_or_else(|| PipelineError::NoSuchCamera(id.to_string()))?;
         self.allocator.do_send(allocator::RemoveCamera(id.into()));
         stop_camera(running).await;
-        self.status.remove(id);
+        self.forget(id);
         Ok(())
+    }
+
+    /// Drop what the pipeline keeps about a camera that is not running.
+    fn forget(&self, id: &str) {
+        self.status.remove(id);
+        self.store.links.set_camera(id.into(), None);
     }
 
     /// Wait until every frame handed to the batchers so far has been inferred, tracked, and every event
