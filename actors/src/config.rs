@@ -661,7 +661,22 @@ mod tests {
             cameras,
             tracker: TrackerConfig::default(),
             store: StoreConfig::default(),
+            recording: RecordingConfig::default(),
         }
+    }
+
+    #[test]
+    fn recording_fields_are_checked_by_name() {
+        let mut c = config(vec![]);
+        c.recording.segment_sec = 0.0;
+        assert!(c.validate().unwrap_err().to_string().contains("recording.segment_sec"));
+        c.recording.segment_sec = 10.0;
+        c.recording.clip_post_sec = -1.0;
+        assert!(c.validate().unwrap_err().to_string().contains("recording.clip_post_sec"));
+        c.recording.clip_post_sec = 5.0;
+        assert!(c.validate().is_ok());
+        let cam = camera("a");
+        assert!(cam.record, "cameras are recorded by default when recording is enabled");
     }
 
     #[test]

@@ -48,6 +48,8 @@ pub struct Fragmenter {
     /// Close a fragment once it spans this many ticks (0: after every sample), without reordering.
     max_ticks: i64,
     pending: Vec<Pending>,
+    /// A key frame has been taken since the start (or the last reset).
+    synced: bool,
     last_pts: Option<i64>,
     reorders: bool,
     /// Decode delay in ticks (0 without B-frames).
@@ -64,6 +66,7 @@ impl Fragmenter {
             clock_rate,
             max_ticks,
             pending: Vec::new(),
+            synced: false,
             last_pts: None,
             reorders: false,
             delay: 0,
@@ -96,8 +99,9 @@ impl Fragmenter {
             Some(first) if key || (!self.reorders && pts - first.pts >= self.max_ticks) => self.close(Some(pts)),
             _ => None,
         };
-        if self.pending.is_empty() && !key {
-            return closed; // waiting for a key frame
+        self.synced |= key;
+        if !self.synced {
+            return closed; // waiting for the first key frame
         }
         self.pending.push(Pending { pts, wall_ms, key, data: data.to_vec() });
         closed
@@ -111,6 +115,7 @@ impl Fragmenter {
     /// Drop what is pending (the stream changed codec parameters) and wait for a key frame.
     pub fn reset(&mut self) {
         self.pending.clear();
+        self.synced = false;
         self.last_pts = None;
     }
 
@@ -124,15 +129,14 @@ impl Fragmenter {
         }
         let n = pending.len();
         let dts: Vec<i64> = sorted.iter().map(|q| q - self.delay).collect();
+        if n >= 2 {
+            self.interval = (sorted[n - 1] - sorted[n - 2]).max(1);
+        }
         let last_duration = match next_pts {
             Some(next) if !self.reorders && next > sorted[n - 1] => next - sorted[n - 1],
             _ => self.interval,
         };
-        if n >= 2 {
-            self.interval = (sorted[n - 1] - sorted[n - 2]).max(1);
-        } else if next_pts.is_some() {
-            self.interval = last_duration.max(1);
-        }
+        self.interval = last_duration.max(1);
         if dts[0] < 0 {
             return None; // only possible in the first reordered frames of a timeline starting at 0
         }
