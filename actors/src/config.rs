@@ -80,7 +80,9 @@ impl RecordingConfig {
         if !(self.retain_hours.is_finite() && self.retain_hours >= 0.0) {
             return Err(invalid("recording.retain_hours", "must be 0 (no age limit) or a positive number of hours"));
         }
-        for (name, v) in [("recording.clip_pre_sec", self.clip_pre_sec), ("recording.clip_post_sec", self.clip_post_sec)] {
+        for (name, v) in
+            [("recording.clip_pre_sec", self.clip_pre_sec), ("recording.clip_post_sec", self.clip_post_sec)]
+        {
             if !(v.is_finite() && v >= 0.0) {
                 return Err(invalid(name, "must be 0 or more seconds"));
             }

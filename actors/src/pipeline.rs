@@ -130,8 +130,7 @@ impl Pipeline {
         let allocator = AllocatorActor::new(devices, status.clone(), Duration::from_secs(30)).start();
         let hub = Hub::default().start();
         let tracker = TrackerParams::from(&config.tracker);
-        let mut pipeline =
-            Self {
+        let mut pipeline = Self {
             status,
             hub,
             allocator,

@@ -116,10 +116,9 @@ pub async fn segment(
         .ok_or_else(|| ApiError::BadRequest(format!("path parameter `segment`: `{raw}` is not a segment id")))?;
     let (index, dir) = (state.recording.index.clone(), state.recording.config.dir.clone());
     let (seg, bytes) = blocking(move || {
-        let seg = index
-            .get(id)
-            .map_err(|e| ApiError::Internal(e.to_string()))?
-            .ok_or_else(|| ApiError::NotFound(format!("recording segment {id} does not exist (or was deleted by retention)")))?;
+        let seg = index.get(id).map_err(|e| ApiError::Internal(e.to_string()))?.ok_or_else(|| {
+            ApiError::NotFound(format!("recording segment {id} does not exist (or was deleted by retention)"))
+        })?;
         let path = dir.join(&seg.path);
         let bytes = std::fs::read(&path).map_err(|e| match e.kind() {
             std::io::ErrorKind::NotFound => ApiError::NotFound(format!("recording segment {id} was deleted")),
@@ -156,7 +155,8 @@ async fn build_clip(state: &AppState, event: &StoredEvent) -> Result<(Clip, u32)
     blocking(move || {
         let internal = |e: panoptes_actors::store::StoreError| ApiError::Internal(e.to_string());
         // Segments share the camera timeline's rate; find one to learn it, then search in its ticks.
-        let rate = index.by_wall(&camera, i64::MIN, i64::MAX, 1).map_err(internal)?.first().map(|s| s.start_pts.clock_rate);
+        let rate =
+            index.by_wall(&camera, i64::MIN, i64::MAX, 1).map_err(internal)?.first().map(|s| s.start_pts.clock_rate);
         let not_recorded = || {
             ApiError::NotFound(format!(
                 "event {id}: camera {camera} has no finished recording around PTS {:.3} s yet \

@@ -84,8 +84,14 @@ mod tests {
 
     fn init(sps_byte: u8) -> Vec<u8> {
         let record = vec![1, 0x64, 0x00, 0x28, 0xff, 0xe1, 0, 2, 0x67, sps_byte, 1, 0, 1, 0x68];
-        init_segment(&TrackInfo { codec: VideoCodec::H264, config_record: record, width: 8, height: 8, timescale: 90_000 })
-            .unwrap()
+        init_segment(&TrackInfo {
+            codec: VideoCodec::H264,
+            config_record: record,
+            width: 8,
+            height: 8,
+            timescale: 90_000,
+        })
+        .unwrap()
     }
 
     /// A file of one-second fragments of 10 pictures starting at `start` ticks; `keys` says which fragments

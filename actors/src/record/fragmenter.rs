@@ -222,7 +222,8 @@ mod tests {
         // Decode order I0 P3 B1 B2 | I4 P7 B5 B6 (PTS in frames of 1 000 ticks), fragments of up to 1 s.
         let mut f = Fragmenter::new(90_000, 90_000);
         let mut out = Vec::new();
-        let units = [(10, true), (13, false), (11, false), (12, false), (14, true), (17, false), (15, false), (16, false)];
+        let units =
+            [(10, true), (13, false), (11, false), (12, false), (14, true), (17, false), (15, false), (16, false)];
         for (pts, key) in units {
             out.extend(f.push(pts * 1_000, 0, key, b"x"));
         }

@@ -45,7 +45,9 @@ pub struct SampleInfo {
 /// Why a configuration record or a box cannot be used.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum Mp4Error {
-    #[error("{codec} configuration record is {len} bytes, too short for its header; the stream's parameter sets are missing")]
+    #[error(
+        "{codec} configuration record is {len} bytes, too short for its header; the stream's parameter sets are missing"
+    )]
     ShortRecord { codec: VideoCodec, len: usize },
     #[error("box `{kind}` at byte {at} claims {claimed} bytes but only {left} remain; the file is truncated")]
     Truncated { kind: String, at: usize, claimed: u64, left: usize },
@@ -303,7 +305,12 @@ pub fn boxes(buf: &[u8], from: usize, to: usize) -> Result<Vec<BoxRef>, Mp4Error
             n => (u64::from(n), 8),
         };
         if size < header as u64 || size > left as u64 {
-            return Err(Mp4Error::Truncated { kind: String::from_utf8_lossy(&kind).into_owned(), at, claimed: size, left });
+            return Err(Mp4Error::Truncated {
+                kind: String::from_utf8_lossy(&kind).into_owned(),
+                at,
+                claimed: size,
+                left,
+            });
         }
         let end = at + size as usize;
         out.push(BoxRef { kind, start: at, body: at + header, end });
@@ -485,7 +492,8 @@ mod tests {
 
     #[test]
     fn init_segment_has_the_track_and_the_record_verbatim() {
-        let t = TrackInfo { codec: VideoCodec::H264, config_record: avcc(), width: 768, height: 576, timescale: 90_000 };
+        let t =
+            TrackInfo { codec: VideoCodec::H264, config_record: avcc(), width: 768, height: 576, timescale: 90_000 };
         let init = init_segment(&t).unwrap();
         let top = boxes(&init, 0, init.len()).unwrap();
         let kinds: Vec<String> = top.iter().map(BoxRef::kind_str).collect();
@@ -493,9 +501,9 @@ mod tests {
         let moov = top[1];
         let mvex = child(&init, &moov, b"mvex").unwrap().expect("mvex");
         assert!(child(&init, &mvex, b"trex").unwrap().is_some());
-        let mdhd = ["trak", "mdia", "mdhd"].iter().try_fold(moov, |b, k| {
-            child(&init, &b, k.as_bytes().try_into().unwrap()).unwrap()
-        });
+        let mdhd = ["trak", "mdia", "mdhd"]
+            .iter()
+            .try_fold(moov, |b, k| child(&init, &b, k.as_bytes().try_into().unwrap()).unwrap());
         let mdhd = mdhd.expect("trak/mdia/mdhd");
         assert_eq!(be32(&init, mdhd.body + 12).unwrap(), 90_000, "mdhd timescale");
         // The avcC record is found byte for byte after its box header.
@@ -528,7 +536,8 @@ mod tests {
         let offset = u32::from_be_bytes(frag[trun_pos + 12..trun_pos + 16].try_into().unwrap()) as usize;
         assert_eq!(&frag[offset..], &data[..]);
         // Without composition offsets the trun carries none.
-        let plain: Vec<SampleInfo> = samples.iter().map(|s| SampleInfo { composition_offset: 0, ..s.clone() }).collect();
+        let plain: Vec<SampleInfo> =
+            samples.iter().map(|s| SampleInfo { composition_offset: 0, ..s.clone() }).collect();
         let frag2 = media_segment(1, 0, &plain, &data);
         assert_eq!(frag.len() - frag2.len(), 3 * 4);
     }

@@ -14,7 +14,12 @@ use std::time::Duration;
 pub const RETENTION_EVERY: Duration = Duration::from_secs(30);
 
 /// Segments to delete (id, reason), given every segment oldest first.
-pub fn plan(segments: &[Segment], now_ms: i64, retain_ms: Option<i64>, budget_bytes: Option<i64>) -> Vec<(i64, &'static str)> {
+pub fn plan(
+    segments: &[Segment],
+    now_ms: i64,
+    retain_ms: Option<i64>,
+    budget_bytes: Option<i64>,
+) -> Vec<(i64, &'static str)> {
     let mut out = Vec::new();
     let mut kept = Vec::new();
     for s in segments {
@@ -41,7 +46,7 @@ fn apply(index: &RecordingIndex, config: &RecordingConfig) {
         Ok(s) => s,
         Err(e) => return tracing::warn!(error = %e, "recording retention: cannot list segments"),
     };
-    let retain_ms = (config.retain_hours > 0.0).then(|| (config.retain_hours * 3_600_000.0) as i64);
+    let retain_ms = (config.retain_hours > 0.0).then_some((config.retain_hours * 3_600_000.0) as i64);
     let budget = (config.max_disk_mb > 0).then(|| (config.max_disk_mb * 1024 * 1024) as i64);
     for (id, reason) in plan(&segments, now_unix_ms(), retain_ms, budget) {
         let Some(s) = segments.iter().find(|s| s.id == id) else { continue };

@@ -7,10 +7,10 @@
 //! is recorded, and notes the camera's timeline end in the index every few seconds (and at the end), so a
 //! restarted process continues the timeline forward. The thread ends when the camera drops its tap.
 
+use super::TrackState;
 use super::fragmenter::Fragmenter;
 use super::live::{LiveFeed, LiveInit};
 use super::recorder::{Recorder, rescale};
-use super::TrackState;
 use crate::camera::source::AccessUnit;
 use crate::messages::CameraId;
 use crate::metric_names as m;
