@@ -13,6 +13,9 @@
 //! shifted back by the largest reorder delay seen so far, samples carry composition offsets, and
 //! fragments then close only at key frames (so a fragment holds whole reordered groups).
 
+/// A step between pictures longer than this many frame intervals is a hole, not a long picture.
+pub const HOLE_INTERVALS: i64 = 4;
+
 /// One sample waiting for its duration.
 #[derive(Clone, Debug)]
 struct Pending {
@@ -133,7 +136,13 @@ impl Fragmenter {
             self.interval = (sorted[n - 1] - sorted[n - 2]).max(1);
         }
         let last_duration = match next_pts {
-            Some(next) if !self.reorders && next > sorted[n - 1] => next - sorted[n - 1],
+            // A step of more than HOLE_INTERVALS frames is a hole in the timeline (an outage, a re-base): the
+            // picture keeps its usual duration and the next fragment's tfdt jumps.
+            Some(next)
+                if !self.reorders && next > sorted[n - 1] && next - sorted[n - 1] <= HOLE_INTERVALS * self.interval =>
+            {
+                next - sorted[n - 1]
+            }
             _ => self.interval,
         };
         self.interval = last_duration.max(1);
@@ -194,9 +203,13 @@ mod tests {
         let b = f.push(15_003, 1_067, false, b"P2").unwrap();
         assert!(!b.starts_with_key && !parse(&b).samples[0].sync);
         assert_eq!(parse(&b).samples[0].duration, 3_003);
+        // A hole (an outage): the picture before it keeps its usual duration, the next fragment starts later.
+        let hole = f.push(90_000, 2_000, false, b"P3").unwrap();
+        assert_eq!((hole.base_decode_time, hole.end_pts), (15_003, 18_006));
+        assert_eq!(f.push(93_000, 2_033, false, b"P4").unwrap().base_decode_time, 90_000);
         // The last one takes the latest interval.
         let c = f.finish().unwrap();
-        assert_eq!((c.base_decode_time, c.end_pts), (15_003, 18_006));
+        assert_eq!((c.base_decode_time, c.end_pts), (93_000, 96_000));
     }
 
     #[test]

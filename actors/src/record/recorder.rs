@@ -112,9 +112,12 @@ impl Recorder {
     fn write(&mut self, b: Built) -> Result<(), RecordError> {
         let Some(track) = self.track.current() else { return Ok(()) };
         let (rate, init, codec) = (track.info.timescale, track.init.clone(), track.codec.clone());
+        // Roll at a key frame once the segment is long enough, or after a hole in the timeline (an outage), so a
+        // segment's PTS range holds no long stretch without pictures.
         if let Some(open) = &self.open
             && b.starts_with_key
-            && (b.first_pts - open.start_pts) as f64 >= self.segment_sec * f64::from(rate)
+            && ((b.first_pts - open.start_pts) as f64 >= self.segment_sec * f64::from(rate)
+                || b.first_pts > open.end_pts)
         {
             self.close()?;
         }
