@@ -328,3 +328,66 @@ async fn kill_9_mid_recording_leaves_the_index_consistent_and_the_timeline_conti
         assert!(s["start_pts"]["ticks"].as_i64().unwrap() >= old_end, "{s} starts after {old_end}");
     }
 }
+
+#[actix_web::test]
+async fn h265_is_recorded_as_hvc1_and_served_live() {
+    let media = asset("media/vtest-h265.mp4");
+    let rtsp = RtspServer::start(&[("/v265", &media)], 0);
+    let store = tempfile::tempdir().unwrap();
+    let work = tempfile::tempdir().unwrap();
+    let server = Server::start(&config(&rtsp.url("/v265"), store.path(), 1.0));
+
+    let (_, mut live) = awc::Client::default()
+        .ws(format!("ws://{}/ws/live/yard", server.addr))
+        .max_frame_size(16 << 20)
+        .connect()
+        .await
+        .expect("live WebSocket");
+    let init = loop {
+        match tokio::time::timeout(Duration::from_secs(60), live.next()).await.expect("the live init message") {
+            Some(Ok(awc::ws::Frame::Text(b))) => break serde_json::from_slice::<serde_json::Value>(&b).unwrap(),
+            Some(Ok(awc::ws::Frame::Ping(b))) => live.send(awc::ws::Message::Pong(b)).await.unwrap(),
+            Some(Ok(_)) => {}
+            other => panic!("live channel ended: {other:?}"),
+        }
+    };
+    // vtest-h265.mp4 is HEVC Main (profile 1, compatible with Main and Main 10: flags 0x60000000 → "6"), level 3
+    // (level_idc 90), main tier.
+    let mime = init["mime"].as_str().unwrap();
+    assert!(mime.starts_with("video/mp4; codecs=\"hvc1.1.6.L90"), "{init}");
+    drop(live);
+
+    let segs = wait_for("two H.265 segments", Duration::from_secs(60), async || {
+        let (_, list) = server.get_json("/api/cameras/yard/recordings").await;
+        (segments(&list).len() >= 2).then(|| segments(&list))
+    })
+    .await;
+    for s in &segs {
+        assert!(s["codec"].as_str().unwrap().starts_with("hvc1.1.6.L90"), "{s}");
+        let (status, _, bytes) = get_bytes(&server, s["url"].as_str().unwrap(), None).await;
+        assert_eq!(status, 200);
+        let f = write(work.path(), &format!("seg{}.mp4", s["id"]), &bytes);
+        let probe = run(
+            "ffprobe",
+            &[
+                "-v",
+                "error",
+                "-show_entries",
+                "stream=codec_name,codec_tag_string,width,height",
+                "-of",
+                "csv=p=0",
+                f.to_str().unwrap(),
+            ],
+        );
+        assert_eq!(String::from_utf8(probe).unwrap().trim(), "hevc,hvc1,768,576");
+        // Every picture decodes without an error.
+        let out = Command::new("ffmpeg")
+            .args(["-v", "error", "-nostdin", "-i", f.to_str().unwrap(), "-f", "null", "-"])
+            .output()
+            .unwrap();
+        assert!(out.status.success() && out.stderr.is_empty(), "{}", String::from_utf8_lossy(&out.stderr));
+        let pts = packet_pts(&f);
+        assert_eq!(pts[0], s["start_pts"]["ticks"].as_i64().unwrap(), "{s}");
+        assert_eq!(pts.len() as i64, s["frames"].as_i64().unwrap());
+    }
+}

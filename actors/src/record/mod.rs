@@ -68,6 +68,35 @@ pub struct Track {
     pub info: mp4::TrackInfo,
     pub init: Arc<Vec<u8>>,
     pub codec: String,
+    /// Bytes of each NAL unit's length prefix (from the configuration record).
+    pub length_size: usize,
+}
+
+impl Track {
+    /// Whether an access unit is a random access point: the source's flag, or (for H.265, where retina flags
+    /// only IDR pictures) any IRAP NAL unit: BLA, IDR or CRA (types 16–21); for H.264, IDR (type 5).
+    pub fn is_key(&self, au: &AccessUnit) -> bool {
+        au.key || nal_types(&au.data, self.length_size).any(|t| self.irap(t))
+    }
+
+    fn irap(&self, header: u8) -> bool {
+        match self.info.codec {
+            crate::camera::source::VideoCodec::H264 => header & 0x1f == 5,
+            crate::camera::source::VideoCodec::H265 => (16..=21).contains(&((header >> 1) & 0x3f)),
+        }
+    }
+}
+
+/// The first header byte of each length-prefixed NAL unit of `data` (stops at a malformed length).
+fn nal_types(data: &[u8], length_size: usize) -> impl Iterator<Item = u8> + '_ {
+    let mut at = 0usize;
+    std::iter::from_fn(move || {
+        let len_bytes = data.get(at..at + length_size)?;
+        let len = len_bytes.iter().fold(0usize, |n, b| (n << 8) | usize::from(*b));
+        let header = *data.get(at + length_size)?;
+        at = at.checked_add(length_size + len)?;
+        Some(header)
+    })
 }
 
 /// Follows a stream's parameters and the track they make.
@@ -95,7 +124,12 @@ impl TrackState {
         let codec = mp4::codec_string(info.codec, &info.config_record)
             .map_err(|source| RecordError::Mp4 { camera: camera.clone(), source })?;
         let rate = info.timescale;
-        self.track = Some(Track { info, init: Arc::new(init), codec });
+        let length_byte = match info.codec {
+            crate::camera::source::VideoCodec::H264 => info.config_record[4],
+            crate::camera::source::VideoCodec::H265 => info.config_record[21],
+        };
+        let length_size = usize::from(length_byte & 0b11) + 1;
+        self.track = Some(Track { info, init: Arc::new(init), codec, length_size });
         Ok(rate)
     }
 
@@ -140,5 +174,41 @@ impl RecordingHandle {
     /// Whether `camera` is recorded under this configuration.
     pub fn records(&self, camera_record: bool) -> bool {
         self.config.enabled && camera_record
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::camera::source::VideoCodec;
+    use crate::time::Pts;
+
+    fn unit(codec: VideoCodec, record: Vec<u8>, nals: &[&[u8]]) -> AccessUnit {
+        let mut data = Vec::new();
+        for n in nals {
+            data.extend_from_slice(&(n.len() as u32).to_be_bytes());
+            data.extend_from_slice(n);
+        }
+        let params = Arc::new(StreamParams { codec, extradata: record, width: 0, height: 0 });
+        AccessUnit { params, key: false, pts: Pts::new(0, 90_000), wall_ms: 0, data }
+    }
+
+    #[test]
+    fn irap_pictures_are_key_frames_whatever_the_source_says() {
+        let avcc = vec![1, 0x64, 0, 0x28, 0xff, 0xe1, 0, 2, 0x67, 0x64, 1, 0, 1, 0x68];
+        let mut hvcc = vec![1, 0x01, 0x60, 0, 0, 0, 0xb0, 0, 0, 0, 0, 0, 90];
+        hvcc.extend_from_slice(&[0, 0, 0, 0, 0, 0, 0, 0, 3, 0]); // byte 21: lengthSizeMinusOne = 3
+        let mut t = TrackState::default();
+        let cra = unit(VideoCodec::H265, hvcc.clone(), &[&[0x4e, 1, 5], &[21 << 1, 1, 0xaf]]); // SEI, CRA
+        t.set(&"c".into(), &cra).unwrap();
+        let track = t.current().unwrap();
+        assert_eq!(track.length_size, 4);
+        assert!(track.is_key(&cra), "a CRA picture is a random access point");
+        assert!(!track.is_key(&unit(VideoCodec::H265, hvcc, &[&[1 << 1, 1, 0xd0]])), "TRAIL_R is not");
+        let idr = unit(VideoCodec::H264, avcc.clone(), &[&[0x06, 5], &[0x65, 0x88]]);
+        let mut t = TrackState::default();
+        t.set(&"c".into(), &idr).unwrap();
+        assert!(t.current().unwrap().is_key(&idr));
+        assert!(!t.current().unwrap().is_key(&unit(VideoCodec::H264, avcc, &[&[0x41, 0x9a]])));
     }
 }

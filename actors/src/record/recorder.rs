@@ -93,9 +93,9 @@ impl Recorder {
             let rate = self.track.set(&self.camera, au)?;
             self.frag = Some(Fragmenter::new(rate, (FRAGMENT_SEC * f64::from(rate)) as i64));
         }
-        let Some(frag) = &mut self.frag else { return Ok(()) };
+        let (Some(frag), Some(track)) = (&mut self.frag, self.track.current()) else { return Ok(()) };
         let ticks = rescale(au.pts, frag.clock_rate());
-        if let Some(b) = frag.push(ticks, au.wall_ms, au.key, &au.data) {
+        if let Some(b) = frag.push(ticks, au.wall_ms, track.is_key(au), &au.data) {
             self.write(b)?;
         }
         Ok(())

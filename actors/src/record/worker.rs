@@ -96,8 +96,8 @@ fn run(
                 }
             };
         }
-        if let Some(f) = &mut live
-            && let Some(b) = f.push(rescale(au.pts, f.clock_rate()), au.wall_ms, au.key, &au.data)
+        if let (Some(f), Some(t)) = (&mut live, track.current())
+            && let Some(b) = f.push(rescale(au.pts, f.clock_rate()), au.wall_ms, t.is_key(&au), &au.data)
         {
             skipped.increment(feed.publish(Arc::new(b.bytes), b.starts_with_key) as u64);
         }
