@@ -40,6 +40,7 @@ pub fn run(config: Config) -> anyhow::Result<()> {
             started: Instant::now(),
             store: pipeline.store.clone(),
             alerts: pipeline.alerts.clone(),
+            recording: pipeline.recording.clone(),
         };
         let server =
             HttpServer::new(move || App::new().app_data(web::Data::new(state.clone())).configure(http::routes))

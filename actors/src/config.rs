@@ -26,6 +26,8 @@ pub struct Config {
     pub tracker: TrackerConfig,
     #[serde(default)]
     pub store: StoreConfig,
+    #[serde(default)]
+    pub recording: RecordingConfig,
     /// `[[peers]]`: other Panoptes nodes whose clock offset this node keeps estimating. Default none.
     #[serde(default)]
     pub peers: Vec<PeerConfig>,
@@ -80,6 +82,67 @@ fn default_playback_before_sec() -> f64 {
 
 fn default_playback_duration_sec() -> f64 {
     15.0
+}
+
+/// `[recording]`: continuous recording of every camera's compressed stream to fragmented MP4 segments.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RecordingConfig {
+    /// Record cameras whose `record` is true. Default false.
+    #[serde(default)]
+    pub enabled: bool,
+    /// Directory of the segments (`<camera>/<start pts>.mp4`); created when missing. Default `var/recordings`.
+    #[serde(default = "default_recording_dir")]
+    pub dir: PathBuf,
+    /// Seconds after which a segment ends at the next key frame. Default 60.
+    #[serde(default = "default_segment_sec")]
+    pub segment_sec: f64,
+    /// Hours to keep segments; 0 keeps them until `max_disk_mb` needs the space. Default 72.
+    #[serde(default = "default_retain_hours")]
+    pub retain_hours: f64,
+    /// Most megabytes (MiB) of segments, all cameras together; the oldest go first; 0: no limit. Default 0.
+    #[serde(default)]
+    pub max_disk_mb: u64,
+    /// Seconds of video before an event in its clip. Default 5.
+    #[serde(default = "default_clip_sec")]
+    pub clip_pre_sec: f64,
+    /// Seconds of video after an event in its clip. Default 5.
+    #[serde(default = "default_clip_sec")]
+    pub clip_post_sec: f64,
+}
+
+impl Default for RecordingConfig {
+    fn default() -> Self {
+        Self {
+            enabled: false,
+            dir: default_recording_dir(),
+            segment_sec: default_segment_sec(),
+            retain_hours: default_retain_hours(),
+            max_disk_mb: 0,
+            clip_pre_sec: default_clip_sec(),
+            clip_post_sec: default_clip_sec(),
+        }
+    }
+}
+
+impl RecordingConfig {
+    /// Cross-field checks; each message names the field.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        if !(self.segment_sec.is_finite() && self.segment_sec > 0.0) {
+            return Err(invalid("recording.segment_sec", "must be a positive number of seconds"));
+        }
+        if !(self.retain_hours.is_finite() && self.retain_hours >= 0.0) {
+            return Err(invalid("recording.retain_hours", "must be 0 (no age limit) or a positive number of hours"));
+        }
+        for (name, v) in
+            [("recording.clip_pre_sec", self.clip_pre_sec), ("recording.clip_post_sec", self.clip_post_sec)]
+        {
+            if !(v.is_finite() && v >= 0.0) {
+                return Err(invalid(name, "must be 0 or more seconds"));
+            }
+        }
+        Ok(())
+    }
 }
 
 /// `[store]`: where events and their snapshots are kept.
@@ -305,6 +368,9 @@ pub struct CameraConfig {
     /// `[cameras.playback]`: the MediaMTX recording of this camera, linked from its events. Default none.
     #[serde(default)]
     pub playback: Option<PlaybackConfig>,
+    /// Record this camera when `[recording] enabled = true`. Default true.
+    #[serde(default = "default_true")]
+    pub record: bool,
 }
 
 /// `[[cameras.zones]]`: a polygon on the picture, in normalised coordinates.
@@ -451,6 +517,7 @@ impl Config {
                 self.tracker.low_thresh
             );
         }
+        self.recording.validate()?;
         if self.devices.is_empty() {
             return Err(invalid("devices", "at least one [[devices]] entry is needed"));
         }
@@ -596,6 +663,18 @@ fn default_snapshot_dir() -> PathBuf {
 fn default_retention_days() -> u32 {
     30
 }
+fn default_recording_dir() -> PathBuf {
+    PathBuf::from("var/recordings")
+}
+fn default_segment_sec() -> f64 {
+    60.0
+}
+fn default_retain_hours() -> f64 {
+    72.0
+}
+fn default_clip_sec() -> f64 {
+    5.0
+}
 fn default_listen() -> String {
     "127.0.0.1:8080".into()
 }
@@ -705,6 +784,20 @@ mod tests {
             c.validate().unwrap_err().to_string(),
             "invalid config field `cameras.gate.playback.duration_sec`: must be longer than before_sec"
         );
+    }
+
+    #[test]
+    fn recording_fields_are_checked_by_name() {
+        let mut c = config(vec![]);
+        c.recording.segment_sec = 0.0;
+        assert!(c.validate().unwrap_err().to_string().contains("recording.segment_sec"));
+        c.recording.segment_sec = 10.0;
+        c.recording.clip_post_sec = -1.0;
+        assert!(c.validate().unwrap_err().to_string().contains("recording.clip_post_sec"));
+        c.recording.clip_post_sec = 5.0;
+        assert!(c.validate().is_ok());
+        let cam = camera("a");
+        assert!(cam.record, "cameras are recorded by default when recording is enabled");
     }
 
     #[test]

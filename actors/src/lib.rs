@@ -12,6 +12,7 @@
 //!   crossing) over tracked frames, on stream time ([`rules::RuleEngine`] is the pure core).
 //! - [`allocator`]: places cameras on devices ([`allocator::plan`] is the pure core).
 //! - [`hub`]: bounded fan-out of overlay messages to WebSocket clients.
+//! - [`record`]: recording to fragmented MP4 segments, event clips, the live fMP4 feed.
 //! - [`store`]: the durable event store (SQLite, snapshots) and its writer/reader actors.
 //! - [`alerts`]: fan-out of stored events to alert clients, with gap-free resume from the store.
 //! - [`pipeline`]: starts and wires the actors from a [`config::Config`]; [`status`]: live camera status.
@@ -30,6 +31,7 @@ pub mod infer;
 pub mod messages;
 pub mod metric_names;
 pub mod pipeline;
+pub mod record;
 pub mod rules;
 pub mod status;
 pub mod store;

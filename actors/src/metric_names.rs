@@ -62,6 +62,23 @@ pub const PEER_CLOCK_OFFSET_SECONDS: &str = "panoptes_peer_clock_offset_seconds"
 pub const PEER_CLOCK_UNCERTAINTY_SECONDS: &str = "panoptes_peer_clock_uncertainty_seconds";
 /// Counter, labels `peer`: time exchanges with the peer that failed (unreachable, refused, bad reply).
 pub const PEER_EXCHANGE_FAILURES: &str = "panoptes_peer_time_exchange_failures_total";
+/// Counter, labels `camera`: access units the recorder and live stream never saw because the camera's
+/// recorder queue was full (the disk is behind); after a drop, units are skipped up to the next key frame.
+pub const RECORDING_DROPPED: &str = "panoptes_recording_dropped_total";
+/// Counter, labels `camera`: finished segments written and indexed.
+pub const RECORDING_SEGMENTS: &str = "panoptes_recording_segments_total";
+/// Counter, bytes, labels `camera`: bytes of fMP4 written to segments.
+pub const RECORDING_BYTES: &str = "panoptes_recording_bytes_total";
+/// Counter, labels `camera`: recording failures (a write, fsync, rename or index insert; an unusable codec
+/// configuration).
+pub const RECORDING_ERRORS: &str = "panoptes_recording_errors_total";
+/// Counter, labels `reason` (`age` = older than `retain_hours`, `disk` = over `max_disk_mb`, `crash` = left
+/// half-written by a crash): segments deleted.
+pub const RECORDING_DELETED: &str = "panoptes_recording_deleted_total";
+/// Gauge: WebSocket clients of the live video channel.
+pub const LIVE_CLIENTS: &str = "panoptes_live_clients";
+/// Counter, labels `camera`: live fragments skipped for a slow client (it resumes at the next key frame).
+pub const LIVE_SKIPPED: &str = "panoptes_live_skipped_total";
 
 /// Describe every metric (units and help) on the installed recorder.
 pub fn describe() {
@@ -85,6 +102,13 @@ pub fn describe() {
     describe_counter!(TIMELINE_GAPS, Unit::Count, "Holes in the camera timeline (loss, outages)");
     describe_counter!(EVENTS_STORED, Unit::Count, "Events committed to the event store");
     describe_counter!(EVENTS_DROPPED, Unit::Count, "Events lost before they were stored, by reason");
+    describe_counter!(RECORDING_DROPPED, Unit::Count, "Access units not recorded: the recorder queue was full");
+    describe_counter!(RECORDING_SEGMENTS, Unit::Count, "Recording segments written and indexed");
+    describe_counter!(RECORDING_BYTES, Unit::Bytes, "Bytes of fMP4 written to recording segments");
+    describe_counter!(RECORDING_ERRORS, Unit::Count, "Recording failures per camera");
+    describe_counter!(RECORDING_DELETED, Unit::Count, "Recording segments deleted, by reason");
+    describe_gauge!(LIVE_CLIENTS, Unit::Count, "Live video WebSocket clients");
+    describe_counter!(LIVE_SKIPPED, Unit::Count, "Live fragments skipped for slow clients");
     describe_counter!(SNAPSHOTS_SKIPPED, Unit::Count, "Events stored without their snapshot, by reason");
     describe_counter!(ALERTS_DROPPED, Unit::Count, "Alert messages dropped for slow clients (re-read from the store)");
     describe_gauge!(ALERT_CLIENTS, Unit::Count, "Alert WebSocket clients");

@@ -23,6 +23,8 @@ use crate::hub::Hub;
 use crate::infer::worker::InferWorker;
 use crate::infer::{Detector, InferError};
 use crate::messages::{CameraId, Flush, NewEvent};
+use crate::record::RecordingHandle;
+use crate::record::recorder::Recorder;
 use crate::rules::{RuleActor, RulesConfig};
 use crate::status::{CameraStatus, StatusBoard};
 use crate::store::StoreError;
@@ -58,6 +60,8 @@ pub enum PipelineError {
     Tracker(#[from] crate::tracker::ParamsError),
     #[error(transparent)]
     Store(#[from] StoreError),
+    #[error("camera {camera}: cannot start its recorder thread: {source}")]
+    RecorderThread { camera: String, source: std::io::Error },
 }
 
 struct RunningCamera {
@@ -65,6 +69,8 @@ struct RunningCamera {
     tracker: Addr<TrackerActor>,
     rules: Addr<RuleActor>,
     arbiter: Arbiter,
+    /// The camera's recorder thread (ends when the camera actor drops its tap).
+    recorder: Option<std::thread::JoinHandle<()>>,
 }
 
 /// The running pipeline: handles to its actors, and the cameras it runs.
@@ -80,6 +86,8 @@ pub struct Pipeline {
     pub alerts: Addr<AlertHub>,
     /// Where rules send their events: the store's intake.
     pub events: Recipient<NewEvent>,
+    /// Recording index, settings and live feeds (`[recording]`).
+    pub recording: RecordingHandle,
     labels: Arc<[String]>,
     tracker: TrackerParams,
     cameras: HashMap<CameraId, RunningCamera>,
@@ -91,6 +99,7 @@ impl Pipeline {
     pub async fn start(config: &Config, factory: &DetectorFactory<'_>) -> Result<Self, PipelineError> {
         let (store, alerts) = crate::store::actor::start(&config.store)?;
         let events = store.intake.clone().recipient();
+        let recording = RecordingHandle::start(&config.store.path, &config.recording)?;
         let status = StatusBoard::default();
         let mut devices = Vec::new();
         let mut batchers = Vec::new();
@@ -121,8 +130,19 @@ impl Pipeline {
         let allocator = AllocatorActor::new(devices, status.clone(), Duration::from_secs(30)).start();
         let hub = Hub::default().start();
         let tracker = TrackerParams::from(&config.tracker);
-        let mut pipeline =
-            Self { status, hub, allocator, batchers, store, alerts, events, labels, tracker, cameras: HashMap::new() };
+        let mut pipeline = Self {
+            status,
+            hub,
+            allocator,
+            batchers,
+            store,
+            alerts,
+            events,
+            recording,
+            labels,
+            tracker,
+            cameras: HashMap::new(),
+        };
         for cam in config.cameras.iter().filter(|c| c.enabled) {
             pipeline.add_camera(cam.clone()).await?;
         }
@@ -168,7 +188,7 @@ impl Pipeline {
             RuleActor::new(id.clone(), &RulesConfig::of_camera(&cfg), self.labels.clone(), self.events.clone()).start();
         let outputs = vec![self.hub.clone().recipient(), rules.clone().recipient()];
         let tracker = TrackerActor::new(id.clone(), self.tracker.clone(), outputs)?.start();
-        let (camera, arbiter) = CameraActor::spawn_with_opener(cfg.clone(), self.status.clone(), opener);
+        let (camera, arbiter, recorder) = self.spawn_camera(&cfg, opener)?;
         let route = Route { tracker: tracker.clone().recipient(), classes };
         let placed = self
             .allocator
@@ -179,7 +199,7 @@ impl Pipeline {
                 detect_fps: cfg.detect_fps,
             })
             .await;
-        let running = RunningCamera { camera, tracker, rules, arbiter };
+        let running = RunningCamera { camera, tracker, rules, arbiter, recorder: Some(recorder) };
         match placed {
             Ok(Ok(device)) => {
                 tracing::info!(camera = %id, device = %device, "camera started");
@@ -197,6 +217,31 @@ impl Pipeline {
                 Err(PipelineError::AllocatorGone)
             }
         }
+    }
+
+    /// The camera actor with its recorder thread (live feed; segments when recorded), its timeline continuing
+    /// where it ended in an earlier run.
+    fn spawn_camera(
+        &self,
+        cfg: &CameraConfig,
+        opener: Arc<dyn Opener>,
+    ) -> Result<(Addr<CameraActor>, Arbiter, std::thread::JoinHandle<()>), PipelineError> {
+        let rec = &self.recording;
+        let id: CameraId = cfg.id.as_str().into();
+        let recorder = rec
+            .records(cfg.record)
+            .then(|| Recorder::new(id.clone(), &rec.config.dir, rec.config.segment_sec, rec.index.clone()));
+        let resume = rec.index.timeline_end(&cfg.id).unwrap_or_else(|e| {
+            tracing::warn!(camera = %id, error = %e, "cannot read where the camera's timeline ended; it starts at 0");
+            None
+        });
+        let (tap, thread) = crate::record::worker::spawn(id.clone(), recorder, rec.feed(&cfg.id), rec.index.clone())
+            .map_err(|source| PipelineError::RecorderThread { camera: cfg.id.clone(), source })?;
+        let (cfg, status) = (cfg.clone(), self.status.clone());
+        let (camera, arbiter) = CameraActor::spawn_built(move || {
+            CameraActor::with_opener(cfg, status, opener).with_tap(tap).resuming_after(resume)
+        });
+        Ok((camera, arbiter, thread))
     }
 
     /// Stop a camera and free its decoder and tracker.
@@ -253,6 +298,13 @@ async fn stop_camera(running: RunningCamera) {
     drop(running.tracker);
     drop(running.rules);
     running.arbiter.stop();
+    // The arbiter drops the camera and its tap; the recorder thread then closes its last segment.
+    if let Some(thread) = running.recorder {
+        let joined = tokio::time::timeout(Duration::from_secs(5), tokio::task::spawn_blocking(move || thread.join()));
+        if joined.await.is_err() {
+            tracing::warn!("a recorder thread did not finish its last segment within 5 s");
+        }
+    }
 }
 
 /// Map a camera's class names onto the model's class ids (`None`: keep all).

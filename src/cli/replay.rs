@@ -77,6 +77,8 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         }
     };
     config.store = StoreConfig { path: dir.join("events.db"), snapshot_dir: dir.join("snapshots"), retention_days: 0 };
+    // A replay analyses a file; it records nothing.
+    config.recording.enabled = false;
     config.cameras.clear();
     for dev in &mut config.devices {
         // One camera fed one frame at a time: nothing to wait for.

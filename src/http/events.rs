@@ -76,7 +76,7 @@ fn parse_id(raw: &str) -> Result<i64, ApiError> {
         .ok_or_else(|| ApiError::BadRequest(format!("path parameter `id`: `{raw}` is not an event id")))
 }
 
-async fn get_event(state: &AppState, raw_id: &str) -> Result<StoredEvent, ApiError> {
+pub(super) async fn get_event(state: &AppState, raw_id: &str) -> Result<StoredEvent, ApiError> {
     let id = parse_id(raw_id)?;
     state
         .store

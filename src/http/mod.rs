@@ -1,5 +1,5 @@
 //! The HTTP surface: health, Prometheus metrics, the camera list, the clock exchange, the events API, the
-//! overlay and alert WebSockets and the web page.
+//! overlay and alert WebSockets, recordings and event clips, live video and the web page.
 //! Handlers stay thin; every failure is an [`ApiError`] with a JSON body.
 
 mod alerts;
@@ -7,8 +7,10 @@ mod cameras;
 mod error;
 mod events;
 mod health;
+mod live;
 mod overlay;
 mod page;
+mod recordings;
 mod time;
 mod ws;
 
@@ -20,6 +22,7 @@ use metrics_exporter_prometheus::PrometheusHandle;
 use panoptes_actors::alerts::AlertHub;
 use panoptes_actors::batcher::BatcherActor;
 use panoptes_actors::hub::Hub;
+use panoptes_actors::record::RecordingHandle;
 use panoptes_actors::status::StatusBoard;
 use panoptes_actors::store::actor::StoreHandle;
 use std::sync::Arc;
@@ -36,6 +39,8 @@ pub struct AppState {
     pub started: Instant,
     pub store: StoreHandle,
     pub alerts: Addr<AlertHub>,
+    /// Recording index, clip settings and live video feeds.
+    pub recording: RecordingHandle,
 }
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
@@ -51,6 +56,11 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/api/events", web::get().to(events::list))
         .route("/api/events/{id}", web::get().to(events::one))
         .route("/api/events/{id}/snapshot.jpg", web::get().to(events::snapshot))
+        .route("/api/events/{id}/clip", web::get().to(recordings::clip))
+        .route("/api/events/{id}/clip.json", web::get().to(recordings::clip_json))
+        .route("/api/cameras/{id}/recordings", web::get().to(recordings::list))
+        .route("/api/recordings/{segment}", web::get().to(recordings::segment))
+        .route("/ws/live/{camera}", web::get().to(live::live))
         .route("/ws/overlay", web::get().to(overlay::overlay))
         .route("/ws/alerts", web::get().to(alerts::alerts))
         .default_service(web::to(error::not_found));

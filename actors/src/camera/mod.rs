@@ -52,7 +52,9 @@ pub mod source;
 use crate::config::{CameraConfig, SourceSpec};
 use crate::messages::{CameraId, Frame, FrameMeta, Place, Placement, SubmitFrame};
 use crate::metric_names;
+use crate::record::worker::UnitTap;
 use crate::status::{CameraState, CameraStatus, StatusBoard};
+use crate::time::Pts;
 use crate::time::clock_map::MappingSource;
 use crate::time::stream::StreamClock;
 use crate::time::timeline::Rebase;
@@ -130,6 +132,8 @@ pub struct CameraActor {
     stopped: bool,
     /// The camera's timeline and clock map, shared with the session loop (same thread).
     clock: Rc<RefCell<StreamClock>>,
+    /// Where stamped access units go before decoding (the camera's recorder thread), if anywhere.
+    tap: Option<Arc<UnitTap>>,
 }
 
 impl CameraActor {
@@ -152,7 +156,22 @@ impl CameraActor {
             session: None,
             stopped: false,
             clock: Rc::new(RefCell::new(StreamClock::default())),
+            tap: None,
         }
+    }
+
+    /// Hand every stamped access unit (before decoding) to `tap`: the recorder and live feed.
+    pub fn with_tap(mut self, tap: UnitTap) -> Self {
+        self.tap = Some(Arc::new(tap));
+        self
+    }
+
+    /// Continue the timeline after `end` (where it ended in an earlier run of the process).
+    pub fn resuming_after(self, end: Option<Pts>) -> Self {
+        if let Some(end) = end {
+            self.clock.borrow_mut().resume_after(end);
+        }
+        self
     }
 
     /// Start a supervised camera on a new arbiter (its own thread). To remove it: optionally
@@ -167,8 +186,13 @@ impl CameraActor {
         status: StatusBoard,
         opener: Arc<dyn Opener>,
     ) -> (Addr<CameraActor>, Arbiter) {
+        Self::spawn_built(move || Self::with_opener(config, status, opener))
+    }
+
+    /// Start a supervised camera built by `make` (on its new arbiter's thread) on a new arbiter.
+    pub fn spawn_built(make: impl FnOnce() -> Self + Send + 'static) -> (Addr<CameraActor>, Arbiter) {
         let arbiter = Arbiter::new();
-        let addr = Supervisor::start_in_arbiter(&arbiter.handle(), move |_| Self::with_opener(config, status, opener));
+        let addr = Supervisor::start_in_arbiter(&arbiter.handle(), move |_| make());
         (addr, arbiter)
     }
 
@@ -182,6 +206,7 @@ impl CameraActor {
             seq: 0,
             clock: self.clock.clone(),
             clock_metrics: ClockMetrics::new(&self.id),
+            tap: self.tap.clone(),
         };
         self.session = Some(ctx.spawn(actix::fut::wrap_future(session.run_forever())));
     }
@@ -249,6 +274,7 @@ struct Session {
     seq: u64,
     clock: Rc<RefCell<StreamClock>>,
     clock_metrics: ClockMetrics,
+    tap: Option<Arc<UnitTap>>,
 }
 
 /// The clock's gauges and counters of one camera.
@@ -382,6 +408,9 @@ impl Session {
         self.clock.borrow_mut().start_session();
         while let Some(mut au) = source.next().await? {
             self.stamp(&mut au, source.as_mut());
+            if let Some(tap) = &self.tap {
+                tap.offer(&au);
+            }
             flow.codec = Some(au.params.codec);
             decoder.decode(&au, &mut decoded)?;
             for frame in decoded.drain(..) {

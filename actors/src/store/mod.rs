@@ -4,6 +4,7 @@
 //! - [`schema`]: the tables, their migrations, and the load → migrate → validate sequence at open.
 //! - [`db`]: [`Store`], the pure core: insert, query with filters and an id cursor, `events_after` for resume,
 //!   retention.
+//! - [`recordings`]: the index of recorded video segments and each camera's timeline end.
 //! - [`snapshot`]: the picture the detector saw → cropped RGB with the event's box → JPEG, written atomically.
 //! - [`actor`]: the actors around it — a bounded intake on the event loop, one writer thread (SQLite and fsync
 //!   block), reader threads for the API — and [`actor::start`], which wires them to the alert hub.
@@ -16,6 +17,7 @@
 
 pub mod actor;
 pub mod db;
+pub mod recordings;
 pub mod schema;
 pub mod snapshot;
 

@@ -34,6 +34,29 @@ pub const MIGRATIONS: &[&str] = &[
     CREATE INDEX events_camera_wall ON events (camera, wall_ms);
     CREATE INDEX events_kind ON events (kind);
     CREATE INDEX events_wall ON events (wall_ms);",
+    // Recording: the index of finished fMP4 segments, and each camera's timeline end (see store::recordings).
+    "CREATE TABLE recordings (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        camera TEXT NOT NULL,
+        path TEXT NOT NULL UNIQUE,
+        codec TEXT NOT NULL,
+        clock_rate INTEGER NOT NULL,
+        start_ticks INTEGER NOT NULL,
+        end_ticks INTEGER NOT NULL,
+        start_wall_ms INTEGER NOT NULL,
+        end_wall_ms INTEGER NOT NULL,
+        frames INTEGER NOT NULL,
+        bytes INTEGER NOT NULL,
+        created_ms INTEGER NOT NULL
+    );
+    CREATE INDEX recordings_camera_pts ON recordings (camera, start_ticks);
+    CREATE INDEX recordings_camera_wall ON recordings (camera, start_wall_ms);
+    CREATE TABLE camera_timelines (
+        camera TEXT PRIMARY KEY,
+        end_ticks INTEGER NOT NULL,
+        clock_rate INTEGER NOT NULL,
+        updated_ms INTEGER NOT NULL
+    );",
 ];
 
 /// The schema version this binary writes.

@@ -49,6 +49,8 @@ pub struct StreamClock {
     map: ClockMap,
     pending: Vec<SenderReport>,
     session_has_frames: bool,
+    /// Where the timeline ended in an earlier run, until the timeline exists.
+    resume: Option<Pts>,
 }
 
 impl Default for StreamClock {
@@ -65,6 +67,16 @@ impl StreamClock {
             map: ClockMap::new(map),
             pending: Vec::new(),
             session_has_frames: false,
+            resume: None,
+        }
+    }
+
+    /// Continue after `end` (the timeline's end in an earlier run of the process, from the store): the first
+    /// frame is placed after it instead of at 0, so PTS never repeat across restarts.
+    pub fn resume_after(&mut self, end: Pts) {
+        match &mut self.timeline {
+            Some(t) => t.resume_after(end),
+            None => self.resume = Some(end),
         }
     }
 
@@ -89,7 +101,14 @@ impl StreamClock {
     /// An access unit at session-local `pts` arrived at `arrival_ns` (Unix ns): its timeline PTS and
     /// wall time.
     pub fn on_unit(&mut self, pts: Pts, arrival_ns: i64) -> Stamped {
-        let timeline = self.timeline.get_or_insert_with(|| Timeline::new(pts.clock_rate, self.timeline_cfg));
+        let (cfg, resume) = (self.timeline_cfg, self.resume.take());
+        let timeline = self.timeline.get_or_insert_with(|| {
+            let mut t = Timeline::new(pts.clock_rate, cfg);
+            if let Some(end) = resume {
+                t.resume_after(end);
+            }
+            t
+        });
         let placed = timeline.push(Self::ticks(timeline, pts), Some(arrival_ns));
         if placed.rebase.is_some() {
             self.map.rebase();

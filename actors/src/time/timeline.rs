@@ -130,6 +130,13 @@ impl Timeline {
         TimelineStats { frame_interval_secs: self.interval_ticks() as f64 / f64::from(self.clock_rate), ..self.stats }
     }
 
+    /// Continue after `end` (an earlier run's timeline end): unless the timeline is already past it, the next
+    /// re-base places its frame one frame interval after `end`.
+    pub fn resume_after(&mut self, end: Pts) {
+        let ticks = (i128::from(end.ticks) * i128::from(self.clock_rate)).div_euclid(i128::from(end.clock_rate)) as i64;
+        self.max_pts = Some(self.max_pts.map_or(ticks, |m| m.max(ticks)));
+    }
+
     /// The next frame belongs to a new session: its timestamps have a new, unrelated origin.
     pub fn start_session(&mut self) {
         self.offset = None;
@@ -276,6 +283,21 @@ mod tests {
         for w in pts.windows(2) {
             assert_eq!(w[1] - w[0], FRAME, "cadence broken: {pts:?}");
         }
+    }
+
+    #[test]
+    fn a_resumed_timeline_starts_after_the_previous_runs_end() {
+        let mut tl = timeline();
+        // The earlier run ended at 100 s (given at 1 kHz); the default nominal rate gives the first interval.
+        tl.resume_after(Pts::new(100_000, 1_000));
+        let pts = session(&mut tl, 12_345, 0, 5);
+        let interval = (f64::from(RATE) / TimelineConfig::default().nominal_fps).round() as i64;
+        assert_eq!(pts[0], 100 * i64::from(RATE) + interval);
+        assert_cadence(&pts);
+        // Resuming never moves a timeline back.
+        tl.resume_after(Pts::new(0, RATE));
+        let again = session(&mut tl, 0, 10 * FRAME_NS, 1);
+        assert!(again[0] > pts[4]);
     }
 
     #[test]

@@ -1,0 +1,122 @@
+//! The recorder thread of one camera and the [`UnitTap`] its camera session feeds it through.
+//!
+//! Disk writes and fsyncs never run on the camera's decode loop: the session offers each stamped access
+//! unit to a bounded queue ([`TAP_QUEUE`]); when the queue is full the unit is dropped (counted in
+//! `panoptes_recording_dropped_total`) and so is every unit up to the next key frame, so what the thread
+//! sees always decodes. The thread builds the live feed's fragments, runs the [`Recorder`] when the camera
+//! is recorded, and notes the camera's timeline end in the index every few seconds (and at the end), so a
+//! restarted process continues the timeline forward. The thread ends when the camera drops its tap.
+
+use super::TrackState;
+use super::fragmenter::Fragmenter;
+use super::live::{LiveFeed, LiveInit};
+use super::recorder::{Recorder, rescale};
+use crate::camera::source::AccessUnit;
+use crate::messages::CameraId;
+use crate::metric_names as m;
+use crate::store::recordings::RecordingIndex;
+use crate::time::Pts;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{Receiver, SyncSender, TrySendError, sync_channel};
+use std::thread::JoinHandle;
+
+/// Access units waiting for the recorder thread before new ones are dropped (about 10 s at 25 fps).
+pub const TAP_QUEUE: usize = 256;
+/// How often (timeline seconds) the camera's timeline end is noted in the index.
+pub const NOTE_TIMELINE_EVERY_SEC: f64 = 5.0;
+
+/// The camera session's end of the recorder queue.
+pub struct UnitTap {
+    tx: SyncSender<AccessUnit>,
+    skipping: AtomicBool,
+    dropped: metrics::Counter,
+}
+
+impl UnitTap {
+    /// Hand a stamped unit to the recorder thread without waiting.
+    pub fn offer(&self, au: &AccessUnit) {
+        if self.skipping.load(Ordering::Relaxed) && !au.key {
+            self.dropped.increment(1);
+            return;
+        }
+        match self.tx.try_send(au.clone()) {
+            Ok(()) => self.skipping.store(false, Ordering::Relaxed),
+            Err(TrySendError::Full(_)) => {
+                self.skipping.store(true, Ordering::Relaxed);
+                self.dropped.increment(1);
+            }
+            Err(TrySendError::Disconnected(_)) => {}
+        }
+    }
+}
+
+/// Start the recorder thread of `camera` (`recorder`: `None` when the camera is not recorded).
+pub fn spawn(
+    camera: CameraId,
+    recorder: Option<Recorder>,
+    feed: LiveFeed,
+    index: Arc<RecordingIndex>,
+) -> std::io::Result<(UnitTap, JoinHandle<()>)> {
+    let (tx, rx) = sync_channel(TAP_QUEUE);
+    let dropped = metrics::counter!(m::RECORDING_DROPPED, "camera" => camera.to_string());
+    let name = format!("record-{camera}");
+    let handle = std::thread::Builder::new().name(name).spawn(move || run(camera, rx, recorder, feed, index))?;
+    Ok((UnitTap { tx, skipping: AtomicBool::new(false), dropped }, handle))
+}
+
+fn run(
+    camera: CameraId,
+    rx: Receiver<AccessUnit>,
+    mut recorder: Option<Recorder>,
+    feed: LiveFeed,
+    index: Arc<RecordingIndex>,
+) {
+    let skipped = metrics::counter!(m::LIVE_SKIPPED, "camera" => camera.to_string());
+    let mut track = TrackState::default();
+    let mut live: Option<Fragmenter> = None;
+    let mut noted: Option<Pts> = None;
+    let mut last: Option<Pts> = None;
+    let note = |pts: Pts| {
+        if let Err(e) = index.note_timeline_end(&camera, pts) {
+            tracing::warn!(camera = %camera, error = %e, "cannot note the camera's timeline end");
+        }
+    };
+    while let Ok(au) = rx.recv() {
+        if track.changed(&au) {
+            live = match track.set(&camera, &au) {
+                Ok(rate) => {
+                    let t = track.current().expect("just set");
+                    feed.set_init(LiveInit { codec: t.codec.clone(), timescale: rate, segment: t.init.to_vec() });
+                    Some(Fragmenter::new(rate, 0))
+                }
+                Err(e) => {
+                    tracing::warn!(camera = %camera, error = %e, "no live video for this stream; {}", e.hint());
+                    None
+                }
+            };
+        }
+        if let (Some(f), Some(t)) = (&mut live, track.current())
+            && let Some(b) = f.push(rescale(au.pts, f.clock_rate()), au.wall_ms, t.is_key(&au), &au.data)
+        {
+            skipped.increment(feed.publish(Arc::new(b.bytes), b.starts_with_key) as u64);
+        }
+        if let Some(r) = &mut recorder {
+            r.push(&au);
+        }
+        last = Some(au.pts);
+        if noted.is_none_or(|n| au.pts.secs_since(n) >= NOTE_TIMELINE_EVERY_SEC) {
+            note(au.pts);
+            noted = Some(au.pts);
+        }
+    }
+    if let Some(r) = &mut recorder
+        && let Err(e) = r.finish()
+    {
+        tracing::error!(camera = %camera, error = %e, "closing the last segment failed; {}", e.hint());
+    }
+    if let Some(pts) = last {
+        note(pts);
+    }
+    tracing::debug!(camera = %camera, "recorder thread ended");
+}
