@@ -5,6 +5,8 @@
 //! - [`db`]: [`Store`], the pure core: insert, query with filters and an id cursor, `events_after` for resume,
 //!   retention.
 //! - [`snapshot`]: the picture the detector saw → cropped RGB with the event's box → JPEG, written atomically.
+//! - [`admin`]: [`admin::AdminStore`], the state the HTTP admin API changes (cameras, tokens, acknowledgements).
+//! - [`tokens`]: API token roles, secrets and their hashes.
 //! - [`actor`]: the actors around it — a bounded intake on the event loop, one writer thread (SQLite and fsync
 //!   block), reader threads for the API — and [`actor::start`], which wires them to the alert hub.
 //!
@@ -15,9 +17,11 @@
 //! power loss; an event lost in a crash was never announced.
 
 pub mod actor;
+pub mod admin;
 pub mod db;
 pub mod schema;
 pub mod snapshot;
+pub mod tokens;
 
 pub use db::{EventQuery, Page, Store};
 
@@ -83,6 +87,9 @@ pub struct EventView<'a> {
     pub bbox: Option<crate::geometry::BBox>,
     pub details: &'a serde_json::Value,
     pub snapshot_url: Option<String>,
+    /// `/api/events/{id}/clip`: the recorded clip around the event (404 there when nothing was recorded).
+    pub clip_url: String,
+    pub acknowledged: bool,
 }
 
 impl StoredEvent {
@@ -106,6 +113,8 @@ impl StoredEvent {
             bbox: e.bbox,
             details: &e.details,
             snapshot_url: self.snapshot.as_ref().map(|_| format!("/api/events/{}/snapshot.jpg", self.id)),
+            clip_url: format!("/api/events/{}/clip", self.id),
+            acknowledged: self.acknowledged,
         }
     }
 
