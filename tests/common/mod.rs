@@ -190,7 +190,7 @@ impl Server {
     }
 
     /// A WebSocket to `path` (e.g. `/ws/alerts?after=3`) with the admin token.
-    pub async fn ws(&self, path: &str) -> awc::ws::WebSocketConnection {
+    pub async fn ws(&self, path: &str) -> impl WsConn + use<> {
         awc::Client::default()
             .ws(format!("ws://{}{path}", self.addr))
             .bearer_auth(ADMIN_TOKEN)
@@ -251,6 +251,20 @@ impl Drop for Server {
     fn drop(&mut self) {
         self.kill();
     }
+}
+
+/// A client WebSocket connection (awc's framed socket).
+pub trait WsConn:
+    futures::Stream<Item = Result<awc::ws::Frame, awc::error::WsProtocolError>>
+    + futures::Sink<awc::ws::Message, Error = awc::error::WsProtocolError>
+    + Unpin
+{
+}
+impl<T> WsConn for T where
+    T: futures::Stream<Item = Result<awc::ws::Frame, awc::error::WsProtocolError>>
+        + futures::Sink<awc::ws::Message, Error = awc::error::WsProtocolError>
+        + Unpin
+{
 }
 
 /// Send a request with an optional JSON body; the status and the JSON answer (`null` when empty).
