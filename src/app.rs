@@ -1,13 +1,19 @@
-//! Build and run the server: load the detectors, start the pipeline, bind the HTTP surface, run until
-//! SIGINT/SIGTERM, then stop the cameras.
+//! Build and run the server: open the store (seeding its cameras from the config file on the first start),
+//! make sure an admin token exists, load the detectors, start the pipeline under the control loop, bind the
+//! HTTP surface behind the auth middleware, and run until SIGINT/SIGTERM: then stop taking requests, drain
+//! the pipeline and flush the store. A second signal exits at once.
 
+use crate::control::Control;
+use crate::http::auth::{AuthPolicy, TokenCache};
 use crate::http::{self, AppState};
-use actix_web::{App, HttpServer, web};
+use actix_web::{App, HttpServer, middleware, web};
 use anyhow::Context;
-use panoptes_actors::config::{Config, DeviceConfig};
+use panoptes_actors::config::{AuthConfig, Config, DeviceConfig};
 use panoptes_actors::infer::model::{ModelOptions, OnnxDetector};
 use panoptes_actors::infer::{Detector, InferError};
 use panoptes_actors::pipeline::Pipeline;
+use panoptes_actors::store::admin::AdminStore;
+use panoptes_actors::store::tokens::{self, Role};
 use std::net::TcpListener;
 use std::time::Instant;
 
@@ -16,6 +22,45 @@ pub fn onnx_detector(config: &Config) -> impl Fn(&DeviceConfig) -> Result<Box<dy
     move |device| {
         let options = ModelOptions::from_config(&config.model, device, &config.runtime);
         Ok(Box::new(OnnxDetector::load(&options)?) as Box<dyn Detector>)
+    }
+}
+
+/// On a start with no admin token in the store: take it from `auth.admin_token_env`, or generate one and print
+/// it once on stdout (`panoptes admin token: <token>`).
+fn ensure_admin_token(store: &mut AdminStore, auth: &AuthConfig) -> anyhow::Result<()> {
+    let rows = store.token_rows()?;
+    if rows.iter().any(|(t, _)| t.role == Role::Admin) {
+        return Ok(());
+    }
+    match std::env::var(&auth.admin_token_env).ok().filter(|t| !t.trim().is_empty()) {
+        Some(secret) => {
+            store.add_token("admin", Role::Admin, &tokens::hash(secret.trim()))?;
+            tracing::info!(var = %auth.admin_token_env, "admin token taken from the environment and stored (hashed)");
+        }
+        None => {
+            let secret = tokens::generate();
+            store.add_token("admin", Role::Admin, &tokens::hash(&secret))?;
+            println!("panoptes admin token: {secret}");
+            tracing::warn!(
+                "generated the admin token (printed once on stdout; only its hash is stored): keep it, or set {} \
+                 before the first start",
+                auth.admin_token_env
+            );
+        }
+    }
+    Ok(())
+}
+
+/// Resolves on the first SIGINT or SIGTERM.
+async fn signal() {
+    use tokio::signal::unix::{SignalKind, signal};
+    let (Ok(mut term), Ok(mut int)) = (signal(SignalKind::terminate()), signal(SignalKind::interrupt())) else {
+        tracing::error!("cannot install signal handlers; stop the server with SIGKILL");
+        return std::future::pending().await;
+    };
+    tokio::select! {
+        _ = term.recv() => {}
+        _ = int.recv() => {}
     }
 }
 
@@ -28,31 +73,79 @@ pub fn run(config: Config) -> anyhow::Result<()> {
         let addr = listener.local_addr()?;
         if !addr.ip().is_loopback() {
             tracing::warn!(%addr, "listening beyond loopback: every client on the network can reach this server");
+            if !config.auth.enabled {
+                tracing::warn!(%addr, "auth.enabled = false beyond loopback: anyone on the network can change cameras and rules");
+            }
         }
-        let mut pipeline = Pipeline::start(&config, &onnx_detector(&config)).await.context("starting the pipeline")?;
+        let mut admin = AdminStore::open(&config.store.path).context("opening the store")?;
+        let store_path = config.store.path.display().to_string();
+        if admin.seed_cameras(&config.cameras)? {
+            tracing::info!(store = %store_path, cameras = config.cameras.len(),
+                "empty store: seeded the cameras from the config file; from now on the store holds them and the config file's [[cameras]] are ignored");
+        } else {
+            tracing::info!(store = %store_path,
+                "cameras, zones, rules and tokens come from the store; the config file's [[cameras]] only seed an empty store and are ignored");
+        }
+        ensure_admin_token(&mut admin, &config.auth)?;
+        let cameras = admin.cameras()?;
+        let token_cache = TokenCache::from_rows(admin.token_rows()?);
+        let mut run_config = config.clone();
+        run_config.cameras = cameras.clone();
+        let pipeline = Pipeline::start(&run_config, &onnx_detector(&config)).await.context("starting the pipeline")?;
         crate::peers::start(&config.peers, &pipeline.store.links.peers);
-        let state = AppState {
-            status: pipeline.status.clone(),
-            hub: pipeline.hub.clone(),
-            batchers: pipeline.batchers.clone(),
-            metrics,
-            labels: pipeline.labels().clone(),
-            started: Instant::now(),
-            store: pipeline.store.clone(),
-            alerts: pipeline.alerts.clone(),
-            recording: pipeline.recording.clone(),
+        let auth = AuthPolicy {
+            enabled: config.auth.enabled,
+            public_metrics: config.auth.public_metrics,
+            tokens: token_cache.clone(),
         };
-        let server =
-            HttpServer::new(move || App::new().app_data(web::Data::new(state.clone())).configure(http::routes))
-                .workers(2)
-                .listen(listener)?
-                .run();
+        let (status, hub, batchers, labels) =
+            (pipeline.status.clone(), pipeline.hub.clone(), pipeline.batchers.clone(), pipeline.labels().clone());
+        let (store, alerts, recording) = (pipeline.store.clone(), pipeline.alerts.clone(), pipeline.recording.clone());
+        let control = Control::spawn(pipeline, admin, cameras, token_cache);
+        let state = AppState {
+            status,
+            hub,
+            batchers,
+            metrics,
+            labels,
+            started: Instant::now(),
+            store,
+            alerts,
+            recording,
+            control: control.clone(),
+            auth,
+        };
+        let server = HttpServer::new(move || {
+            App::new()
+                .wrap(middleware::from_fn(http::auth::require_token))
+                .app_data(web::Data::new(state.clone()))
+                .configure(http::routes)
+        })
+        .workers(2)
+        .disable_signals()
+        .shutdown_timeout(5)
+        .listen(listener)?
+        .run();
+        let handle = server.handle();
+        actix::spawn(async move {
+            signal().await;
+            tracing::info!("signal received: stopping gracefully (send it again to exit at once)");
+            actix::spawn(async {
+                signal().await;
+                tracing::warn!("second signal: exiting now");
+                std::process::exit(130);
+            });
+            handle.stop(true).await;
+        });
         println!(
             "panoptes listening on http://{addr}/ (overlay ws://{addr}/ws/overlay, alerts ws://{addr}/ws/alerts, metrics http://{addr}/metrics)"
         );
         server.await.context("HTTP server")?;
-        tracing::info!("shutting down: stopping cameras");
-        pipeline.stop().await;
+        tracing::info!("HTTP server stopped; draining the pipeline and flushing the store");
+        if let Err(e) = control.shutdown().await {
+            tracing::warn!(error = %e, "draining the pipeline");
+        }
+        tracing::info!("stopped cleanly");
         Ok(())
     })
 }

@@ -3,6 +3,7 @@
 use clap::{Parser, Subcommand};
 
 mod app;
+mod control;
 mod cli;
 mod http;
 mod metrics;

@@ -59,7 +59,7 @@ fn server(dir: &Path) -> Server {
 }
 
 async fn get(server: &Server, path: &str) -> (u16, Option<String>, Vec<u8>) {
-    let mut resp = awc::Client::default().get(server.http(path)).send().await.expect("HTTP request");
+    let mut resp = server.request(awc::http::Method::GET, path).send().await.expect("HTTP request");
     let ctype = resp.headers().get("content-type").and_then(|v| v.to_str().ok()).map(str::to_owned);
     let body = resp.body().limit(1 << 20).await.unwrap().to_vec();
     (resp.status().as_u16(), ctype, body)
@@ -121,8 +121,7 @@ async fn the_alert_channel_resumes_after_an_id_from_the_store() {
     let dir = tempfile::tempdir().unwrap();
     fill(dir.path());
     let server = server(dir.path());
-    let (_, mut ws) =
-        awc::Client::default().ws(format!("ws://{}/ws/alerts?after=7", server.addr)).connect().await.unwrap();
+    let mut ws = server.ws("/ws/alerts?after=7").await;
     let mut ids = Vec::new();
     while ids.len() < 5 {
         match tokio::time::timeout(Duration::from_secs(20), ws.next()).await {
@@ -142,6 +141,6 @@ async fn the_alert_channel_resumes_after_an_id_from_the_store() {
         Err(_) | Ok(Some(Ok(awc::ws::Frame::Ping(_)))) => {}
         other => panic!("unexpected message after the backlog: {other:?}"),
     }
-    let resp = awc::Client::default().get(server.http("/ws/alerts?after=-1")).send().await.unwrap();
+    let resp = server.request(awc::http::Method::GET, "/ws/alerts?after=-1").send().await.unwrap();
     assert_eq!(resp.status().as_u16(), 400);
 }

@@ -31,9 +31,8 @@ async fn walkway_rules_fire_on_the_frames_that_show_them() {
          [[cameras.rules]]\nid = \"walkway-crowd\"\nkind = \"occupancy\"\nzone = \"walkway\"\nclasses = [\"person\"]\nmin_count = 2\nhold_sec = 1.0\n",
         asset("media/vtest-h264.mp4").display()
     )));
-    let (_, mut overlay) =
-        awc::Client::default().ws(format!("ws://{}/ws/overlay?camera=yard", server.addr)).connect().await.unwrap();
-    let (_, mut alerts) = awc::Client::default().ws(format!("ws://{}/ws/alerts", server.addr)).connect().await.unwrap();
+    let mut overlay = server.ws("/ws/overlay?camera=yard").await;
+    let mut alerts = server.ws("/ws/alerts").await;
 
     let mut frames: HashMap<i64, serde_json::Value> = HashMap::new();
     let mut events: Vec<serde_json::Value> = Vec::new();
@@ -87,6 +86,6 @@ async fn walkway_rules_fire_on_the_frames_that_show_them() {
         assert!(ids.contains(&e["id"].as_i64().unwrap()), "announced event {} is stored", e["id"]);
     }
     let id = intrusions[0]["id"].as_i64().unwrap();
-    let resp = awc::Client::default().get(server.http(&format!("/api/events/{id}/snapshot.jpg"))).send().await.unwrap();
+    let resp = server.request(awc::http::Method::GET, &format!("/api/events/{id}/snapshot.jpg")).send().await.unwrap();
     assert_eq!(resp.status().as_u16(), 200);
 }

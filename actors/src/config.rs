@@ -28,6 +28,8 @@ pub struct Config {
     pub store: StoreConfig,
     #[serde(default)]
     pub recording: RecordingConfig,
+    #[serde(default)]
+    pub auth: AuthConfig,
     /// `[[peers]]`: other Panoptes nodes whose clock offset this node keeps estimating. Default none.
     #[serde(default)]
     pub peers: Vec<PeerConfig>,
@@ -143,6 +145,33 @@ impl RecordingConfig {
         }
         Ok(())
     }
+}
+
+/// `[auth]`: API tokens for the HTTP surface (see `docs/api.md`).
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuthConfig {
+    /// Require a token on every API route and WebSocket channel. Default true. Turning it off while
+    /// `server.listen` is beyond loopback logs a warning.
+    #[serde(default = "default_true")]
+    pub enabled: bool,
+    /// Environment variable holding the first admin token, used when the store has no admin token yet;
+    /// when unset, one is generated and printed once on stdout. Default `PANOPTES_ADMIN_TOKEN`.
+    #[serde(default = "default_admin_token_env")]
+    pub admin_token_env: String,
+    /// Serve `/metrics` without a token. Default true.
+    #[serde(default = "default_true")]
+    pub public_metrics: bool,
+}
+
+impl Default for AuthConfig {
+    fn default() -> Self {
+        Self { enabled: true, admin_token_env: default_admin_token_env(), public_metrics: true }
+    }
+}
+
+fn default_admin_token_env() -> String {
+    "PANOPTES_ADMIN_TOKEN".into()
 }
 
 /// `[store]`: where events and their snapshots are kept.
@@ -292,7 +321,7 @@ pub struct DeviceConfig {
 }
 
 /// RTSP lower transport.
-#[derive(Clone, Copy, Debug, Default, Deserialize, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, Deserialize, serde::Serialize, PartialEq, Eq)]
 #[serde(rename_all = "lowercase")]
 pub enum Transport {
     /// RTP interleaved in the RTSP TCP connection (works through NAT and firewalls).
@@ -302,8 +331,9 @@ pub enum Transport {
     Udp,
 }
 
-/// A secret string (a camera password): never printed by `Debug`.
-#[derive(Clone, Deserialize, PartialEq, Eq)]
+/// A secret string (a camera password): never printed by `Debug`. It serialises as its value (the store keeps
+/// it); the HTTP API leaves it out of every answer.
+#[derive(Clone, Deserialize, serde::Serialize, PartialEq, Eq)]
 #[serde(transparent)]
 pub struct Secret(pub String);
 
@@ -313,8 +343,8 @@ impl fmt::Debug for Secret {
     }
 }
 
-/// `[[cameras]]`: one video source.
-#[derive(Clone, Debug, Deserialize)]
+/// `[[cameras]]`: one video source. Serialises to the same field names (the store and the HTTP API use JSON).
+#[derive(Clone, Debug, Deserialize, serde::Serialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct CameraConfig {
     /// Unique id (letters, digits, `-`, `_`), used in URLs, metrics and events.
@@ -492,7 +522,8 @@ fn invalid(field: impl Into<String>, reason: impl Into<String>) -> ConfigError {
     ConfigError::Invalid { field: field.into(), reason: reason.into() }
 }
 
-fn check_id(field: &str, id: &str) -> Result<(), ConfigError> {
+/// Check an id (camera, device, zone, line, rule): 1–64 letters, digits, `-` or `_`.
+pub fn check_id(field: &str, id: &str) -> Result<(), ConfigError> {
     let ok = !id.is_empty() && id.len() <= 64 && id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
     if ok { Ok(()) } else { Err(invalid(field, format!("`{id}` must be 1–64 letters, digits, `-` or `_`"))) }
 }

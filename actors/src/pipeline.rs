@@ -281,6 +281,25 @@ impl Pipeline {
         self.store.flush().await;
     }
 
+    /// Graceful stop (SIGTERM): end every camera's session so no new frames come, let the frames already
+    /// handed to the batchers be inferred, tracked and evaluated and their events committed, then free the
+    /// cameras.
+    pub async fn shutdown(&mut self) {
+        for (id, running) in &self.cameras {
+            let stopped = tokio::time::timeout(Duration::from_secs(2), running.camera.send(StopCamera)).await;
+            if !matches!(stopped, Ok(Ok(()))) {
+                tracing::warn!(camera = %id, "camera did not stop within 2 s; draining anyway");
+            }
+        }
+        self.drain().await;
+        for (_, running) in self.cameras.drain() {
+            drop(running.tracker);
+            drop(running.rules);
+            running.arbiter.stop();
+        }
+        self.store.flush().await;
+    }
+
     /// Stop every camera (the rest stops with the actix system).
     pub async fn stop(&mut self) {
         for (_, running) in self.cameras.drain() {

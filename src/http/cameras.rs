@@ -1,33 +1,10 @@
-//! Read-only camera and system views: `GET /api/cameras`, `GET /api/cameras/{id}/status`, `GET /api/system`.
+//! Read-only views: `GET /api/system` and `GET /api/cameras/{id}/frame.jpg` (the camera CRUD is in `admin`).
 
 use super::{ApiError, AppState};
 use actix_web::{HttpResponse, web};
 use panoptes_actors::batcher::GetStats;
 use panoptes_actors::hub::GetLatestPicture;
 use panoptes_actors::store::snapshot;
-
-pub async fn list(state: web::Data<AppState>) -> HttpResponse {
-    let mut cameras: Vec<serde_json::Value> = state
-        .status
-        .iter()
-        .map(|e| {
-            let mut v = serde_json::to_value(e.value()).unwrap_or_default();
-            v["id"] = serde_json::Value::String(e.key().to_string());
-            v
-        })
-        .collect();
-    cameras.sort_by(|a, b| a["id"].as_str().cmp(&b["id"].as_str()));
-    HttpResponse::Ok().json(cameras)
-}
-
-pub async fn status(state: web::Data<AppState>, id: web::Path<String>) -> Result<HttpResponse, ApiError> {
-    let status = state
-        .status
-        .get(id.as_str())
-        .map(|s| s.value().clone())
-        .ok_or_else(|| ApiError::NotFound(format!("camera `{id}` does not exist; GET /api/cameras lists them")))?;
-    Ok(HttpResponse::Ok().json(status))
-}
 
 pub async fn system(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     let mut devices = Vec::new();

@@ -1,26 +1,38 @@
-//! The HTTP surface: health, Prometheus metrics, the camera list, the clock exchange, the events API, the
-//! overlay and alert WebSockets, recordings and event clips, live video and the web page.
-//! Handlers stay thin; every failure is an [`ApiError`] with a JSON body.
+//! The HTTP surface: health, Prometheus metrics, the camera admin API (cameras, zones, lines, rules), tokens,
+//! the clock exchange, the events API, recordings and event clips, the overlay, alert and live-video WebSockets,
+//! the OpenAPI document and the web page.
+//! Handlers stay thin; every failure is an [`ApiError`] with a JSON body. Every route is a row of
+//! [`route_table!`] below, which both registers it and documents it in `/api/openapi.json`; the
+//! [`auth::require_token`] middleware covers every route, deny by default.
 
+mod ack;
+mod admin;
 mod alerts;
+pub mod auth;
+mod body;
 mod cameras;
 mod error;
 mod events;
 mod health;
 mod live;
+pub mod openapi;
 mod overlay;
 mod page;
 mod recordings;
+mod shapes;
 mod time;
+mod tokens;
 mod ws;
 
 pub use error::ApiError;
 
+use crate::control::ControlHandle;
 use actix::Addr;
 use actix_web::web;
 use metrics_exporter_prometheus::PrometheusHandle;
 use panoptes_actors::alerts::AlertHub;
 use panoptes_actors::batcher::BatcherActor;
+use panoptes_actors::config::{LineConfig, RuleConfig, ZoneConfig};
 use panoptes_actors::hub::Hub;
 use panoptes_actors::record::RecordingHandle;
 use panoptes_actors::status::StatusBoard;
@@ -41,27 +53,76 @@ pub struct AppState {
     pub alerts: Addr<AlertHub>,
     /// Recording index, clip settings and live video feeds.
     pub recording: RecordingHandle,
+    /// The control loop: cameras, zones, rules, tokens, acknowledgements.
+    pub control: ControlHandle,
+    /// What the auth middleware enforces.
+    pub auth: auth::AuthPolicy,
+}
+
+/// Declares every route once: `METHOD "path" => handler, success status, "summary" [, body = "Schema"];`.
+/// Generates [`ROUTES`] (the OpenAPI document's source) and `register` (the actix registration).
+macro_rules! route_table {
+    (@body) => { None };
+    (@body $b:literal) => { Some($b) };
+    ($( $method:ident $path:literal => $handler:expr, $status:literal, $summary:literal $(, body = $body:literal)? ; )*) => {
+        /// Every route: method, path, success status, summary, request body schema.
+        pub const ROUTES: &[openapi::RouteDoc] = &[$(
+            openapi::RouteDoc {
+                method: stringify!($method),
+                path: $path,
+                status: $status,
+                summary: $summary,
+                body: route_table!(@body $($body)?),
+            }
+        ),*];
+
+        fn register(cfg: &mut web::ServiceConfig) {
+            $( cfg.route($path, web::method(actix_web::http::Method::$method).to($handler)); )*
+        }
+    };
+}
+
+route_table! {
+    GET "/" => page::index, 200, "The live web page (public)";
+    GET "/healthz" => health::healthz, 200, "Liveness and per-camera state (public)";
+    GET "/metrics" => health::metrics, 200, "Prometheus metrics (public unless auth.public_metrics = false)";
+    GET "/api/openapi.json" => openapi::serve, 200, "This OpenAPI document";
+    GET "/api/system" => cameras::system, 200, "Version, uptime, devices and their queue depths, model labels";
+    GET "/api/time" => time::time, 200, "Server wall clock (for clock-offset estimation)";
+    GET "/api/time/peers" => time::peers, 200, "Estimated clock offsets to the [[peers]] nodes";
+    GET "/api/cameras" => admin::list, 200, "Every camera's config (no passwords) with its status";
+    POST "/api/cameras" => admin::create, 201, "Add a camera; it starts at once", body = "Camera";
+    GET "/api/cameras/{id}" => admin::one, 200, "One camera's config and status";
+    PUT "/api/cameras/{id}" => admin::replace, 200, "Replace a camera's config; restarts only that camera", body = "Camera";
+    DELETE "/api/cameras/{id}" => admin::remove, 204, "Remove a camera; stops it and frees its decoder, tracker and rules";
+    GET "/api/cameras/{id}/status" => admin::status, 200, "A camera's status and the state of each of its rules";
+    GET "/api/cameras/{id}/frame.jpg" => cameras::frame_jpeg, 200, "The latest processed frame (JPEG)";
+    GET "/api/cameras/{id}/zones" => shapes::list::<ZoneConfig>, 200, "A camera's zones";
+    PUT "/api/cameras/{id}/zones/{zone}" => shapes::put::<ZoneConfig>, 200, "Create or replace a zone (applied live)", body = "Zone";
+    DELETE "/api/cameras/{id}/zones/{zone}" => shapes::delete::<ZoneConfig>, 204, "Delete a zone no rule uses";
+    GET "/api/cameras/{id}/lines" => shapes::list::<LineConfig>, 200, "A camera's lines";
+    PUT "/api/cameras/{id}/lines/{line}" => shapes::put::<LineConfig>, 200, "Create or replace a line (applied live)", body = "Line";
+    DELETE "/api/cameras/{id}/lines/{line}" => shapes::delete::<LineConfig>, 204, "Delete a line no rule uses";
+    GET "/api/cameras/{id}/rules" => shapes::list::<RuleConfig>, 200, "A camera's rules";
+    PUT "/api/cameras/{id}/rules/{rule}" => shapes::put::<RuleConfig>, 200, "Create or replace a rule (applied live)", body = "Rule";
+    DELETE "/api/cameras/{id}/rules/{rule}" => shapes::delete::<RuleConfig>, 204, "Delete a rule (its open events end)";
+    GET "/api/tokens" => tokens::list, 200, "API tokens (never their secrets)";
+    POST "/api/tokens" => tokens::create, 201, "Create a token; the answer shows its secret once", body = "NewToken";
+    DELETE "/api/tokens/{id}" => tokens::delete, 204, "Delete a token (not the last admin token)";
+    GET "/api/events" => events::list, 200, "Stored events by camera, kind, time range; paginated by after_id";
+    GET "/api/events/{id}" => events::one, 200, "One event";
+    GET "/api/events/{id}/snapshot.jpg" => events::snapshot, 200, "An event's snapshot (JPEG)";
+    POST "/api/events/{id}/ack" => ack::acknowledge, 200, "Acknowledge an event";
+    GET "/api/events/{id}/clip" => recordings::clip, 200, "The recorded clip around an event (fMP4), X-Panoptes-Offset-Sec";
+    GET "/api/events/{id}/clip.json" => recordings::clip_json, 200, "Where an event's clip is and the triggering frame's offset";
+    GET "/api/cameras/{id}/recordings" => recordings::list, 200, "A camera's recorded segments (?start=&end= wall ms)";
+    GET "/api/recordings/{segment}" => recordings::segment, 200, "One recorded segment (fMP4), with Range support";
+    GET "/ws/live/{camera}" => live::live, 101, "WebSocket: live fMP4 video of a camera (init, then fragments)";
+    GET "/ws/overlay" => overlay::overlay, 101, "WebSocket: tracks of every processed frame (?camera=)";
+    GET "/ws/alerts" => alerts::alerts, 101, "WebSocket: stored events as they commit (?after=&camera=)";
 }
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.route("/", web::get().to(page::index))
-        .route("/healthz", web::get().to(health::healthz))
-        .route("/metrics", web::get().to(health::metrics))
-        .route("/api/cameras", web::get().to(cameras::list))
-        .route("/api/cameras/{id}/status", web::get().to(cameras::status))
-        .route("/api/cameras/{id}/frame.jpg", web::get().to(cameras::frame_jpeg))
-        .route("/api/system", web::get().to(cameras::system))
-        .route("/api/time", web::get().to(time::time))
-        .route("/api/time/peers", web::get().to(time::peers))
-        .route("/api/events", web::get().to(events::list))
-        .route("/api/events/{id}", web::get().to(events::one))
-        .route("/api/events/{id}/snapshot.jpg", web::get().to(events::snapshot))
-        .route("/api/events/{id}/clip", web::get().to(recordings::clip))
-        .route("/api/events/{id}/clip.json", web::get().to(recordings::clip_json))
-        .route("/api/cameras/{id}/recordings", web::get().to(recordings::list))
-        .route("/api/recordings/{segment}", web::get().to(recordings::segment))
-        .route("/ws/live/{camera}", web::get().to(live::live))
-        .route("/ws/overlay", web::get().to(overlay::overlay))
-        .route("/ws/alerts", web::get().to(alerts::alerts))
-        .default_service(web::to(error::not_found));
+    register(cfg);
+    cfg.default_service(web::to(error::not_found));
 }

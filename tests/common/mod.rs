@@ -103,6 +103,9 @@ impl Drop for RtspServer {
     }
 }
 
+/// The admin token every test server starts with (`PANOPTES_ADMIN_TOKEN`).
+pub const ADMIN_TOKEN: &str = "test-admin-token-7f3c9a";
+
 /// The `panoptes run` process with a config written for the test.
 pub struct Server {
     child: Child,
@@ -138,6 +141,7 @@ impl Server {
             .arg(f.path())
             .current_dir(root())
             .env("RUST_LOG", "info")
+            .env("PANOPTES_ADMIN_TOKEN", ADMIN_TOKEN)
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
@@ -154,12 +158,61 @@ impl Server {
         format!("http://{}{path}", self.addr)
     }
 
+    /// A request to `path` carrying the admin token.
+    pub fn request(&self, method: awc::http::Method, path: &str) -> awc::ClientRequest {
+        self.request_as(method, path, Some(ADMIN_TOKEN))
+    }
+
+    /// A request to `path` with `token` (none: no `Authorization` header).
+    pub fn request_as(&self, method: awc::http::Method, path: &str, token: Option<&str>) -> awc::ClientRequest {
+        let req = awc::Client::builder()
+            .timeout(Duration::from_secs(30))
+            .finish()
+            .request(method, self.http(path));
+        match token {
+            Some(t) => req.insert_header(("Authorization", format!("Bearer {t}"))),
+            None => req,
+        }
+    }
+
     pub async fn get_json(&self, path: &str) -> (u16, serde_json::Value) {
-        let client = awc::Client::default();
-        let mut resp = client.get(self.http(path)).send().await.expect("HTTP request");
-        let status = resp.status().as_u16();
-        let body = resp.json::<serde_json::Value>().limit(1 << 20).await.expect("JSON body");
-        (status, body)
+        self.send_json(awc::http::Method::GET, path, None).await
+    }
+
+    /// Send `body` (if any) as JSON with the admin token; the answer's status and JSON body (`null` when empty).
+    pub async fn send_json(
+        &self,
+        method: awc::http::Method,
+        path: &str,
+        body: Option<serde_json::Value>,
+    ) -> (u16, serde_json::Value) {
+        send(self.request(method, path), body).await
+    }
+
+    /// A WebSocket to `path` (e.g. `/ws/alerts?after=3`) with the admin token.
+    pub async fn ws(&self, path: &str) -> impl WsConn + use<> {
+        awc::Client::default()
+            .ws(format!("ws://{}{path}", self.addr))
+            .bearer_auth(ADMIN_TOKEN)
+            .connect()
+            .await
+            .unwrap_or_else(|e| panic!("WebSocket {path}: {e}"))
+            .1
+    }
+
+    /// Send SIGTERM and wait (at most `timeout`) for the process to exit; its exit status.
+    pub fn terminate(&mut self, timeout: Duration) -> std::process::ExitStatus {
+        let pid = self.child.id().to_string();
+        let ok = Command::new("kill").args(["-TERM", &pid]).status().expect("running kill").success();
+        assert!(ok, "kill -TERM {pid} failed");
+        let deadline = Instant::now() + timeout;
+        loop {
+            if let Some(status) = self.child.try_wait().expect("waiting for panoptes") {
+                return status;
+            }
+            assert!(Instant::now() < deadline, "panoptes did not exit within {timeout:?} of SIGTERM");
+            std::thread::sleep(Duration::from_millis(50));
+        }
     }
 
     /// Collect overlay messages until `done` says enough, or panic after `timeout`.
@@ -169,11 +222,7 @@ impl Server {
         timeout: Duration,
         mut done: impl FnMut(&[serde_json::Value]) -> bool,
     ) -> Vec<serde_json::Value> {
-        let (_, mut ws) = awc::Client::default()
-            .ws(format!("ws://{}/ws/overlay?camera={camera}", self.addr))
-            .connect()
-            .await
-            .expect("overlay WebSocket");
+        let mut ws = self.ws(&format!("/ws/overlay?camera={camera}")).await;
         let mut msgs = Vec::new();
         let deadline = tokio::time::Instant::now() + timeout;
         while !done(&msgs) {
@@ -202,6 +251,37 @@ impl Drop for Server {
     fn drop(&mut self) {
         self.kill();
     }
+}
+
+/// A client WebSocket connection (awc's framed socket).
+pub trait WsConn:
+    futures::Stream<Item = Result<awc::ws::Frame, awc::error::WsProtocolError>>
+    + futures::Sink<awc::ws::Message, Error = awc::error::WsProtocolError>
+    + Unpin
+{
+}
+impl<T> WsConn for T where
+    T: futures::Stream<Item = Result<awc::ws::Frame, awc::error::WsProtocolError>>
+        + futures::Sink<awc::ws::Message, Error = awc::error::WsProtocolError>
+        + Unpin
+{
+}
+
+/// Send a request with an optional JSON body; the status and the JSON answer (`null` when empty).
+pub async fn send(req: awc::ClientRequest, body: Option<serde_json::Value>) -> (u16, serde_json::Value) {
+    let mut resp = match body {
+        Some(b) => req.send_json(&b).await,
+        None => req.send().await,
+    }
+    .expect("HTTP request");
+    let status = resp.status().as_u16();
+    let bytes = resp.body().limit(1 << 22).await.expect("HTTP body");
+    let json = if bytes.is_empty() {
+        serde_json::Value::Null
+    } else {
+        serde_json::from_slice(&bytes).unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(&bytes)))
+    };
+    (status, json)
 }
 
 /// A `[store]` section keeping events and snapshots in `dir`.

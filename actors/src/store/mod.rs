@@ -6,6 +6,8 @@
 //!   retention.
 //! - [`recordings`]: the index of recorded video segments and each camera's timeline end.
 //! - [`snapshot`]: the picture the detector saw → cropped RGB with the event's box → JPEG, written atomically.
+//! - [`admin`]: [`admin::AdminStore`], the state the HTTP admin API changes (cameras, tokens, acknowledgements).
+//! - [`tokens`]: API token roles, secrets and their hashes.
 //! - [`actor`]: the actors around it — a bounded intake on the event loop, one writer thread (SQLite and fsync
 //!   block), reader threads for the API — and [`actor::start`], which wires them to the alert hub.
 //!
@@ -16,10 +18,12 @@
 //! power loss; an event lost in a crash was never announced.
 
 pub mod actor;
+pub mod admin;
 pub mod db;
 pub mod recordings;
 pub mod schema;
 pub mod snapshot;
+pub mod tokens;
 
 pub use db::{EventQuery, Page, Store};
 
@@ -85,6 +89,9 @@ pub struct EventView<'a> {
     pub bbox: Option<crate::geometry::BBox>,
     pub details: &'a serde_json::Value,
     pub snapshot_url: Option<String>,
+    /// `/api/events/{id}/clip`: the recorded clip around the event (404 there when nothing was recorded).
+    pub clip_url: String,
+    pub acknowledged: bool,
 }
 
 impl StoredEvent {
@@ -108,6 +115,8 @@ impl StoredEvent {
             bbox: e.bbox,
             details: &e.details,
             snapshot_url: self.snapshot.as_ref().map(|_| format!("/api/events/{}/snapshot.jpg", self.id)),
+            clip_url: format!("/api/events/{}/clip", self.id),
+            acknowledged: self.acknowledged,
         }
     }
 

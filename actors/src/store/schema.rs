@@ -57,6 +57,22 @@ pub const MIGRATIONS: &[&str] = &[
         clock_rate INTEGER NOT NULL,
         updated_ms INTEGER NOT NULL
     );",
+    // Admin state (see `super::admin`): cameras as their config JSON (zones, lines and rules inside), API tokens
+    // (SHA-256 of the secret), and flags such as whether the config file has seeded the cameras.
+    "CREATE TABLE cameras (
+        id TEXT PRIMARY KEY,
+        position INTEGER NOT NULL,
+        config TEXT NOT NULL,
+        updated_ms INTEGER NOT NULL
+    );
+    CREATE TABLE tokens (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        name TEXT NOT NULL,
+        role TEXT NOT NULL CHECK (role IN ('admin', 'viewer')),
+        hash TEXT NOT NULL UNIQUE,
+        created_ms INTEGER NOT NULL
+    );
+    CREATE TABLE settings (key TEXT PRIMARY KEY, value TEXT NOT NULL);",
 ];
 
 /// The schema version this binary writes.

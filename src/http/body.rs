@@ -1,0 +1,72 @@
+//! Request bodies: JSON parsed with the path of the bad field in the error (`zones[0].polygon`), so every
+//! 400 names what to fix.
+
+use super::ApiError;
+use serde::de::DeserializeOwned;
+
+/// Parse a JSON body; errors name the field (`.` when the body as a whole is wrong).
+pub fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    let de = &mut serde_json::Deserializer::from_slice(bytes);
+    let value: T = serde_path_to_error::deserialize(de).map_err(|e| {
+        let field = e.path().to_string();
+        ApiError::Invalid { field, reason: e.into_inner().to_string() }
+    })?;
+    Ok(value)
+}
+
+/// Parse a JSON object body and fill its `id` from the URL: an `id` in the body must match it.
+pub fn parse_with_id<T: DeserializeOwned>(bytes: &[u8], id: &str) -> Result<T, ApiError> {
+    let mut value: serde_json::Value = parse(bytes)?;
+    let Some(obj) = value.as_object_mut() else {
+        return Err(ApiError::Invalid { field: ".".into(), reason: "the body must be a JSON object".into() });
+    };
+    match obj.get("id") {
+        None => {
+            obj.insert("id".into(), id.into());
+        }
+        Some(serde_json::Value::String(s)) if s == id => {}
+        Some(other) => {
+            return Err(ApiError::Invalid {
+                field: "id".into(),
+                reason: format!("{other} differs from the id in the URL (`{id}`); leave it out or make them equal"),
+            });
+        }
+    }
+    let bytes = serde_json::to_vec(&value).map_err(|e| ApiError::Internal(e.to_string()))?;
+    parse(&bytes)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use panoptes_actors::config::CameraConfig;
+
+    fn field(r: Result<CameraConfig, ApiError>) -> String {
+        match r {
+            Err(ApiError::Invalid { field, reason }) => format!("{field}: {reason}"),
+            other => panic!("expected an invalid field, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn errors_name_the_nested_field() {
+        let e = field(parse(br#"{"id":"a","file":"x.mp4","zones":[{"id":"z","polygon":[[0,0],[1,"x"]]}]}"#));
+        assert!(e.starts_with("zones[0].polygon[1][1]: invalid type"), "{e}");
+        let e = field(parse(br#"{"id":"a","file":"x.mp4","detect_fps":"fast"}"#));
+        assert!(e.starts_with("detect_fps: invalid type"), "{e}");
+        let e = field(parse(br#"{"id":"a","file":"x.mp4","colour":1}"#));
+        assert!(e.contains("unknown field `colour`"), "{e}");
+        let e = field(parse(br#"{"file":"x.mp4"}"#));
+        assert!(e.contains("missing field `id`"), "{e}");
+    }
+
+    #[test]
+    fn the_url_id_fills_or_must_match_the_body() {
+        let c: CameraConfig = parse_with_id(br#"{"file":"x.mp4"}"#, "gate").unwrap();
+        assert_eq!(c.id, "gate");
+        let e = field(parse_with_id(br#"{"id":"door","file":"x.mp4"}"#, "gate"));
+        assert!(e.starts_with("id: ") && e.contains("gate"), "{e}");
+        let e = field(parse_with_id(b"[1]", "gate"));
+        assert!(e.contains("JSON object"), "{e}");
+    }
+}

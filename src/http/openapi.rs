@@ -1,0 +1,194 @@
+//! The OpenAPI 3 document at `GET /api/openapi.json`, generated from [`super::ROUTES`] — the same table that
+//! registers the routes — so a route cannot be served without being documented. A unit test also reads the
+//! sources under `src/http/` for routes registered outside the table and fails on any it finds.
+//!
+//! Body schemas are derived from the config types' own JSON (every field name a real one).
+
+use super::{AppState, auth};
+use actix_web::http::Method;
+use actix_web::{HttpResponse, web};
+use panoptes_actors::config::{CameraConfig, LineConfig, RuleConfig, ZoneConfig};
+use serde_json::{Map, Value, json};
+
+/// One row of the route table.
+pub struct RouteDoc {
+    pub method: &'static str,
+    pub path: &'static str,
+    /// The status of a successful answer.
+    pub status: u16,
+    pub summary: &'static str,
+    /// The request body's schema name in `components.schemas`.
+    pub body: Option<&'static str>,
+}
+
+fn path_params(path: &str) -> Vec<Value> {
+    path.split('/')
+        .filter_map(|seg| seg.strip_prefix('{').and_then(|s| s.strip_suffix('}')))
+        .map(|name| json!({ "name": name, "in": "path", "required": true, "schema": { "type": "string" } }))
+        .collect()
+}
+
+/// A JSON schema whose properties are those of `example` (a serialised config value), typed by its values.
+fn schema_of(example: Value, required: &[&str]) -> Value {
+    fn ty(v: &Value) -> Value {
+        match v {
+            Value::Bool(_) => json!({ "type": "boolean" }),
+            Value::Number(_) => json!({ "type": "number" }),
+            Value::String(_) => json!({ "type": "string" }),
+            Value::Array(items) => json!({ "type": "array", "items": items.first().map(ty).unwrap_or(json!({})) }),
+            Value::Object(_) => json!({ "type": "object" }),
+            Value::Null => json!({}),
+        }
+    }
+    let props: Map<String, Value> = example
+        .as_object()
+        .map(|o| o.iter().filter(|(k, _)| *k != "password").map(|(k, v)| (k.clone(), ty(v))).collect())
+        .unwrap_or_default();
+    json!({ "type": "object", "additionalProperties": false, "required": required, "properties": props })
+}
+
+fn schemas() -> Value {
+    let point = json!({ "type": "array", "items": { "type": "number" }, "minItems": 2, "maxItems": 2 });
+    let camera: CameraConfig =
+        serde_json::from_value(json!({ "id": "x", "file": "f.mp4" })).expect("a minimal camera parses");
+    let mut camera = schema_of(serde_json::to_value(camera).unwrap_or_default(), &["id"]);
+    camera["properties"]["url"] = json!({ "type": "string", "description": "rtsp://host:port/path; exactly one of url and file" });
+    camera["properties"]["file"] = json!({ "type": "string" });
+    camera["properties"]["username"] = json!({ "type": "string" });
+    camera["properties"]["password_env"] = json!({ "type": "string" });
+    for list in ["zones", "lines", "rules"] {
+        let name = match list {
+            "zones" => "Zone",
+            "lines" => "Line",
+            _ => "Rule",
+        };
+        camera["properties"][list] = json!({ "type": "array", "items": { "$ref": format!("#/components/schemas/{name}") } });
+    }
+    let zone = ZoneConfig { id: "z".into(), polygon: vec![] };
+    let mut zone = schema_of(serde_json::to_value(zone).unwrap_or_default(), &["polygon"]);
+    zone["properties"]["polygon"] = json!({ "type": "array", "items": point, "minItems": 3 });
+    let line = LineConfig { id: "l".into(), points: vec![] };
+    let mut line = schema_of(serde_json::to_value(line).unwrap_or_default(), &["points"]);
+    line["properties"]["points"] = json!({ "type": "array", "items": point, "minItems": 2, "maxItems": 2 });
+    let rule: RuleConfig = serde_json::from_value(json!({ "id": "r", "kind": "intrusion" })).expect("a rule parses");
+    let mut rule = schema_of(serde_json::to_value(rule).unwrap_or_default(), &["kind"]);
+    for f in ["zone", "line", "anchor"] {
+        rule["properties"][f] = json!({ "type": "string" });
+    }
+    for f in ["min_confidence", "enter_sec", "exit_sec", "dwell_sec", "min_count", "hold_sec", "min_distance", "cooldown_sec"] {
+        rule["properties"][f] = json!({ "type": "number" });
+    }
+    rule["properties"]["classes"] = json!({ "type": "array", "items": { "type": "string" } });
+    json!({
+        "Camera": camera,
+        "Zone": zone,
+        "Line": line,
+        "Rule": rule,
+        "NewToken": {
+            "type": "object", "additionalProperties": false, "required": ["name", "role"],
+            "properties": { "name": { "type": "string" }, "role": { "type": "string", "enum": ["admin", "viewer"] } }
+        },
+        "Error": {
+            "type": "object", "required": ["error"],
+            "properties": {
+                "error": { "type": "string", "description": "what failed and what to do" },
+                "field": { "type": "string", "description": "path of the bad field in the request body" }
+            }
+        }
+    })
+}
+
+/// The document for `routes`.
+pub fn document(routes: &[RouteDoc]) -> Value {
+    let mut paths = Map::new();
+    for r in routes {
+        let mut op = json!({
+            "summary": r.summary,
+            "parameters": path_params(r.path),
+            "responses": {
+                r.status.to_string(): { "description": "success" },
+                "4XX": { "description": "client error", "content": { "application/json": { "schema": { "$ref": "#/components/schemas/Error" } } } }
+            }
+        });
+        if let Some(body) = r.body {
+            op["requestBody"] = json!({
+                "required": true,
+                "content": { "application/json": { "schema": { "$ref": format!("#/components/schemas/{body}") } } }
+            });
+        }
+        let method = Method::from_bytes(r.method.as_bytes()).unwrap_or(Method::GET);
+        if auth::is_public(&method, r.path, true) {
+            op["security"] = json!([]);
+        }
+        let item = paths.entry(r.path.to_string()).or_insert_with(|| json!({}));
+        item[r.method.to_ascii_lowercase()] = op;
+    }
+    json!({
+        "openapi": "3.0.3",
+        "info": {
+            "title": "Panoptes",
+            "version": env!("CARGO_PKG_VERSION"),
+            "description": "Real-time video analytics: cameras, zones, rules, events. See docs/api.md."
+        },
+        "security": [{ "bearer": [] }, { "query_token": [] }],
+        "paths": paths,
+        "components": {
+            "securitySchemes": {
+                "bearer": { "type": "http", "scheme": "bearer" },
+                "query_token": { "type": "apiKey", "in": "query", "name": "token" }
+            },
+            "schemas": schemas()
+        }
+    })
+}
+
+/// `GET /api/openapi.json`.
+pub async fn serve(_state: web::Data<AppState>) -> HttpResponse {
+    HttpResponse::Ok().json(document(super::ROUTES))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_route_of_the_table_is_in_the_document() {
+        let doc = document(super::super::ROUTES);
+        for r in super::super::ROUTES {
+            let op = &doc["paths"][r.path][r.method.to_ascii_lowercase()];
+            assert!(op.is_object(), "{} {} is missing from the OpenAPI document", r.method, r.path);
+            assert_eq!(op["parameters"].as_array().unwrap().len(), r.path.matches('{').count(), "{}", r.path);
+            if let Some(body) = r.body {
+                assert!(doc["components"]["schemas"][body].is_object(), "schema {body} of {} is missing", r.path);
+            }
+        }
+        assert!(doc["components"]["schemas"]["Camera"]["properties"]["detect_fps"].is_object());
+        assert!(doc["components"]["schemas"]["Camera"]["properties"]["password"].is_null());
+    }
+
+    /// Routes registered anywhere under `src/http/` by a literal path (`route`, `resource`, `scope` or an
+    /// attribute macro) must be rows of the table: a route added outside it fails here, naming the file.
+    #[test]
+    fn no_route_is_registered_outside_the_table() {
+        let table: Vec<&str> = super::super::ROUTES.iter().map(|r| r.path).collect();
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src/http");
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.extension().is_none_or(|e| e != "rs") {
+                continue;
+            }
+            let text = std::fs::read_to_string(&path).unwrap();
+            for pattern in [".route(\"", "resource(\"", "#[get(\"", "#[post(\"", "#[put(\"", "#[delete(\"", "scope(\""] {
+                for (at, _) in text.match_indices(pattern) {
+                    let rest = &text[at + pattern.len()..];
+                    let route = &rest[..rest.find('"').unwrap_or(0)];
+                    assert!(
+                        table.contains(&route),
+                        "{} registers `{route}` outside the route table: add it to `route_table!` in src/http/mod.rs",
+                        path.display()
+                    );
+                }
+            }
+        }
+    }
+}
