@@ -1,5 +1,5 @@
 //! The HTTP surface: health, Prometheus metrics, the camera list, the clock exchange, the events API, the
-//! overlay and alert WebSockets and the web page.
+//! overlay and alert WebSockets and the web console.
 //! Handlers stay thin; every failure is an [`ApiError`] with a JSON body.
 
 mod alerts;
@@ -40,6 +40,7 @@ pub struct AppState {
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/", web::get().to(page::index))
+        .route("/console/{file}", web::get().to(page::asset))
         .route("/healthz", web::get().to(health::healthz))
         .route("/metrics", web::get().to(health::metrics))
         .route("/api/cameras", web::get().to(cameras::list))
