@@ -19,8 +19,8 @@ export class LivePlayer {
    * @param {HTMLVideoElement} video
    * @param {string} camera
    * @param {{onInit: (init) => void, onFallback: (reason: string) => void, onStatus: (text: string) => void,
-   *          latencySec: (bufferEndSec: number) => number}} hooks  latencySec: how far behind the buffered end
-   *          to play (the overlay arrives later than the video)
+   *          latencySec: (bufferEndSec: number, segmentSec: number) => number}} hooks  latencySec: how far
+   *          behind the buffered end to play, given the last segment's duration
    */
   constructor(video, camera, hooks) {
     this.video = video;
@@ -47,6 +47,8 @@ export class LivePlayer {
     this.queue = [];
     this.init = null;
     this.sourceBuffer = null;
+    this.lastEnd = null;
+    this.segmentSec = 0;
     const ws = new WebSocket(wsUrl(`/ws/live/${seg(this.camera)}`));
     ws.binaryType = "arraybuffer";
     this.ws = ws;
@@ -102,7 +104,10 @@ export class LivePlayer {
     const sb = this.sourceBuffer;
     if (!sb || sb.updating || this.mediaSource.readyState !== "open") return;
     const ranges = rangesOf(sb.buffered);
-    const latency = ranges.length ? this.hooks.latencySec(ranges[ranges.length - 1][1]) : 0;
+    const end = ranges.length ? ranges[ranges.length - 1][1] : null;
+    if (end !== null && this.lastEnd !== null && end > this.lastEnd) this.segmentSec = end - this.lastEnd;
+    this.lastEnd = end;
+    const latency = end === null ? 0 : this.hooks.latencySec(end, this.segmentSec);
     const seekTo = liveSeek(ranges, this.video.currentTime, { maxLatencySec: latency + 1.2, targetLatencySec: latency });
     if (seekTo !== null) this.video.currentTime = seekTo;
     if (this.video.paused && ranges.length) this.video.play().catch(() => {});

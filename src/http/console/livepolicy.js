@@ -58,13 +58,14 @@ export function trimSpan(ranges, currentTime, { keepSec = 4, slackSec = 4 } = {}
 }
 
 /**
- * How far behind the newest buffered video to play so that the tracks of the frame on screen have already
- * arrived: the overlay comes after inference, later than the video. `bufferEndSec`: end of the buffered
- * video; `overlaySec`: media time of the newest overlay message (`null`: none yet). At least `minSec`,
- * at most `maxSec`, with `marginSec` to spare.
+ * How far behind the newest buffered video to play. Two things set it: the overlay comes after inference,
+ * later than the video, and the tracks of the frame on screen must have arrived (`overlaySec`: media time of
+ * the newest overlay message, `null`: none yet); and video arrives a segment at a time, so the playhead must
+ * stay a segment (`segmentSec`, the last segment's duration) behind the end not to stall. Bounded by
+ * `minSec`..`maxSec`, with `marginSec` to spare.
  */
-export function targetLatency(bufferEndSec, overlaySec, { minSec = 0.3, maxSec = 3, marginSec = 0.2 } = {}) {
-  if (overlaySec === null) return minSec;
-  const lag = bufferEndSec - overlaySec + marginSec;
-  return Math.min(maxSec, Math.max(minSec, lag));
+export function targetLatency(bufferEndSec, overlaySec, segmentSec = 0, { minSec = 0.3, maxSec = 3, marginSec = 0.2 } = {}) {
+  const forSegments = segmentSec + marginSec;
+  const forOverlay = overlaySec === null ? 0 : bufferEndSec - overlaySec + marginSec;
+  return Math.min(maxSec, Math.max(minSec, forSegments, forOverlay));
 }

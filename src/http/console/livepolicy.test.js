@@ -42,13 +42,15 @@ test("the buffer is trimmed to a few seconds behind the playhead, in batches", (
   assert.deepEqual(trimSpan([[90, 95], [100, 111]], 110, opts), [90, 106]);
 });
 
-test("the playhead stays behind the newest overlay message, within bounds", () => {
+test("the playhead stays behind the newest overlay message and a segment behind the end, within bounds", () => {
   const opts = { minSec: 0.3, maxSec: 3, marginSec: 0.2 };
-  assert.equal(targetLatency(100, null, opts), 0.3);
+  assert.equal(targetLatency(100, null, 0, opts), 0.3);
   // Tracks lag the video by 0.6 s: play 0.8 s behind the buffered end.
-  assert.ok(Math.abs(targetLatency(100, 99.4, opts) - 0.8) < 1e-9);
+  assert.ok(Math.abs(targetLatency(100, 99.4, 0, opts) - 0.8) < 1e-9);
   // Overlay ahead of the video (a fast detector): the minimum.
-  assert.equal(targetLatency(100, 100.5, opts), 0.3);
+  assert.equal(targetLatency(100, 100.5, 0, opts), 0.3);
+  // One-second segments (a fragment per GOP): 1.2 s, even with the overlay close behind.
+  assert.ok(Math.abs(targetLatency(100, 99.9, 1.0, opts) - 1.2) < 1e-9);
   // Detection stalled long ago: never more than the maximum.
-  assert.equal(targetLatency(100, 50, opts), 3);
+  assert.equal(targetLatency(100, 50, 0, opts), 3);
 });

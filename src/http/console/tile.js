@@ -46,7 +46,7 @@ export class Tile {
       onInit: (init) => this.onLiveInit(init),
       onFallback: (reason) => this.startJpeg(reason),
       onStatus: (text) => (this.meta.textContent = text),
-      latencySec: (end) => targetLatency(end, this.buffer.newestMediaSec(this.offsetSec)),
+      latencySec: (end, segmentSec) => targetLatency(end, this.buffer.newestMediaSec(this.offsetSec), segmentSec),
     });
     this.player.start();
   }

@@ -108,6 +108,10 @@ export class ZoneEditor {
     this.kindChanged();
   }
 
+  has(kind, id) {
+    return (kind === "zone" ? this.existing.zones : this.existing.lines).some((s) => s.id === id);
+  }
+
   ruleOf(kind, id) {
     const want = kind === "zone" ? "intrusion" : "line_crossing";
     return this.existing.rules.find((r) => r.kind === want && (kind === "zone" ? r.zone === id : r.line === id));
@@ -254,8 +258,11 @@ export class ZoneEditor {
         this.dialog.dataset.savedRule = ruleId;
       }
       this.dialog.dataset.saved = id;
+      const points = this.points;
       await this.loadExisting();
-      this.selectShape(`${kind}:${id}`);
+      if (this.has(kind, id)) this.selectShape(`${kind}:${id}`);
+      else this.points = points; // not listed by GET (yet): keep editing what was saved
+      this.render();
       this.say(saved);
     } catch (e) {
       this.say(e.message);
