@@ -8,8 +8,9 @@
 //!   camera falls back to JPEG (`tests/browser/live.mjs`);
 //! - the console shows the vtest camera's moving picture with track boxes painted, and an alert of the walkway
 //!   rule with its snapshot (`tests/browser/console.mjs --rule`);
-//! - drawing the walkway zone in the editor and saving it with an intrusion rule raises an alert
-//!   (`console.mjs --draw-zone`): needs the admin API's zone and rule routes, see its `ignore` reason.
+//! - signing in, drawing the walkway zone in the editor and saving it with an intrusion rule raises an alert,
+//!   and a camera added from the page shows its picture and goes when removed (`console.mjs --draw-zone
+//!   --add-camera`): needs the admin API (auth, zone, rule and camera routes), see its `ignore` reason.
 
 mod common;
 
@@ -174,7 +175,7 @@ fn console_shows_boxes_on_the_moving_picture_and_the_alerts_of_a_configured_rule
 }
 
 #[test]
-#[ignore = "needs the admin API's PUT /api/cameras/{id}/zones|rules/{id} and auth (admin branch): at merge, remove \
+#[ignore = "needs the admin API (auth; PUT zones/rules; POST/DELETE cameras) of the admin branch: at merge, remove \
             this ignore and set TOKEN"]
 fn console_draws_a_zone_and_sees_the_alert_of_its_rule() {
     require_browser();
@@ -190,7 +191,9 @@ fn console_draws_a_zone_and_sees_the_alert_of_its_rule() {
         "vtest",
         "--draw-zone",
         "walkway",
+        "--add-camera",
+        asset("media/street.mp4").to_str().unwrap(),
     ]);
     assert!(ok, "tests/browser/console.mjs failed (screenshots in {}):\n{out}", screens.display());
-    assert_steps(&out, &["load", "live", "boxes", "zone", "alert", "event"]);
+    assert_steps(&out, &["login", "load", "live", "boxes", "zone", "alert", "event", "cameras"]);
 }

@@ -1,7 +1,9 @@
 // The web console in a real browser: Debian's chromium, headless, driven by playwright-core.
 //
 //   node tests/browser/console.mjs <url> <token> <screenshot dir> (--draw-zone ID | --rule ID) [--camera ID]
+//                                  [--add-camera FILE]
 //
+// 0. with a <token>: the console opened without one shows the sign-in prompt;
 // 1. loads <url>/?token=<token> (an empty <token>: a server without auth) and checks the token is kept;
 // 2. live: the camera tile shows a moving picture (live video playing, or JPEG frames changing);
 // 3. boxes: the overlay canvas has tracks drawn, and its pixels on a box's edge are not transparent;
@@ -9,6 +11,8 @@
 //    drag), saves it with an intrusion rule `ID-intrusion`; with --rule ID: uses that configured rule instead;
 // 5. alert: waits until the alerts list shows an event of that rule, with its snapshot thumbnail loaded, and opens
 //    it (the event viewer shows the snapshot, and the clip when the server records one).
+// 6. with --add-camera FILE: adds a camera `added` playing FILE from the management form, waits for its tile to
+//    show pictures, removes it with its Remove button and waits for the tile to go.
 // Prints `STEP <name> ok ...` per passed step and `RESULT <json>` at the end; exits 1 naming the failed step
 // (with failure.png), 2 when chromium or playwright-core is missing (run `make setup`).
 // Screenshots: <screenshot dir>/{live,tile,zone-editor,alerts,event}.png.
@@ -22,7 +26,7 @@ const WALKWAY = [[0.02, 0.32], [0.98, 0.32], [0.98, 0.78], [0.02, 0.78]];
 const MSE_CODEC = 'video/mp4; codecs="avc1.64001f"';
 
 function usage(msg) {
-  console.error(`console.mjs: ${msg}\nusage: node tests/browser/console.mjs <url> <token> <screenshot dir> (--draw-zone ID | --rule ID) [--camera ID]`);
+  console.error(`console.mjs: ${msg}\nusage: node tests/browser/console.mjs <url> <token> <screenshot dir> (--draw-zone ID | --rule ID) [--camera ID] [--add-camera FILE]`);
   process.exit(64);
 }
 
@@ -31,7 +35,7 @@ if (!url || token === undefined || !screens) usage("missing arguments");
 const opts = {};
 for (let i = 0; i < rest.length; i += 2) {
   const [k, v] = [rest[i], rest[i + 1]];
-  if (!["--draw-zone", "--rule", "--camera"].includes(k) || v === undefined) usage(`bad option ${k}`);
+  if (!["--draw-zone", "--rule", "--camera", "--add-camera"].includes(k) || v === undefined) usage(`bad option ${k}`);
   opts[k.slice(2)] = v;
 }
 if (Boolean(opts["draw-zone"]) === Boolean(opts.rule)) usage("give exactly one of --draw-zone and --rule");
@@ -69,6 +73,14 @@ page.on("console", (m) => m.type() === "error" && console.log(`[browser] ${m.tex
 page.on("dialog", (d) => d.accept()); // confirm() of Delete/Remove
 
 try {
+  if (token) {
+    step = "login";
+    await page.goto(`${url}/`);
+    await page.waitForSelector("#login[open]", { timeout: 10000 });
+    await page.screenshot({ path: path.join(screens, "login.png") });
+    ok("login", "without a token the console asks for one");
+  }
+
   step = "load";
   result.mse_avc1_64001f = await page.evaluate((c) => typeof MediaSource !== "undefined" && MediaSource.isTypeSupported(c), MSE_CODEC);
   // An empty token: a server with `[auth] enabled = false` (the console then sends none).
@@ -204,6 +216,25 @@ try {
   result.clip = clip;
   await page.screenshot({ path: path.join(screens, "event.png") });
   ok("event", `snapshot shown; ${clip.note}`);
+
+  await page.click("#event-viewer button.close");
+
+  if (opts["add-camera"]) {
+    step = "cameras";
+    await page.fill('#cameras input[name="camera_id"]', "added");
+    await page.selectOption('#cameras select[name="source_kind"]', "file");
+    await page.fill('#cameras input[name="source"]', opts["add-camera"]);
+    await page.fill('#cameras input[name="detect_fps"]', "2");
+    await page.click("#cameras form.add-camera button");
+    await page.waitForFunction(() => Number(document.querySelector('.tile[data-camera="added"]')?.dataset.pictures) >= 1, null, { timeout: 30000 })
+      .catch(async () => {
+        throw new Error(`the added camera shows no picture: ${await page.textContent("#cameras .status")}`);
+      });
+    await page.screenshot({ path: path.join(screens, "camera-added.png") });
+    await page.click('#cameras tr[data-camera="added"] button.remove');
+    await page.waitForSelector('.tile[data-camera="added"]', { state: "detached", timeout: 10000 });
+    ok("cameras", `camera added from ${opts["add-camera"]}, its picture shown, then removed`);
+  }
 
   if (pageErrors.length) throw new Error(`errors in the page: ${pageErrors.join("; ")}`);
   result.page_errors = pageErrors;
