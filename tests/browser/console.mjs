@@ -206,10 +206,10 @@ try {
   }, null, { timeout: 10000 });
   const clip = await page.$eval("#event-viewer", (d) => ({ note: d.querySelector(".clip-note").textContent, shown: !d.querySelector("video.clip").hidden }));
   if (clip.shown) {
-    // The clip is positioned at the triggering frame.
+    // The clip is positioned at the triggering frame (clip.json's offset_sec).
     await page.waitForFunction(() => {
       const v = document.querySelector("#event-viewer video.clip");
-      return v.readyState >= 1 && v.currentTime > 0;
+      return v.readyState >= 2 && !v.seeking && Math.abs(v.currentTime - Number(v.dataset.offset)) < 0.15;
     }, null, { timeout: 15000 });
     clip.current_time = await page.$eval("#event-viewer video.clip", (v) => v.currentTime);
   }

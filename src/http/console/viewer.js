@@ -1,8 +1,8 @@
 // The event viewer (a <dialog>): the event's snapshot, its clip positioned at the triggering frame
-// (`GET /api/events/{id}/clip.json` → `url` and `offset_sec`; `video.currentTime = offset_sec` shows that
-// frame), the event's fields, and Acknowledge.
+// (`GET /api/events/{id}/clip.json` → `url` and `offset_sec`; the clip fetched with the token and played from
+// memory, `video.currentTime = offset_sec` shows that frame), the event's fields, and Acknowledge.
 
-import { api, withToken, seg, ApiError } from "./api.js";
+import { api, request, withToken, seg, ApiError } from "./api.js";
 
 export class EventViewer {
   constructor(dialog) {
@@ -35,10 +35,17 @@ export class EventViewer {
     try {
       const clip = await api(`/api/events/${seg(event.id)}/clip.json`);
       if (this.event !== event) return;
+      // Fetched whole (an event clip is short) and played from memory: seekable to the frame whatever the
+      // server's Range support, and the token stays out of the media URL.
+      const blob = await (await request(clip.url)).blob();
+      if (this.event !== event) return;
       this.video.hidden = false;
       this.clipNote.textContent = `clip: the triggering frame is at ${clip.offset_sec.toFixed(2)} s`;
+      this.video.dataset.offset = String(clip.offset_sec);
       this.video.addEventListener("loadedmetadata", () => (this.video.currentTime = clip.offset_sec), { once: true });
-      this.video.src = withToken(clip.url);
+      if (this.clipUrl) URL.revokeObjectURL(this.clipUrl);
+      this.clipUrl = URL.createObjectURL(blob);
+      this.video.src = this.clipUrl;
     } catch (e) {
       if (this.event !== event) return;
       this.clipNote.textContent =
