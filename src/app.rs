@@ -7,7 +7,9 @@ use anyhow::Context;
 use panoptes_actors::config::{Config, DeviceConfig};
 use panoptes_actors::infer::model::{ModelOptions, OnnxDetector};
 use panoptes_actors::infer::{Detector, InferError};
-use panoptes_actors::pipeline::Pipeline;
+use panoptes_actors::analytics::{AuxLoaders, AuxModel};
+use panoptes_actors::infer::ocr::{OcrError, OcrOptions, PlateReader};
+use panoptes_actors::pipeline::{Pipeline, PipelineError};
 use std::net::TcpListener;
 use std::time::Instant;
 
@@ -17,6 +19,35 @@ pub fn onnx_detector(config: &Config) -> impl Fn(&DeviceConfig) -> Result<Box<dy
         let options = ModelOptions::from_config(&config.model, device, &config.runtime);
         Ok(Box::new(OnnxDetector::load(&options)?) as Box<dyn Detector>)
     }
+}
+
+/// Load the plate and fire/smoke models of a device, and the plate reader, from `config.analytics`.
+pub fn analytics_loaders(config: &Config) -> (impl Fn(AuxModel, &DeviceConfig) -> Result<Box<dyn Detector>, InferError> + '_, impl Fn() -> Result<PlateReader, OcrError> + '_) {
+    let detector = move |model: AuxModel, device: &DeviceConfig| {
+        let a = &config.analytics;
+        let (path, imgsz) = match model {
+            AuxModel::PlateDetector => (&a.plate_detector, a.plate_imgsz),
+            AuxModel::FireSmoke => (&a.fire_model, a.fire_imgsz),
+        };
+        // The rules apply their own thresholds; the model keeps anything plausible.
+        let options = ModelOptions::from_config(&config.model, device, &config.runtime)
+            .labels(None)
+            .imgsz(imgsz)
+            .confidence(0.2);
+        let options = ModelOptions { path: path.clone(), ..options };
+        Ok(Box::new(OnnxDetector::load(&options)?) as Box<dyn Detector>)
+    };
+    let ocr = move || {
+        PlateReader::load(&OcrOptions::new(&config.analytics.plate_ocr).runtime_library(config.runtime.onnxruntime_library.clone()).intra_threads(1))
+    };
+    (detector, ocr)
+}
+
+/// Start the pipeline with the real detectors: the primary model and, where cameras use them, the analytics'.
+pub async fn start_pipeline(config: &Config) -> Result<Pipeline, PipelineError> {
+    let (detector, ocr) = analytics_loaders(config);
+    let loaders = AuxLoaders { detector: &detector, ocr: &ocr };
+    Pipeline::start_with_analytics(config, &onnx_detector(config), Some(&loaders)).await
 }
 
 pub fn run(config: Config) -> anyhow::Result<()> {
@@ -29,7 +60,7 @@ pub fn run(config: Config) -> anyhow::Result<()> {
         if !addr.ip().is_loopback() {
             tracing::warn!(%addr, "listening beyond loopback: every client on the network can reach this server");
         }
-        let mut pipeline = Pipeline::start(&config, &onnx_detector(&config)).await.context("starting the pipeline")?;
+        let mut pipeline = start_pipeline(&config).await.context("starting the pipeline")?;
         let state = AppState {
             status: pipeline.status.clone(),
             hub: pipeline.hub.clone(),
@@ -39,6 +70,7 @@ pub fn run(config: Config) -> anyhow::Result<()> {
             started: Instant::now(),
             store: pipeline.store.clone(),
             alerts: pipeline.alerts.clone(),
+            rules: pipeline.rule_board.clone(),
         };
         let server =
             HttpServer::new(move || App::new().app_data(web::Data::new(state.clone())).configure(http::routes))

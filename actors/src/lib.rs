@@ -20,16 +20,19 @@
 //! This crate never depends on actix-web; the HTTP surface lives in the `panoptes` binary.
 
 pub mod alerts;
+pub mod analytics;
 pub mod allocator;
 pub mod batcher;
 pub mod camera;
 pub mod config;
+pub mod fire;
 pub mod geometry;
 pub mod hub;
 pub mod infer;
 pub mod messages;
 pub mod metric_names;
 pub mod pipeline;
+pub mod plates;
 pub mod rules;
 pub mod status;
 pub mod store;

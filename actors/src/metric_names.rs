@@ -56,6 +56,18 @@ pub const ALERTS_DROPPED: &str = "panoptes_alerts_dropped_total";
 /// Gauge: WebSocket clients on the alert channel.
 pub const ALERT_CLIENTS: &str = "panoptes_alert_clients";
 
+/// Counter, labels `camera`, `stage` (`fire`, `plates`), `reason` (`rate` is not counted; `unplaced` = no
+/// device yet, `mailbox` = the batcher's or actor's mailbox was full, `closed` = it had stopped,
+/// `pending_full` = the camera already has the most crops in flight, `ocr_full` = the OCR queue was full,
+/// `ocr_gone` = the OCR worker stopped, `lost` = a crop got no answer in time, `tracks_full` = too many
+/// vehicle tracks remembered, `convert` = the frame could not be converted): analytics work dropped.
+pub const ANALYTICS_DROPPED: &str = "panoptes_analytics_dropped_total";
+/// Counter, labels `camera`, `outcome` (`voted` = the reading voted, `rejected` = it failed the format or
+/// confidence, `no_plate` = no plate found on the vehicle crop, `failed` = OCR error): plate readings.
+pub const PLATE_READS: &str = "panoptes_plate_reads_total";
+/// Histogram, seconds: duration of one plate OCR call.
+pub const OCR_SECONDS: &str = "panoptes_ocr_seconds";
+
 /// Describe every metric (units and help) on the installed recorder.
 pub fn describe() {
     use metrics::{Unit, describe_counter, describe_gauge, describe_histogram};
@@ -81,4 +93,7 @@ pub fn describe() {
     describe_counter!(SNAPSHOTS_SKIPPED, Unit::Count, "Events stored without their snapshot, by reason");
     describe_counter!(ALERTS_DROPPED, Unit::Count, "Alert messages dropped for slow clients (re-read from the store)");
     describe_gauge!(ALERT_CLIENTS, Unit::Count, "Alert WebSocket clients");
+    describe_counter!(ANALYTICS_DROPPED, Unit::Count, "Plate and fire work dropped, by camera, stage and reason");
+    describe_counter!(PLATE_READS, Unit::Count, "Plate readings by camera and outcome");
+    describe_histogram!(OCR_SECONDS, Unit::Seconds, "Duration of one plate OCR call");
 }

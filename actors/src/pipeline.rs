@@ -11,9 +11,14 @@
 //!  store (intake → writer thread: snapshot, commit) ──Announce──▶ alert hub
 //! ```
 //!
+//! Cameras with plates or fire/smoke on also feed [`crate::analytics`]: the tracker sends their tracked
+//! frames (with the full-resolution picture) to a plate actor, and the camera sends frames at the fire rate
+//! to the fire batcher of its device; both raise events into the same store.
+//!
 //! Must be called from inside a running actix `System`.
 
 use crate::alerts::AlertHub;
+use crate::analytics::{Analytics, AuxLoaders, CameraAnalytics, RuleBoard};
 use crate::allocator::{self, AllocatorActor};
 use crate::batcher::{BatcherActor, Route};
 use crate::camera::source::Opener;
@@ -65,6 +70,7 @@ struct RunningCamera {
     tracker: Addr<TrackerActor>,
     rules: Addr<RuleActor>,
     arbiter: Arbiter,
+    analytics: CameraAnalytics,
 }
 
 /// The running pipeline: handles to its actors, and the cameras it runs.
@@ -80,6 +86,10 @@ pub struct Pipeline {
     pub alerts: Addr<AlertHub>,
     /// Where rules send their events: the store's intake.
     pub events: Recipient<NewEvent>,
+    /// The plate and fire/smoke models, their batchers and the OCR worker.
+    pub analytics: Analytics,
+    /// Each camera's rule actor and its plate/fire status (`GET /api/cameras/{id}/status`).
+    pub rule_board: RuleBoard,
     labels: Arc<[String]>,
     tracker: TrackerParams,
     cameras: HashMap<CameraId, RunningCamera>,
@@ -89,6 +99,16 @@ impl Pipeline {
     /// Open the event store, load every device's detector, start the batchers, the allocator and the hubs,
     /// then every enabled camera.
     pub async fn start(config: &Config, factory: &DetectorFactory<'_>) -> Result<Self, PipelineError> {
+        Self::start_with_analytics(config, factory, None).await
+    }
+
+    /// [`Pipeline::start`] that also loads the plate and fire/smoke models with `loaders` (without, cameras'
+    /// `plates` and `fire` sections are reported disabled).
+    pub async fn start_with_analytics(
+        config: &Config,
+        factory: &DetectorFactory<'_>,
+        loaders: Option<&AuxLoaders<'_>>,
+    ) -> Result<Self, PipelineError> {
         let (store, alerts) = crate::store::actor::start(&config.store)?;
         let events = store.intake.clone().recipient();
         let status = StatusBoard::default();
@@ -121,8 +141,24 @@ impl Pipeline {
         let allocator = AllocatorActor::new(devices, status.clone(), Duration::from_secs(30)).start();
         let hub = Hub::default().start();
         let tracker = TrackerParams::from(&config.tracker);
-        let mut pipeline =
-            Self { status, hub, allocator, batchers, store, alerts, events, labels, tracker, cameras: HashMap::new() };
+        let analytics = match loaders {
+            Some(l) => Analytics::start(config, l, status.clone()),
+            None => Analytics::none(status.clone()),
+        };
+        let mut pipeline = Self {
+            status,
+            hub,
+            allocator,
+            batchers,
+            store,
+            alerts,
+            events,
+            analytics,
+            rule_board: RuleBoard::default(),
+            labels,
+            tracker,
+            cameras: HashMap::new(),
+        };
         for cam in config.cameras.iter().filter(|c| c.enabled) {
             pipeline.add_camera(cam.clone()).await?;
         }
@@ -165,9 +201,15 @@ impl Pipeline {
         self.status.insert(id.clone(), CameraStatus::default());
         let rules =
             RuleActor::new(id.clone(), &RulesConfig::of_camera(&cfg), self.labels.clone(), self.events.clone()).start();
-        let outputs = vec![self.hub.clone().recipient(), rules.clone().recipient()];
+        let analytics = self.analytics.attach(&cfg, &self.labels, &self.events).await;
+        let mut outputs = vec![self.hub.clone().recipient(), rules.clone().recipient()];
+        if let Some(plates) = &analytics.plates {
+            outputs.push(plates.clone().recipient());
+        }
         let tracker = TrackerActor::new(id.clone(), self.tracker.clone(), outputs)?.start();
-        let (camera, arbiter) = CameraActor::spawn_with_opener(cfg.clone(), self.status.clone(), opener);
+        let (camera, arbiter) =
+            CameraActor::spawn_with_feed(cfg.clone(), self.status.clone(), opener, analytics.feed.clone());
+        self.rule_board.insert(id.clone(), (rules.clone(), analytics.entries.clone()));
         let route = Route { tracker: tracker.clone().recipient(), classes };
         let placed = self
             .allocator
@@ -178,7 +220,11 @@ impl Pipeline {
                 detect_fps: cfg.detect_fps,
             })
             .await;
-        let running = RunningCamera { camera, tracker, rules, arbiter };
+        let running = RunningCamera { camera, tracker, rules, arbiter, analytics };
+        if !matches!(placed, Ok(Ok(_))) {
+            self.analytics.detach(&id);
+            self.rule_board.remove(&id);
+        }
         match placed {
             Ok(Ok(device)) => {
                 tracing::info!(camera = %id, device = %device, "camera started");
@@ -200,6 +246,8 @@ impl Pipeline {
     pub async fn remove_camera(&mut self, id: &str) -> Result<(), PipelineError> {
         let running = self.cameras.remove(id).ok_or_else(|| PipelineError::NoSuchCamera(id.to_string()))?;
         self.allocator.do_send(allocator::RemoveCamera(id.into()));
+        self.analytics.detach(id);
+        self.rule_board.remove(id);
         stop_camera(running).await;
         self.status.remove(id);
         Ok(())
@@ -224,12 +272,16 @@ impl Pipeline {
         for running in self.cameras.values() {
             let _ = running.rules.send(Flush).await;
         }
+        let analytics: Vec<&CameraAnalytics> = self.cameras.values().map(|r| &r.analytics).collect();
+        self.analytics.drain(&analytics).await;
         self.store.flush().await;
     }
 
     /// Stop every camera (the rest stops with the actix system).
     pub async fn stop(&mut self) {
-        for (_, running) in self.cameras.drain() {
+        for (id, running) in self.cameras.drain() {
+            self.analytics.detach(&id);
+            self.rule_board.remove(&id);
             stop_camera(running).await;
         }
     }
@@ -243,6 +295,7 @@ async fn stop_camera(running: RunningCamera) {
     }
     drop(running.tracker);
     drop(running.rules);
+    drop(running.analytics);
     running.arbiter.stop();
 }
 

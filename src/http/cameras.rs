@@ -2,7 +2,9 @@
 
 use super::{ApiError, AppState};
 use actix_web::{HttpResponse, web};
+use panoptes_actors::analytics::RuleEntry;
 use panoptes_actors::batcher::GetStats;
+use panoptes_actors::rules::GetRuleStatus;
 use panoptes_actors::hub::GetLatestPicture;
 use panoptes_actors::store::snapshot;
 
@@ -26,7 +28,19 @@ pub async fn status(state: web::Data<AppState>, id: web::Path<String>) -> Result
         .get(id.as_str())
         .map(|s| s.value().clone())
         .ok_or_else(|| ApiError::NotFound(format!("camera `{id}` does not exist; GET /api/cameras lists them")))?;
-    Ok(HttpResponse::Ok().json(status))
+    let mut body = serde_json::to_value(status).map_err(|e| ApiError::Internal(e.to_string()))?;
+    body["rules"] = serde_json::to_value(rule_entries(&state, id.as_str()).await?)
+        .map_err(|e| ApiError::Internal(e.to_string()))?;
+    Ok(HttpResponse::Ok().json(body))
+}
+
+/// The camera's rules (from its rule actor) then its plate and fire sections, each with whether it runs and
+/// why not; empty for a camera without a rule actor.
+async fn rule_entries(state: &AppState, id: &str) -> Result<Vec<RuleEntry>, ApiError> {
+    let Some((rules, extra)) = state.rules.get(id).map(|e| e.value().clone()) else { return Ok(Vec::new()) };
+    let mut entries = rules.send(GetRuleStatus).await?.rules;
+    entries.extend(extra);
+    Ok(entries)
 }
 
 pub async fn system(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {

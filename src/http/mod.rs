@@ -18,6 +18,7 @@ use actix::Addr;
 use actix_web::web;
 use metrics_exporter_prometheus::PrometheusHandle;
 use panoptes_actors::alerts::AlertHub;
+use panoptes_actors::analytics::RuleBoard;
 use panoptes_actors::batcher::BatcherActor;
 use panoptes_actors::hub::Hub;
 use panoptes_actors::status::StatusBoard;
@@ -36,6 +37,8 @@ pub struct AppState {
     pub started: Instant,
     pub store: StoreHandle,
     pub alerts: Addr<AlertHub>,
+    /// Each camera's rule actor and plate/fire status.
+    pub rules: RuleBoard,
 }
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
