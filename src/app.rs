@@ -4,11 +4,11 @@
 use crate::http::{self, AppState};
 use actix_web::{App, HttpServer, web};
 use anyhow::Context;
+use panoptes_actors::analytics::{AuxLoaders, AuxModel};
 use panoptes_actors::config::{Config, DeviceConfig};
 use panoptes_actors::infer::model::{ModelOptions, OnnxDetector};
-use panoptes_actors::infer::{Detector, InferError};
-use panoptes_actors::analytics::{AuxLoaders, AuxModel};
 use panoptes_actors::infer::ocr::{OcrError, OcrOptions, PlateReader};
+use panoptes_actors::infer::{Detector, InferError};
 use panoptes_actors::pipeline::{Pipeline, PipelineError};
 use std::net::TcpListener;
 use std::time::Instant;
@@ -21,31 +21,40 @@ pub fn onnx_detector(config: &Config) -> impl Fn(&DeviceConfig) -> Result<Box<dy
     }
 }
 
-/// Load the plate and fire/smoke models of a device, and the plate reader, from `config.analytics`.
-pub fn analytics_loaders(config: &Config) -> (impl Fn(AuxModel, &DeviceConfig) -> Result<Box<dyn Detector>, InferError> + '_, impl Fn() -> Result<PlateReader, OcrError> + '_) {
-    let detector = move |model: AuxModel, device: &DeviceConfig| {
+/// The plate or fire/smoke detector of a device, from `config.analytics`.
+pub fn analytics_detector(
+    config: &Config,
+) -> impl Fn(AuxModel, &DeviceConfig) -> Result<Box<dyn Detector>, InferError> + '_ {
+    move |model, device| {
         let a = &config.analytics;
         let (path, imgsz) = match model {
             AuxModel::PlateDetector => (&a.plate_detector, a.plate_imgsz),
             AuxModel::FireSmoke => (&a.fire_model, a.fire_imgsz),
         };
-        // The rules apply their own thresholds; the model keeps anything plausible.
+        // The cameras' sections apply their own thresholds; the model keeps every plausible box.
         let options = ModelOptions::from_config(&config.model, device, &config.runtime)
             .labels(None)
             .imgsz(imgsz)
-            .confidence(0.2);
+            .confidence(0.05);
         let options = ModelOptions { path: path.clone(), ..options };
         Ok(Box::new(OnnxDetector::load(&options)?) as Box<dyn Detector>)
-    };
-    let ocr = move || {
-        PlateReader::load(&OcrOptions::new(&config.analytics.plate_ocr).runtime_library(config.runtime.onnxruntime_library.clone()).intra_threads(1))
-    };
-    (detector, ocr)
+    }
+}
+
+/// The plate reader (`analytics.plate_ocr`), one ONNX Runtime thread.
+pub fn plate_reader(config: &Config) -> impl Fn() -> Result<PlateReader, OcrError> + '_ {
+    move || {
+        PlateReader::load(
+            &OcrOptions::new(&config.analytics.plate_ocr)
+                .runtime_library(config.runtime.onnxruntime_library.clone())
+                .intra_threads(1),
+        )
+    }
 }
 
 /// Start the pipeline with the real detectors: the primary model and, where cameras use them, the analytics'.
 pub async fn start_pipeline(config: &Config) -> Result<Pipeline, PipelineError> {
-    let (detector, ocr) = analytics_loaders(config);
+    let (detector, ocr) = (analytics_detector(config), plate_reader(config));
     let loaders = AuxLoaders { detector: &detector, ocr: &ocr };
     Pipeline::start_with_analytics(config, &onnx_detector(config), Some(&loaders)).await
 }

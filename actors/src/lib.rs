@@ -20,8 +20,8 @@
 //! This crate never depends on actix-web; the HTTP surface lives in the `panoptes` binary.
 
 pub mod alerts;
-pub mod analytics;
 pub mod allocator;
+pub mod analytics;
 pub mod batcher;
 pub mod camera;
 pub mod config;

@@ -65,6 +65,9 @@ pub const ANALYTICS_DROPPED: &str = "panoptes_analytics_dropped_total";
 /// Counter, labels `camera`, `outcome` (`voted` = the reading voted, `rejected` = it failed the format or
 /// confidence, `no_plate` = no plate found on the vehicle crop, `failed` = OCR error): plate readings.
 pub const PLATE_READS: &str = "panoptes_plate_reads_total";
+/// Counter, labels `camera`, `class` (`fire`, `smoke`): fire/smoke inferences showing a box above the
+/// camera's confidence and least area (the persistence window then decides on events).
+pub const FIRE_POSITIVES: &str = "panoptes_fire_positive_inferences_total";
 /// Histogram, seconds: duration of one plate OCR call.
 pub const OCR_SECONDS: &str = "panoptes_ocr_seconds";
 
@@ -95,5 +98,6 @@ pub fn describe() {
     describe_gauge!(ALERT_CLIENTS, Unit::Count, "Alert WebSocket clients");
     describe_counter!(ANALYTICS_DROPPED, Unit::Count, "Plate and fire work dropped, by camera, stage and reason");
     describe_counter!(PLATE_READS, Unit::Count, "Plate readings by camera and outcome");
+    describe_counter!(FIRE_POSITIVES, Unit::Count, "Fire/smoke inferences with a box above the thresholds");
     describe_histogram!(OCR_SECONDS, Unit::Seconds, "Duration of one plate OCR call");
 }

@@ -18,8 +18,8 @@
 //! Must be called from inside a running actix `System`.
 
 use crate::alerts::AlertHub;
-use crate::analytics::{Analytics, AuxLoaders, CameraAnalytics, RuleBoard};
 use crate::allocator::{self, AllocatorActor};
+use crate::analytics::{Analytics, AuxLoaders, CameraAnalytics, RuleBoard};
 use crate::batcher::{BatcherActor, Route};
 use crate::camera::source::Opener;
 use crate::camera::{CameraActor, StopCamera};

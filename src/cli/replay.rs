@@ -15,11 +15,11 @@ use crate::app::start_pipeline;
 use anyhow::{Context, bail};
 use futures::future::LocalBoxFuture;
 use panoptes_actors::alerts::{AlertCursor, Subscribe};
+use panoptes_actors::analytics::IdleProbe;
 use panoptes_actors::batcher::{BatcherActor, GetStats};
 use panoptes_actors::camera::source::{AccessUnit, FileSource, Opener, SourceError, VideoSource};
 use panoptes_actors::config::{CameraConfig, StoreConfig};
 use panoptes_actors::messages::CameraId;
-use panoptes_actors::analytics::IdleProbe;
 use panoptes_actors::status::StatusBoard;
 use panoptes_actors::store::actor::MaxId;
 use std::io::Write;
@@ -124,9 +124,17 @@ async fn replay(config: panoptes_actors::config::Config, camera: CameraConfig) -
     for (_, batcher) in &pipeline.batchers {
         inferred += batcher.send(GetStats).await.map(|s| s.frames_inferred).unwrap_or(0);
     }
+    let mut analytics = Vec::new();
+    for (label, batcher) in pipeline.analytics.batchers() {
+        let n = batcher.send(GetStats).await.map(|s| s.frames_inferred).unwrap_or(0);
+        analytics.push(format!("replay: {label}: {n} inferred"));
+    }
     pipeline.stop().await;
     let newest = pipeline.store.ask(MaxId).await??;
     eprintln!("replay: {decoded} frames decoded, {inferred} inferred, {newest} events");
+    for line in analytics {
+        eprintln!("{line}");
+    }
     while cursor.last_id() < newest {
         match cursor.next(&reader).await? {
             Some(alert) => print(&alert.json)?,

@@ -4,8 +4,8 @@ use super::{ApiError, AppState};
 use actix_web::{HttpResponse, web};
 use panoptes_actors::analytics::RuleEntry;
 use panoptes_actors::batcher::GetStats;
-use panoptes_actors::rules::GetRuleStatus;
 use panoptes_actors::hub::GetLatestPicture;
+use panoptes_actors::rules::GetRuleStatus;
 use panoptes_actors::store::snapshot;
 
 pub async fn list(state: web::Data<AppState>) -> HttpResponse {

@@ -84,10 +84,13 @@ impl AuxModel {
     }
 }
 
+/// Builds an extra model's detector on one device.
+pub type AuxDetectorFactory<'a> = dyn Fn(AuxModel, &DeviceConfig) -> Result<Box<dyn Detector>, InferError> + 'a;
+
 /// Loads the extra models (the real ones read ONNX files; tests may pass fakes).
 pub struct AuxLoaders<'a> {
-    pub detector: &'a dyn Fn(AuxModel, &DeviceConfig) -> Result<Box<dyn Detector>, InferError>,
-    pub ocr: &'a dyn Fn() -> Result<PlateReader, OcrError>,
+    pub detector: &'a AuxDetectorFactory<'a>,
+    pub ocr: &'a (dyn Fn() -> Result<PlateReader, OcrError> + 'a),
 }
 
 /// One extra model's batcher on each device.
@@ -208,10 +211,16 @@ impl Analytics {
                         let sinks = stage
                             .batchers
                             .iter()
-                            .map(|(d, b)| (device_of(d), PlateSink { batcher: b.clone().recipient(), input_size: stage.input_size }))
+                            .map(|(d, b)| {
+                                (
+                                    device_of(d),
+                                    PlateSink { batcher: b.clone().recipient(), input_size: stage.input_size },
+                                )
+                            })
                             .collect();
-                        let actor = PlateActor::new(id.clone(), spec, sinks, self.status.clone(), ocr.clone(), events.clone())
-                            .start();
+                        let actor =
+                            PlateActor::new(id.clone(), spec, sinks, self.status.clone(), ocr.clone(), events.clone())
+                                .start();
                         register(&stage.batchers, &id, actor.clone().recipient()).await;
                         out.plates = Some(actor);
                         out.feed.full_frame = true;
@@ -237,7 +246,11 @@ impl Analytics {
                             out.feed.fire = Some(FireFeed {
                                 fps,
                                 input_size: stage.input_size,
-                                sinks: stage.batchers.iter().map(|(d, b)| (device_of(d), b.clone().recipient())).collect(),
+                                sinks: stage
+                                    .batchers
+                                    .iter()
+                                    .map(|(d, b)| (device_of(d), b.clone().recipient()))
+                                    .collect(),
                             });
                             Ok(())
                         }

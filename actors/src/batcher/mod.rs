@@ -363,6 +363,28 @@ mod tests {
     }
 
     #[actix::test]
+    async fn crops_in_separate_lanes_batch_together_and_a_lane_keeps_its_latest() {
+        let (batcher, calls, out) = setup(&[("a", None)], Duration::from_millis(500)).await;
+        // Occupy the worker so the crops below queue up behind it.
+        batcher.send(frame("a", 0, 0.0)).await.unwrap();
+        for _ in 0..100 {
+            if batcher.send(GetStats).await.unwrap().in_flight {
+                break;
+            }
+            actix::clock::sleep(Duration::from_millis(5)).await;
+        }
+        for (lane, marker) in [(1, 1.0), (2, 2.0), (1, 3.0)] {
+            let SubmitFrame(f) = frame("a", 1, marker);
+            batcher.send(SubmitCrop { frame: f, lane }).await.unwrap();
+        }
+        assert_eq!(batcher.send(GetStats).await.unwrap().queue_depth, 2, "two lanes wait; lane 1 kept its latest");
+        wait_for(&out, 3).await;
+        assert_eq!(*calls.lock().unwrap(), vec![vec![0.0], vec![3.0, 2.0]]);
+        batcher.send(UnregisterCamera("a".into())).await.unwrap();
+        assert_eq!(batcher.send(GetStats).await.unwrap().queue_depth, 0);
+    }
+
+    #[actix::test]
     async fn frames_of_unregistered_cameras_are_dropped() {
         let (batcher, calls, out) = setup(&[("a", None)], Duration::ZERO).await;
         batcher.send(UnregisterCamera("a".into())).await.unwrap();

@@ -49,12 +49,13 @@ impl FireSpec {
             return Err(bad("persistence", format!("{} must be 1–window ({})", cfg.persistence, cfg.window)));
         }
         let class = |name: &str| {
-            labels.iter().position(|l| l == name).map(|i| i as u32).ok_or_else(|| {
-                AnalyticsError::Model {
-                    camera: camera.to_string(),
-                    field: "analytics.fire_model".into(),
-                    reason: format!("the model has no class `{name}` (it has: {}); use a fire/smoke model", labels.join(", ")),
-                }
+            labels.iter().position(|l| l == name).map(|i| i as u32).ok_or_else(|| AnalyticsError::Model {
+                camera: camera.to_string(),
+                field: "analytics.fire_model".into(),
+                reason: format!(
+                    "the model has no class `{name}` (it has: {}); use a fire/smoke model",
+                    labels.join(", ")
+                ),
             })
         };
         Ok(Self {
@@ -141,8 +142,12 @@ impl Handler<FrameDetections> for FireActor {
                 .filter(|d| counts(d.score, &d.bbox, min_score, self.spec.min_area, msg.meta.width, msg.meta.height))
                 .max_by(|a, b| a.score.total_cmp(&b.score))
                 .map(|d| (d.score, d.bbox));
-            if best.is_some() {
+            if let Some((score, bbox)) = best {
                 self.best[i] = best;
+                let class = if self.spec.classes[i].1 == EventKind::Fire { "fire" } else { "smoke" };
+                metrics::counter!(crate::metric_names::FIRE_POSITIVES, "camera" => self.camera.to_string(), "class" => class)
+                    .increment(1);
+                tracing::debug!(camera = %self.camera, class, score, ?bbox, pts = ?now.0, "fire/smoke box above the thresholds");
             }
             match self.alarms[i].observe(best.is_some()) {
                 Alarm::None => {}

@@ -166,7 +166,8 @@ impl PlateActor {
             details["distance"] = (*distance).into();
         }
         if let Some(b) = &t.best {
-            details["plate_box"] = serde_json::json!([b.plate_frame_px.x1, b.plate_frame_px.y1, b.plate_frame_px.x2, b.plate_frame_px.y2]);
+            details["plate_box"] =
+                serde_json::json!([b.plate_frame_px.x1, b.plate_frame_px.y1, b.plate_frame_px.x2, b.plate_frame_px.y2]);
         }
         Some(Event {
             camera: self.camera.to_string(),
@@ -214,9 +215,7 @@ impl PlateActor {
     /// The plate batcher of the device the camera is placed on (any, before the first placement).
     fn sink(&self) -> Option<PlateSink> {
         let device = self.status.get(&self.camera).and_then(|s| s.device.clone());
-        device
-            .and_then(|d| self.sinks.get(d.as_str()).cloned())
-            .or_else(|| self.sinks.values().next().cloned())
+        device.and_then(|d| self.sinks.get(d.as_str()).cloned()).or_else(|| self.sinks.values().next().cloned())
     }
 
     /// Crop a vehicle and send it to the plate detector, when due and there is room.
@@ -251,7 +250,8 @@ impl PlateActor {
         match sink.batcher.try_send(SubmitCrop { frame, lane: track }) {
             Ok(()) => {
                 t.in_flight = true;
-                self.pending.insert(crop_id, Pending { track, vehicle, pts: meta.pts, wall_ms: meta.wall_ms, plate: None });
+                self.pending
+                    .insert(crop_id, Pending { track, vehicle, pts: meta.pts, wall_ms: meta.wall_ms, plate: None });
             }
             Err(SendError::Full(_)) => self.dropped("mailbox"),
             Err(SendError::Closed(_)) => self.dropped("closed"),
@@ -315,12 +315,8 @@ impl Handler<TrackedFrame> for PlateActor {
                 self.submit(&frame.meta, tr.id, full);
             }
         }
-        let lost: Vec<u64> = self
-            .pending
-            .iter()
-            .filter(|(_, p)| secs(now.0, p.pts) > PENDING_TIMEOUT_SEC)
-            .map(|(id, _)| *id)
-            .collect();
+        let lost: Vec<u64> =
+            self.pending.iter().filter(|(_, p)| secs(now.0, p.pts) > PENDING_TIMEOUT_SEC).map(|(id, _)| *id).collect();
         for id in lost {
             self.finish_crop(id);
             self.dropped("lost");

@@ -182,8 +182,7 @@ impl RuleEngine {
     /// Check and start `config`'s rules for `camera` against the model's `labels`; returns the engine and the
     /// rules that do not run, with their reasons (also logged).
     pub fn new(camera: &str, config: &RulesConfig, labels: Arc<[String]>) -> (Self, Vec<DisabledRule>) {
-        let mut engine =
-            Self {
+        let mut engine = Self {
             camera: camera.to_string(),
             labels,
             rules: Vec::new(),
