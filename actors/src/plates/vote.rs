@@ -123,12 +123,14 @@ mod tests {
     #[test]
     fn a_misreading_does_not_win_and_a_contested_leader_waits_for_its_share() {
         let mut v = TrackVotes::default();
-        // Alternating readings: the leader never holds more than about half of the confidence.
-        let p = VoteParams { min_votes: 2, min_share: 0.6 };
-        for (text, c) in [("5AU5341", 0.9), ("5AV5341", 0.9), ("5AU5341", 0.9), ("5AV5341", 0.9)] {
-            assert_eq!(v.add(text, c, &p), VoteOutcome::None, "{text}: no text holds 60 %");
+        // Equal confidences: the leader's share is its share of the readings. It holds 2/3, 2/4, 3/5 and 4/6
+        // of them, all below 70 %; the misreading never leads.
+        let p = VoteParams { min_votes: 2, min_share: 0.7 };
+        let (au, av) = ("5AU5341", "5AV5341");
+        for (i, text) in [au, av, au, av, au, au].into_iter().enumerate() {
+            assert_eq!(v.add(text, 0.9, &p), VoteOutcome::None, "reading {i} ({text}): no text holds 70 %");
         }
-        assert_eq!(v.add("5AU5341", 0.9, &p), VoteOutcome::Start("5AU5341".into()), "3 of 5 readings: 60 %");
+        assert_eq!(v.add(au, 0.9, &p), VoteOutcome::Start(au.into()), "5 of 7 readings: 71 %");
     }
 
     #[test]
