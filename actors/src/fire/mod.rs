@@ -173,6 +173,74 @@ impl Handler<Flush> for FireActor {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::messages::{Detection, FrameMeta};
+    use std::sync::{Arc, Mutex};
+
+    #[derive(Default)]
+    struct Collector(Arc<Mutex<Vec<Event>>>);
+    impl Actor for Collector {
+        type Context = Context<Self>;
+    }
+    impl Handler<NewEvent> for Collector {
+        type Result = ();
+        fn handle(&mut self, msg: NewEvent, _: &mut Context<Self>) {
+            self.0.lock().unwrap().push(msg.event);
+        }
+    }
+
+    /// Inference `i` (one per second) on a 100 x 100 frame with the given detections.
+    fn inference(i: i64, detections: Vec<Detection>) -> FrameDetections {
+        let meta = FrameMeta {
+            camera: "yard".into(),
+            seq: i as u64,
+            pts: Pts::new(i * 90_000, 90_000),
+            wall_ms: 1_700_000_000_000 + i * 1000,
+            width: 100,
+            height: 100,
+            decoded_at: std::time::Instant::now(),
+        };
+        FrameDetections {
+            meta,
+            detections,
+            labels: vec!["fire".into(), "smoke".into()].into(),
+            input: None,
+            full: None,
+        }
+    }
+
+    fn det(class_id: u32, score: f32, side: f32) -> Detection {
+        Detection { class_id, score, bbox: BBox { x1: 0.0, y1: 0.0, x2: side, y2: side } }
+    }
+
+    #[actix::test]
+    async fn persistent_fire_starts_and_ends_while_weak_small_or_rare_boxes_never_do() {
+        let labels = vec!["fire".to_string(), "smoke".to_string()];
+        let cfg = cfg(serde_json::json!({"min_area": 0.01}));
+        let spec = FireSpec::compile("yard", &cfg, &labels).unwrap();
+        let out = Arc::new(Mutex::new(Vec::new()));
+        let events = Collector(out.clone()).start().recipient();
+        let fire = FireActor::new("yard".into(), spec, events).start();
+        // Inferences 0–4: smoke at 0.8 (below 0.85), fire of 5 x 5 px (0.25 % < 1 %), one strong smoke box.
+        let noise = [vec![det(1, 0.8, 50.0)], vec![det(0, 0.95, 5.0)], vec![det(1, 0.9, 50.0)], vec![], vec![]];
+        // Inferences 5–9: real fire on 5, 6 and 8 (3 of 5 from 8); then 5 clear inferences 9–13.
+        let fires = [true, true, false, true, false, false, false, false, false];
+        let mut i = 0;
+        for d in noise {
+            fire.send(inference(i, d)).await.unwrap();
+            i += 1;
+        }
+        for f in fires {
+            fire.send(inference(i, if f { vec![det(0, 0.9, 20.0)] } else { vec![] })).await.unwrap();
+            i += 1;
+        }
+        fire.send(Flush).await.unwrap();
+        let got: Vec<_> = out.lock().unwrap().iter().map(|e| (e.kind, e.state, e.pts.ticks / 90_000)).collect();
+        // Start on inference 8 (positives 5, 6, 8); the last positive leaves the 5-window after inference 12.
+        assert_eq!(got, vec![(EventKind::Fire, EventState::Start, 8), (EventKind::Fire, EventState::End, 13)]);
+        let start = out.lock().unwrap()[0].clone();
+        assert_eq!((start.rule.as_str(), start.class.as_deref(), start.confidence), ("fire", Some("fire"), Some(0.9)));
+        assert_eq!(start.details["window"], "3/5");
+    }
 
     fn cfg(json: serde_json::Value) -> FireConfig {
         serde_json::from_value(json).unwrap()
