@@ -8,10 +8,12 @@ use crate::http::auth::{AuthPolicy, TokenCache};
 use crate::http::{self, AppState};
 use actix_web::{App, HttpServer, middleware, web};
 use anyhow::Context;
+use panoptes_actors::analytics::{AuxLoaders, AuxModel};
 use panoptes_actors::config::{AuthConfig, Config, DeviceConfig};
 use panoptes_actors::infer::model::{ModelOptions, OnnxDetector};
+use panoptes_actors::infer::ocr::{OcrError, OcrOptions, PlateReader};
 use panoptes_actors::infer::{Detector, InferError};
-use panoptes_actors::pipeline::Pipeline;
+use panoptes_actors::pipeline::{Pipeline, PipelineError};
 use panoptes_actors::store::admin::AdminStore;
 use panoptes_actors::store::tokens::{self, Role};
 use std::net::TcpListener;
@@ -64,6 +66,44 @@ async fn signal() {
     }
 }
 
+/// The plate or fire/smoke detector of a device, from `config.analytics`.
+pub fn analytics_detector(
+    config: &Config,
+) -> impl Fn(AuxModel, &DeviceConfig) -> Result<Box<dyn Detector>, InferError> + '_ {
+    move |model, device| {
+        let a = &config.analytics;
+        let (path, imgsz) = match model {
+            AuxModel::PlateDetector => (&a.plate_detector, a.plate_imgsz),
+            AuxModel::FireSmoke => (&a.fire_model, a.fire_imgsz),
+        };
+        // The cameras' sections apply their own thresholds; the model keeps every plausible box.
+        let options = ModelOptions::from_config(&config.model, device, &config.runtime)
+            .labels(None)
+            .imgsz(imgsz)
+            .confidence(0.05);
+        let options = ModelOptions { path: path.clone(), ..options };
+        Ok(Box::new(OnnxDetector::load(&options)?) as Box<dyn Detector>)
+    }
+}
+
+/// The plate reader (`analytics.plate_ocr`), one ONNX Runtime thread.
+pub fn plate_reader(config: &Config) -> impl Fn() -> Result<PlateReader, OcrError> + '_ {
+    move || {
+        PlateReader::load(
+            &OcrOptions::new(&config.analytics.plate_ocr)
+                .runtime_library(config.runtime.onnxruntime_library.clone())
+                .intra_threads(1),
+        )
+    }
+}
+
+/// Start the pipeline with the real detectors: the primary model and, where cameras use them, the analytics'.
+pub async fn start_pipeline(config: &Config) -> Result<Pipeline, PipelineError> {
+    let (detector, ocr) = (analytics_detector(config), plate_reader(config));
+    let loaders = AuxLoaders { detector: &detector, ocr: &ocr };
+    Pipeline::start_with_analytics(config, &onnx_detector(config), Some(&loaders)).await
+}
+
 pub fn run(config: Config) -> anyhow::Result<()> {
     let metrics = crate::metrics::install()?;
     actix::System::new().block_on(async move {
@@ -91,7 +131,7 @@ pub fn run(config: Config) -> anyhow::Result<()> {
         let token_cache = TokenCache::from_rows(admin.token_rows()?);
         let mut run_config = config.clone();
         run_config.cameras = cameras.clone();
-        let pipeline = Pipeline::start(&run_config, &onnx_detector(&config)).await.context("starting the pipeline")?;
+        let pipeline = start_pipeline(&run_config).await.context("starting the pipeline")?;
         crate::peers::start(&config.peers, &pipeline.store.links.peers);
         let auth = AuthPolicy {
             enabled: config.auth.enabled,
@@ -101,6 +141,7 @@ pub fn run(config: Config) -> anyhow::Result<()> {
         let (status, hub, batchers, labels) =
             (pipeline.status.clone(), pipeline.hub.clone(), pipeline.batchers.clone(), pipeline.labels().clone());
         let (store, alerts, recording) = (pipeline.store.clone(), pipeline.alerts.clone(), pipeline.recording.clone());
+        let rules = pipeline.rule_board.clone();
         let control = Control::spawn(pipeline, admin, cameras, token_cache);
         let state = AppState {
             status,
@@ -112,6 +153,7 @@ pub fn run(config: Config) -> anyhow::Result<()> {
             store,
             alerts,
             recording,
+            rules,
             control: control.clone(),
             auth,
         };

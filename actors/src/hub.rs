@@ -216,6 +216,7 @@ mod tests {
             }],
             labels: vec!["person".to_string(), "car".to_string()].into(),
             input: None,
+            full: None,
         }
     }
 

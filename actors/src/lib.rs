@@ -22,9 +22,11 @@
 
 pub mod alerts;
 pub mod allocator;
+pub mod analytics;
 pub mod batcher;
 pub mod camera;
 pub mod config;
+pub mod fire;
 pub mod geometry;
 pub mod hub;
 pub mod infer;
@@ -32,6 +34,7 @@ pub mod messages;
 pub mod metric_names;
 pub mod pipeline;
 pub mod record;
+pub mod plates;
 pub mod rules;
 pub mod status;
 pub mod store;

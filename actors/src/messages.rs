@@ -36,11 +36,22 @@ pub struct ModelInput {
     pub chw: Vec<f32>,
 }
 
+/// A decoded frame at full resolution as packed RGB24 (`width * height * 3` bytes, no row padding).
+/// Attached only for cameras whose analytics crop from it (plates), shared by reference along the pipeline.
+#[derive(Debug)]
+pub struct RgbFrame {
+    pub width: u32,
+    pub height: u32,
+    pub data: Vec<u8>,
+}
+
 /// A decoded frame ready for inference.
 #[derive(Debug)]
 pub struct Frame {
     pub meta: FrameMeta,
     pub input: ModelInput,
+    /// The full-resolution picture, only for cameras that need it (plates); `None` otherwise.
+    pub full: Option<Arc<RgbFrame>>,
 }
 
 /// One detected object in source-frame pixels.
@@ -76,6 +87,8 @@ pub struct FrameDetections {
     pub labels: Arc<[String]>,
     /// The picture the detector saw (for snapshots and crops); `None` when replaying detections.
     pub input: Option<Arc<ModelInput>>,
+    /// The full-resolution picture ([`Frame::full`]), for cameras with plates enabled.
+    pub full: Option<Arc<RgbFrame>>,
 }
 
 /// tracker → hub: the tracks on one processed frame.
@@ -87,6 +100,17 @@ pub struct TrackedFrame {
     pub labels: Arc<[String]>,
     /// The picture the detector saw; `None` when replaying detections.
     pub input: Option<Arc<ModelInput>>,
+    /// The full-resolution picture ([`Frame::full`]), for cameras with plates enabled.
+    pub full: Option<Arc<RgbFrame>>,
+}
+
+/// plates → batcher: a crop to infer in its own lane: crops of one camera in different lanes (one per
+/// track) do not supersede each other; a newer crop in the same lane replaces a waiting one.
+#[derive(Message, Debug)]
+#[rtype(result = "()")]
+pub struct SubmitCrop {
+    pub frame: Frame,
+    pub lane: u64,
 }
 
 /// Where a camera sends its frames: a device's batcher and that device's model input size.

@@ -79,6 +79,20 @@ pub const RECORDING_DELETED: &str = "panoptes_recording_deleted_total";
 pub const LIVE_CLIENTS: &str = "panoptes_live_clients";
 /// Counter, labels `camera`: live fragments skipped for a slow client (it resumes at the next key frame).
 pub const LIVE_SKIPPED: &str = "panoptes_live_skipped_total";
+/// Counter, labels `camera`, `stage` (`fire`, `plates`), `reason` (`rate` is not counted; `unplaced` = no
+/// device yet, `mailbox` = the batcher's or actor's mailbox was full, `closed` = it had stopped,
+/// `pending_full` = the camera already has the most crops in flight, `ocr_full` = the OCR queue was full,
+/// `ocr_gone` = the OCR worker stopped, `lost` = a crop got no answer in time, `tracks_full` = too many
+/// vehicle tracks remembered, `convert` = the frame could not be converted): analytics work dropped.
+pub const ANALYTICS_DROPPED: &str = "panoptes_analytics_dropped_total";
+/// Counter, labels `camera`, `outcome` (`voted` = the reading voted, `rejected` = it failed the format or
+/// confidence, `no_plate` = no plate found on the vehicle crop, `failed` = OCR error): plate readings.
+pub const PLATE_READS: &str = "panoptes_plate_reads_total";
+/// Counter, labels `camera`, `class` (`fire`, `smoke`): fire/smoke inferences showing a box above the
+/// camera's confidence and least area (the persistence window then decides on events).
+pub const FIRE_POSITIVES: &str = "panoptes_fire_positive_inferences_total";
+/// Histogram, seconds: duration of one plate OCR call.
+pub const OCR_SECONDS: &str = "panoptes_ocr_seconds";
 
 /// Describe every metric (units and help) on the installed recorder.
 pub fn describe() {
@@ -115,4 +129,8 @@ pub fn describe() {
     describe_gauge!(PEER_CLOCK_OFFSET_SECONDS, Unit::Seconds, "Peer node clock minus this node's clock");
     describe_gauge!(PEER_CLOCK_UNCERTAINTY_SECONDS, Unit::Seconds, "Uncertainty of the peer clock offset");
     describe_counter!(PEER_EXCHANGE_FAILURES, Unit::Count, "Failed time exchanges with a peer node");
+    describe_counter!(ANALYTICS_DROPPED, Unit::Count, "Plate and fire work dropped, by camera, stage and reason");
+    describe_counter!(PLATE_READS, Unit::Count, "Plate readings by camera and outcome");
+    describe_counter!(FIRE_POSITIVES, Unit::Count, "Fire/smoke inferences with a box above the thresholds");
+    describe_histogram!(OCR_SECONDS, Unit::Seconds, "Duration of one plate OCR call");
 }

@@ -11,10 +11,15 @@
 //!  store (intake → writer thread: snapshot, commit) ──Announce──▶ alert hub
 //! ```
 //!
+//! Cameras with plates or fire/smoke on also feed [`crate::analytics`]: the tracker sends their tracked
+//! frames (with the full-resolution picture) to a plate actor, and the camera sends frames at the fire rate
+//! to the fire batcher of its device; both raise events into the same store.
+//!
 //! Must be called from inside a running actix `System`.
 
 use crate::alerts::AlertHub;
 use crate::allocator::{self, AllocatorActor};
+use crate::analytics::{Analytics, AuxLoaders, CameraAnalytics, CameraFeed, RuleBoard};
 use crate::batcher::{BatcherActor, Route};
 use crate::camera::source::Opener;
 use crate::camera::{CameraActor, StopCamera};
@@ -71,6 +76,7 @@ struct RunningCamera {
     arbiter: Arbiter,
     /// The camera's recorder thread (ends when the camera actor drops its tap).
     recorder: Option<std::thread::JoinHandle<()>>,
+    analytics: CameraAnalytics,
 }
 
 /// The running pipeline: handles to its actors, and the cameras it runs.
@@ -88,6 +94,10 @@ pub struct Pipeline {
     pub events: Recipient<NewEvent>,
     /// Recording index, settings and live feeds (`[recording]`).
     pub recording: RecordingHandle,
+    /// The plate and fire/smoke models, their batchers and the OCR worker.
+    pub analytics: Analytics,
+    /// Each camera's rule actor and its plate/fire status (`GET /api/cameras/{id}/status`).
+    pub rule_board: RuleBoard,
     labels: Arc<[String]>,
     tracker: TrackerParams,
     cameras: HashMap<CameraId, RunningCamera>,
@@ -97,6 +107,16 @@ impl Pipeline {
     /// Open the event store, load every device's detector, start the batchers, the allocator and the hubs,
     /// then every enabled camera.
     pub async fn start(config: &Config, factory: &DetectorFactory<'_>) -> Result<Self, PipelineError> {
+        Self::start_with_analytics(config, factory, None).await
+    }
+
+    /// [`Pipeline::start`] that also loads the plate and fire/smoke models with `loaders` (without, cameras'
+    /// `plates` and `fire` sections are reported disabled).
+    pub async fn start_with_analytics(
+        config: &Config,
+        factory: &DetectorFactory<'_>,
+        loaders: Option<&AuxLoaders<'_>>,
+    ) -> Result<Self, PipelineError> {
         let (store, alerts) = crate::store::actor::start(&config.store)?;
         let events = store.intake.clone().recipient();
         let recording = RecordingHandle::start(&config.store.path, &config.recording)?;
@@ -130,6 +150,10 @@ impl Pipeline {
         let allocator = AllocatorActor::new(devices, status.clone(), Duration::from_secs(30)).start();
         let hub = Hub::default().start();
         let tracker = TrackerParams::from(&config.tracker);
+        let analytics = match loaders {
+            Some(l) => Analytics::start(config, l, status.clone()),
+            None => Analytics::none(status.clone()),
+        };
         let mut pipeline = Self {
             status,
             hub,
@@ -139,6 +163,8 @@ impl Pipeline {
             alerts,
             events,
             recording,
+            analytics,
+            rule_board: RuleBoard::default(),
             labels,
             tracker,
             cameras: HashMap::new(),
@@ -186,9 +212,22 @@ impl Pipeline {
         self.store.links.set_camera(id.clone(), cfg.playback.clone());
         let rules =
             RuleActor::new(id.clone(), &RulesConfig::of_camera(&cfg), self.labels.clone(), self.events.clone()).start();
-        let outputs = vec![self.hub.clone().recipient(), rules.clone().recipient()];
+        let analytics = self.analytics.attach(&cfg, &self.labels, &self.events).await;
+        let mut outputs = vec![self.hub.clone().recipient(), rules.clone().recipient()];
+        if let Some(plates) = &analytics.plates {
+            outputs.push(plates.clone().recipient());
+        }
         let tracker = TrackerActor::new(id.clone(), self.tracker.clone(), outputs)?.start();
-        let (camera, arbiter, recorder) = self.spawn_camera(&cfg, opener)?;
+        let spawned = self.spawn_camera(&cfg, opener, analytics.feed.clone());
+        let (camera, arbiter, recorder) = match spawned {
+            Ok(spawned) => spawned,
+            Err(e) => {
+                self.analytics.detach(&id);
+                self.forget(&id);
+                return Err(e);
+            }
+        };
+        self.rule_board.insert(id.clone(), (rules.clone(), analytics.entries.clone()));
         let route = Route { tracker: tracker.clone().recipient(), classes };
         let placed = self
             .allocator
@@ -199,7 +238,11 @@ impl Pipeline {
                 detect_fps: cfg.detect_fps,
             })
             .await;
-        let running = RunningCamera { camera, tracker, rules, arbiter, recorder: Some(recorder) };
+        let running = RunningCamera { camera, tracker, rules, arbiter, recorder: Some(recorder), analytics };
+        if !matches!(placed, Ok(Ok(_))) {
+            self.analytics.detach(&id);
+            self.rule_board.remove(&id);
+        }
         match placed {
             Ok(Ok(device)) => {
                 tracing::info!(camera = %id, device = %device, "camera started");
@@ -225,6 +268,7 @@ impl Pipeline {
         &self,
         cfg: &CameraConfig,
         opener: Arc<dyn Opener>,
+        feed: CameraFeed,
     ) -> Result<(Addr<CameraActor>, Arbiter, std::thread::JoinHandle<()>), PipelineError> {
         let rec = &self.recording;
         let id: CameraId = cfg.id.as_str().into();
@@ -239,7 +283,7 @@ impl Pipeline {
             .map_err(|source| PipelineError::RecorderThread { camera: cfg.id.clone(), source })?;
         let (cfg, status) = (cfg.clone(), self.status.clone());
         let (camera, arbiter) = CameraActor::spawn_built(move || {
-            CameraActor::with_opener(cfg, status, opener).with_tap(tap).resuming_after(resume)
+            CameraActor::with_feed(cfg, status, opener, feed).with_tap(tap).resuming_after(resume)
         });
         Ok((camera, arbiter, thread))
     }
@@ -248,6 +292,8 @@ impl Pipeline {
     pub async fn remove_camera(&mut self, id: &str) -> Result<(), PipelineError> {
         let running = self.cameras.remove(id).ok_or_else(|| PipelineError::NoSuchCamera(id.to_string()))?;
         self.allocator.do_send(allocator::RemoveCamera(id.into()));
+        self.analytics.detach(id);
+        self.rule_board.remove(id);
         stop_camera(running).await;
         self.forget(id);
         Ok(())
@@ -278,6 +324,8 @@ impl Pipeline {
         for running in self.cameras.values() {
             let _ = running.rules.send(Flush).await;
         }
+        let analytics: Vec<&CameraAnalytics> = self.cameras.values().map(|r| &r.analytics).collect();
+        self.analytics.drain(&analytics).await;
         self.store.flush().await;
     }
 
@@ -292,17 +340,19 @@ impl Pipeline {
             }
         }
         self.drain().await;
-        for (_, running) in self.cameras.drain() {
-            drop(running.tracker);
-            drop(running.rules);
-            running.arbiter.stop();
+        for (id, running) in self.cameras.drain() {
+            self.analytics.detach(&id);
+            self.rule_board.remove(&id);
+            release_camera(running).await;
         }
         self.store.flush().await;
     }
 
     /// Stop every camera (the rest stops with the actix system).
     pub async fn stop(&mut self) {
-        for (_, running) in self.cameras.drain() {
+        for (id, running) in self.cameras.drain() {
+            self.analytics.detach(&id);
+            self.rule_board.remove(&id);
             stop_camera(running).await;
         }
     }
@@ -314,8 +364,15 @@ async fn stop_camera(running: RunningCamera) {
     if !matches!(stopped, Ok(Ok(()))) {
         tracing::warn!("a camera did not stop within 2 s; stopping its thread");
     }
+    release_camera(running).await;
+}
+
+/// Free a stopped camera: its tracker, rules and analytics, its arbiter, and (once its last segment is
+/// closed) its recorder thread.
+async fn release_camera(running: RunningCamera) {
     drop(running.tracker);
     drop(running.rules);
+    drop(running.analytics);
     running.arbiter.stop();
     // The arbiter drops the camera and its tap; the recorder thread then closes its last segment.
     if let Some(thread) = running.recorder {

@@ -11,15 +11,15 @@
 //! keep it — never to the operator's database.
 
 use super::TempDir;
-use crate::app::onnx_detector;
+use crate::app::start_pipeline;
 use anyhow::{Context, bail};
 use futures::future::LocalBoxFuture;
 use panoptes_actors::alerts::{AlertCursor, Subscribe};
+use panoptes_actors::analytics::IdleProbe;
 use panoptes_actors::batcher::{BatcherActor, GetStats};
 use panoptes_actors::camera::source::{AccessUnit, FileSource, Opener, SourceError, VideoSource};
 use panoptes_actors::config::{CameraConfig, StoreConfig};
 use panoptes_actors::messages::CameraId;
-use panoptes_actors::pipeline::Pipeline;
 use panoptes_actors::status::StatusBoard;
 use panoptes_actors::store::actor::MaxId;
 use std::io::Write;
@@ -79,7 +79,11 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     config.store = StoreConfig { path: dir.join("events.db"), snapshot_dir: dir.join("snapshots"), retention_days: 0 };
     // A replay analyses a file; it records nothing.
     config.recording.enabled = false;
-    config.cameras.clear();
+    // The camera is started by `replay` with its own opener; it stays in the config (disabled) so that the
+    // analytics models it uses are loaded.
+    let mut listed = camera.clone();
+    listed.enabled = false;
+    config.cameras = vec![listed];
     for dev in &mut config.devices {
         // One camera fed one frame at a time: nothing to wait for.
         dev.max_wait_ms = 0;
@@ -88,7 +92,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
 }
 
 async fn replay(config: panoptes_actors::config::Config, camera: CameraConfig) -> anyhow::Result<()> {
-    let mut pipeline = Pipeline::start(&config, &onnx_detector(&config)).await.context("starting the pipeline")?;
+    let mut pipeline = start_pipeline(&config).await.context("starting the pipeline")?;
     let (ended_tx, mut ended) = oneshot::channel();
     let cursor_camera: CameraId = camera.id.as_str().into();
     let opener = ReplayOpener {
@@ -96,6 +100,7 @@ async fn replay(config: panoptes_actors::config::Config, camera: CameraConfig) -
         path: camera.file.clone().unwrap_or_default(),
         status: pipeline.status.clone(),
         batchers: pipeline.batchers.clone(),
+        analytics: pipeline.analytics.probe(),
         ended: Arc::new(Mutex::new(Some(ended_tx))),
     };
     let (_sub, live) = pipeline.alerts.send(Subscribe { camera: None }).await.context("alert hub")?;
@@ -121,9 +126,17 @@ async fn replay(config: panoptes_actors::config::Config, camera: CameraConfig) -
     for (_, batcher) in &pipeline.batchers {
         inferred += batcher.send(GetStats).await.map(|s| s.frames_inferred).unwrap_or(0);
     }
+    let mut analytics = Vec::new();
+    for (label, batcher) in pipeline.analytics.batchers() {
+        let n = batcher.send(GetStats).await.map(|s| s.frames_inferred).unwrap_or(0);
+        analytics.push(format!("replay: {label}: {n} inferred"));
+    }
     pipeline.stop().await;
     let newest = pipeline.store.ask(MaxId).await??;
     eprintln!("replay: {decoded} frames decoded, {inferred} inferred, {newest} events");
+    for line in analytics {
+        eprintln!("{line}");
+    }
     while cursor.last_id() < newest {
         match cursor.next(&reader).await? {
             Some(alert) => print(&alert.json)?,
@@ -143,6 +156,7 @@ struct ReplayOpener {
     path: PathBuf,
     status: StatusBoard,
     batchers: Vec<(Arc<str>, actix::Addr<BatcherActor>)>,
+    analytics: IdleProbe,
     ended: Ended,
 }
 
@@ -170,6 +184,7 @@ impl Opener for ReplayOpener {
                     id: self.id.clone(),
                     status: self.status.clone(),
                     batchers: self.batchers.clone(),
+                    analytics: self.analytics.clone(),
                     ended: self.ended.clone(),
                     done: false,
                 }) as Box<dyn VideoSource>),
@@ -196,12 +211,14 @@ struct Gated {
     id: CameraId,
     status: StatusBoard,
     batchers: Vec<(Arc<str>, actix::Addr<BatcherActor>)>,
+    analytics: IdleProbe,
     ended: Ended,
     done: bool,
 }
 
 impl Gated {
-    /// Wait until the camera is placed on a device whose batch queue is empty.
+    /// Wait until the camera is placed on a device whose batch queue is empty, and the plate and fire/smoke
+    /// batchers and the OCR worker are idle (so their frames are not superseded either).
     ///
     /// The allocator records the device in the status board just after it sends the camera its `Place`, so
     /// once the device shows there, `Place` is in the camera actor's mailbox. This source runs inside that
@@ -213,7 +230,7 @@ impl Gated {
             let device = self.status.get(&self.id).and_then(|s| s.device.clone());
             if let Some(batcher) = device.and_then(|d| self.batchers.iter().find(|(id, _)| **id == *d)) {
                 match batcher.1.send(GetStats).await {
-                    Ok(stats) if stats.queue_depth == 0 => {
+                    Ok(stats) if stats.queue_depth == 0 && self.analytics.idle().await => {
                         tokio::task::yield_now().await;
                         return;
                     }

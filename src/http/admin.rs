@@ -122,6 +122,10 @@ pub async fn status(state: web::Data<AppState>, id: web::Path<String>) -> Result
             rule
         })
         .collect();
+    // Then the camera's plate and fire/smoke sections, each with whether it runs and why not.
+    let analytics = state.rules.get(cfg.id.as_str()).map(|e| e.value().1.clone()).unwrap_or_default();
+    let mut rules = rules;
+    rules.extend(analytics.iter().filter_map(|entry| serde_json::to_value(entry).ok()));
     v["id"] = cfg.id.clone().into();
     v["rules"] = rules.into();
     Ok(HttpResponse::Ok().json(v))

@@ -31,6 +31,7 @@ use actix::Addr;
 use actix_web::web;
 use metrics_exporter_prometheus::PrometheusHandle;
 use panoptes_actors::alerts::AlertHub;
+use panoptes_actors::analytics::RuleBoard;
 use panoptes_actors::batcher::BatcherActor;
 use panoptes_actors::config::{LineConfig, RuleConfig, ZoneConfig};
 use panoptes_actors::hub::Hub;
@@ -53,6 +54,8 @@ pub struct AppState {
     pub alerts: Addr<AlertHub>,
     /// Recording index, clip settings and live video feeds.
     pub recording: RecordingHandle,
+    /// Each camera's rule actor and plate/fire status.
+    pub rules: RuleBoard,
     /// The control loop: cameras, zones, rules, tokens, acknowledgements.
     pub control: ControlHandle,
     /// What the auth middleware enforces.

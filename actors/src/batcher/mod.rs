@@ -6,13 +6,18 @@
 //! Backpressure: one batch in flight; while it runs, newer frames replace older ones per camera
 //! (latest frame wins), so the queue never holds more than one frame per camera. Every drop is
 //! counted in `panoptes_frames_dropped_total`.
+//!
+//! The batcher knows nothing of the model: the pipeline runs one per (device, model) — the primary
+//! detector, and where cameras use them the plate detector and the fire/smoke model. Crops
+//! ([`SubmitCrop`]) wait in lanes of their own (one per tracked vehicle), so the crops of one frame
+//! batch together instead of superseding each other; their number is bounded by the sender.
 
 mod queue;
 
 pub use queue::BatchQueue;
 
 use crate::infer::worker::{BatchResult, InferWorker};
-use crate::messages::{CameraId, FrameDetections, SubmitFrame};
+use crate::messages::{CameraId, FrameDetections, SubmitCrop, SubmitFrame};
 use crate::metric_names as m;
 use actix::prelude::*;
 use std::collections::{HashMap, HashSet};
@@ -57,9 +62,12 @@ pub struct BatcherStats {
     pub infer_secs: f64,
 }
 
+/// Lane of whole frames ([`SubmitFrame`]); crops use their own lane numbers.
+const FRAME_LANE: u64 = u64::MAX;
+
 pub struct BatcherActor {
     worker: InferWorker,
-    queue: BatchQueue<CameraId, crate::messages::Frame>,
+    queue: BatchQueue<(CameraId, u64), crate::messages::Frame>,
     routes: HashMap<CameraId, Route>,
     in_flight: bool,
     timer: Option<SpawnHandle>,
@@ -145,6 +153,7 @@ impl BatcherActor {
                 detections,
                 labels: labels.clone(),
                 input: Some(Arc::new(frame.input)),
+                full: frame.full,
             };
             if route.tracker.try_send(msg).is_err() {
                 metrics::counter!(m::FRAMES_DROPPED, "camera" => camera.to_string(), "reason" => "tracker_full")
@@ -167,12 +176,27 @@ impl Handler<SubmitFrame> for BatcherActor {
     type Result = ();
 
     fn handle(&mut self, SubmitFrame(frame): SubmitFrame, ctx: &mut Context<Self>) {
+        self.admit(frame, FRAME_LANE, ctx);
+    }
+}
+
+impl Handler<SubmitCrop> for BatcherActor {
+    type Result = ();
+
+    fn handle(&mut self, msg: SubmitCrop, ctx: &mut Context<Self>) {
+        self.admit(msg.frame, msg.lane, ctx);
+    }
+}
+
+impl BatcherActor {
+    /// Queue a frame in its camera's lane (latest wins), or drop it when the camera is not registered.
+    fn admit(&mut self, frame: crate::messages::Frame, lane: u64, ctx: &mut Context<Self>) {
         let camera = frame.meta.camera.clone();
         if !self.routes.contains_key(&camera) {
             metrics::counter!(m::FRAMES_DROPPED, "camera" => camera.to_string(), "reason" => "unplaced").increment(1);
             return;
         }
-        if self.queue.push(camera.clone(), frame, Instant::now()).is_some() {
+        if self.queue.push((camera.clone(), lane), frame, Instant::now()).is_some() {
             metrics::counter!(m::FRAMES_DROPPED, "camera" => camera.to_string(), "reason" => "superseded").increment(1);
         }
         self.record_depth();
@@ -194,7 +218,7 @@ impl Handler<UnregisterCamera> for BatcherActor {
 
     fn handle(&mut self, UnregisterCamera(camera): UnregisterCamera, _ctx: &mut Context<Self>) {
         self.routes.remove(&camera);
-        self.queue.remove(&camera);
+        self.queue.retain(|(c, _)| *c != camera);
         self.stats.cameras = self.routes.len();
         self.record_depth();
     }
@@ -270,6 +294,7 @@ mod tests {
                 decoded_at: Instant::now(),
             },
             input: ModelInput { letterbox: lb, chw: vec![marker; 48] },
+            full: None,
         })
     }
 
@@ -335,6 +360,28 @@ mod tests {
         assert_eq!(stats.queue_depth, 2, "one frame per camera waits, whatever arrived");
         wait_for(&out, 3).await;
         assert_eq!(*calls.lock().unwrap(), vec![vec![0.0], vec![5.0, 100.0]]);
+    }
+
+    #[actix::test]
+    async fn crops_in_separate_lanes_batch_together_and_a_lane_keeps_its_latest() {
+        let (batcher, calls, out) = setup(&[("a", None)], Duration::from_millis(500)).await;
+        // Occupy the worker so the crops below queue up behind it.
+        batcher.send(frame("a", 0, 0.0)).await.unwrap();
+        for _ in 0..100 {
+            if batcher.send(GetStats).await.unwrap().in_flight {
+                break;
+            }
+            actix::clock::sleep(Duration::from_millis(5)).await;
+        }
+        for (lane, marker) in [(1, 1.0), (2, 2.0), (1, 3.0)] {
+            let SubmitFrame(f) = frame("a", 1, marker);
+            batcher.send(SubmitCrop { frame: f, lane }).await.unwrap();
+        }
+        assert_eq!(batcher.send(GetStats).await.unwrap().queue_depth, 2, "two lanes wait; lane 1 kept its latest");
+        wait_for(&out, 3).await;
+        assert_eq!(*calls.lock().unwrap(), vec![vec![0.0], vec![3.0, 2.0]]);
+        batcher.send(UnregisterCamera("a".into())).await.unwrap();
+        assert_eq!(batcher.send(GetStats).await.unwrap().queue_depth, 0);
     }
 
     #[actix::test]

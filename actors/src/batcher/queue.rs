@@ -68,6 +68,11 @@ impl<K: PartialEq + Clone, T> BatchQueue<K, T> {
         self.slots.drain(..n).map(|s| (s.key, s.item)).collect()
     }
 
+    /// Keep only the waiting frames whose key passes `keep` (a camera with several lanes left this device).
+    pub fn retain(&mut self, mut keep: impl FnMut(&K) -> bool) {
+        self.slots.retain(|s| keep(&s.key));
+    }
+
     /// Remove a camera's waiting frame (the camera left this device).
     pub fn remove(&mut self, key: &K) -> Option<T> {
         let i = self.slots.iter().position(|s| &s.key == key)?;

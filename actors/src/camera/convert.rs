@@ -8,7 +8,7 @@
 
 use crate::geometry::Letterbox;
 use crate::infer::preprocess::rgb_to_chw;
-use crate::messages::ModelInput;
+use crate::messages::{ModelInput, RgbFrame};
 use ffmpeg_next::format::Pixel;
 use ffmpeg_next::frame;
 use ffmpeg_next::software::scaling;
@@ -57,6 +57,33 @@ impl Converter {
         };
         ctx.run(picture, rgb).map_err(scaler_error)?;
         Ok(rgb_to_chw(rgb.data(0), rgb.stride(0), lb))
+    }
+
+    /// `picture` as packed RGB24 at its own size (crops at full resolution: plates). Use a converter of its
+    /// own for this, so that the scaler of the model input is not rebuilt on every frame.
+    pub fn full_rgb(&mut self, picture: &frame::Video) -> Result<RgbFrame, ConvertError> {
+        let (w, h, format) = (picture.width(), picture.height(), picture.format());
+        if w == 0 || h == 0 {
+            return Err(ConvertError::Empty { width: w, height: h });
+        }
+        let key = (format, w, h, w, h);
+        let scaler_error = |source| ConvertError::Scaler { format, src_w: w, src_h: h, dst_w: w, dst_h: h, source };
+        if self.scaler.as_ref().is_none_or(|(k, _)| *k != key) {
+            let ctx = scaling::Context::get(format, w, h, Pixel::RGB24, w, h, scaling::Flags::BILINEAR)
+                .map_err(scaler_error)?;
+            self.scaler = Some((key, ctx));
+            self.rgb = Some(frame::Video::new(Pixel::RGB24, w, h));
+        }
+        let (Some((_, ctx)), Some(rgb)) = (self.scaler.as_mut(), self.rgb.as_mut()) else {
+            unreachable!("scaler and buffer are set together")
+        };
+        ctx.run(picture, rgb).map_err(scaler_error)?;
+        let (stride, row) = (rgb.stride(0), w as usize * 3);
+        let mut data = Vec::with_capacity(row * h as usize);
+        for y in 0..h as usize {
+            data.extend_from_slice(&rgb.data(0)[y * stride..y * stride + row]);
+        }
+        Ok(RgbFrame { width: w, height: h, data })
     }
 }
 
@@ -138,5 +165,15 @@ mod tests {
         let input = conv.convert(&wide, (64, 64)).unwrap();
         assert_eq!((input.letterbox.pad_x, input.letterbox.pad_y), (0, 16));
         assert!(at(&input, 0, 5, 30) > 0.96 && at(&input, 2, 60, 30) < 0.04);
+    }
+
+    #[test]
+    fn full_rgb_keeps_the_size_and_colours_without_row_padding() {
+        let frame = two_colour_frame(66, 32, (255.0, 0.0, 0.0), (0.0, 0.0, 255.0));
+        let rgb = Converter::new().full_rgb(&frame).unwrap();
+        assert_eq!((rgb.width, rgb.height, rgb.data.len()), (66, 32, 66 * 32 * 3));
+        let px = |x: usize, y: usize| &rgb.data[(y * 66 + x) * 3..(y * 66 + x) * 3 + 3];
+        assert!(px(3, 30)[0] > 240 && px(3, 30)[2] < 15, "red on the left: {:?}", px(3, 30));
+        assert!(px(60, 2)[2] > 240 && px(60, 2)[0] < 15, "blue on the right: {:?}", px(60, 2));
     }
 }

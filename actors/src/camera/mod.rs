@@ -49,6 +49,7 @@ pub mod nal;
 pub mod rate;
 pub mod source;
 
+use crate::analytics::CameraFeed;
 use crate::config::{CameraConfig, SourceSpec};
 use crate::messages::{CameraId, Frame, FrameMeta, Place, Placement, SubmitFrame};
 use crate::metric_names;
@@ -125,6 +126,8 @@ pub fn error_chain(e: &dyn std::error::Error) -> String {
 pub struct CameraActor {
     id: CameraId,
     config: Arc<CameraConfig>,
+    /// What the camera submits besides its primary frames (plates, fire/smoke).
+    feed: CameraFeed,
     status: StatusBoard,
     opener: Arc<dyn Opener>,
     placement: watch::Sender<Option<Placement>>,
@@ -144,12 +147,19 @@ impl CameraActor {
 
     /// A camera whose sessions come from `opener` (tests pass a [`source::FakeOpener`]).
     pub fn with_opener(config: CameraConfig, status: StatusBoard, opener: Arc<dyn Opener>) -> Self {
+        Self::with_feed(config, status, opener, CameraFeed::default())
+    }
+
+    /// [`CameraActor::with_opener`] that also feeds the camera's analytics (full-resolution frames for
+    /// plates, fire/smoke frames at their own rate).
+    pub fn with_feed(config: CameraConfig, status: StatusBoard, opener: Arc<dyn Opener>, feed: CameraFeed) -> Self {
         let id: CameraId = config.id.as_str().into();
         status.entry(id.clone()).or_default();
         let (placement, _) = watch::channel(None);
         Self {
             id,
             config: Arc::new(config),
+            feed,
             status,
             opener,
             placement,
@@ -189,6 +199,16 @@ impl CameraActor {
         Self::spawn_built(move || Self::with_opener(config, status, opener))
     }
 
+    /// [`CameraActor::spawn_with_opener`] with the camera's analytics feed.
+    pub fn spawn_with_feed(
+        config: CameraConfig,
+        status: StatusBoard,
+        opener: Arc<dyn Opener>,
+        feed: CameraFeed,
+    ) -> (Addr<CameraActor>, Arbiter) {
+        Self::spawn_built(move || Self::with_feed(config, status, opener, feed))
+    }
+
     /// Start a supervised camera built by `make` (on its new arbiter's thread) on a new arbiter.
     pub fn spawn_built(make: impl FnOnce() -> Self + Send + 'static) -> (Addr<CameraActor>, Arbiter) {
         let arbiter = Arbiter::new();
@@ -200,6 +220,7 @@ impl CameraActor {
         let session = Session {
             id: self.id.clone(),
             config: self.config.clone(),
+            feed: self.feed.clone(),
             status: self.status.clone(),
             opener: self.opener.clone(),
             placement: self.placement.subscribe(),
@@ -267,6 +288,7 @@ impl Handler<StopCamera> for CameraActor {
 struct Session {
     id: CameraId,
     config: Arc<CameraConfig>,
+    feed: CameraFeed,
     status: StatusBoard,
     opener: Arc<dyn Opener>,
     placement: watch::Receiver<Option<Placement>>,
@@ -320,6 +342,11 @@ struct Flow {
     dropped_unplaced: metrics::Counter,
     dropped_mailbox: metrics::Counter,
     dropped_closed: metrics::Counter,
+    /// Fire/smoke frames: their own gate and converter (another input size).
+    fire_gate: Option<RateGate>,
+    fire_converter: Converter,
+    /// Full-resolution RGB for plates.
+    full_converter: Converter,
 }
 
 fn panic_message(p: &(dyn std::any::Any + Send)) -> String {
@@ -364,6 +391,9 @@ impl Session {
                 dropped_unplaced: self.dropped("unplaced"),
                 dropped_mailbox: self.dropped("mailbox"),
                 dropped_closed: self.dropped("closed"),
+                fire_gate: self.feed.fire.as_ref().map(|f| RateGate::new(f.fps)),
+                fire_converter: Converter::new(),
+                full_converter: Converter::new(),
             };
             let outcome = AssertUnwindSafe(self.run_once(&mut flow, &connected)).catch_unwind().await;
             connected.set(0.0);
@@ -487,6 +517,7 @@ impl Session {
             s.height = height;
             s.frames_decoded += 1;
         });
+        self.deliver_fire(&d, &meta, flow);
         if !flow.gate.admit(d.pts) {
             flow.dropped_rate.increment(1);
             return Ok(());
@@ -499,12 +530,52 @@ impl Session {
             .converter
             .convert(&d.frame, placement.input_size)
             .map_err(|source| SessionError::Convert { camera: self.id.clone(), source })?;
-        match placement.sink.try_send(SubmitFrame(Frame { meta, input })) {
+        let full = if self.feed.full_frame {
+            let rgb = flow
+                .full_converter
+                .full_rgb(&d.frame)
+                .map_err(|source| SessionError::Convert { camera: self.id.clone(), source })?;
+            Some(Arc::new(rgb))
+        } else {
+            None
+        };
+        match placement.sink.try_send(SubmitFrame(Frame { meta, input, full })) {
             Ok(()) => {}
             Err(SendError::Full(_)) => flow.dropped_mailbox.increment(1),
             Err(SendError::Closed(_)) => flow.dropped_closed.increment(1),
         }
         Ok(())
+    }
+
+    /// Send the frame to the fire/smoke batcher of the camera's device when the fire gate admits it. Drops
+    /// are counted in `panoptes_analytics_dropped_total{stage="fire"}`; they never stop the session.
+    fn deliver_fire(&self, d: &DecodedFrame, meta: &FrameMeta, flow: &mut Flow) {
+        let (Some(fire), Some(gate)) = (&self.feed.fire, flow.fire_gate.as_mut()) else { return };
+        if !gate.admit(d.pts) {
+            return;
+        }
+        let dropped = |reason: &'static str| {
+            metrics::counter!(metric_names::ANALYTICS_DROPPED, "camera" => self.id.to_string(), "stage" => "fire", "reason" => reason)
+                .increment(1);
+        };
+        let device = self.placement.borrow().as_ref().map(|p| p.device.clone());
+        let Some(sink) = device.and_then(|dev| fire.sinks.get(&dev).cloned()) else {
+            dropped("unplaced");
+            return;
+        };
+        let input = match flow.fire_converter.convert(&d.frame, fire.input_size) {
+            Ok(input) => input,
+            Err(e) => {
+                tracing::warn!(camera = %self.id, error = %e, "fire/smoke frame conversion failed");
+                dropped("convert");
+                return;
+            }
+        };
+        match sink.try_send(SubmitFrame(Frame { meta: meta.clone(), input, full: None })) {
+            Ok(()) => {}
+            Err(SendError::Full(_)) => dropped("mailbox"),
+            Err(SendError::Closed(_)) => dropped("closed"),
+        }
     }
 }
 

@@ -162,6 +162,8 @@ pub struct RuleStatus {
     /// Ids of the running rules.
     pub active: Vec<String>,
     pub disabled: Vec<DisabledRule>,
+    /// Every configured rule in config order: id, kind, whether it runs, and why not.
+    pub rules: Vec<crate::analytics::RuleEntry>,
 }
 
 /// One camera's rules and their state.
@@ -170,6 +172,8 @@ pub struct RuleEngine {
     labels: Arc<[String]>,
     rules: Vec<Running>,
     disabled: Vec<DisabledRule>,
+    /// `(id, kind)` of every configured rule, in config order.
+    kinds: Vec<(String, String)>,
     /// The last frame seen: stream time must not go backwards, and ends on reconfiguration are stamped here.
     last: Option<Stamp>,
 }
@@ -178,8 +182,14 @@ impl RuleEngine {
     /// Check and start `config`'s rules for `camera` against the model's `labels`; returns the engine and the
     /// rules that do not run, with their reasons (also logged).
     pub fn new(camera: &str, config: &RulesConfig, labels: Arc<[String]>) -> (Self, Vec<DisabledRule>) {
-        let mut engine =
-            Self { camera: camera.to_string(), labels, rules: Vec::new(), disabled: Vec::new(), last: None };
+        let mut engine = Self {
+            camera: camera.to_string(),
+            labels,
+            rules: Vec::new(),
+            disabled: Vec::new(),
+            kinds: Vec::new(),
+            last: None,
+        };
         let (disabled, _) = engine.replace_config(config);
         (engine, disabled)
     }
@@ -211,6 +221,7 @@ impl RuleEngine {
         }
         self.rules = rules;
         self.disabled = disabled.clone();
+        self.kinds = config.rules.iter().map(|r| (r.id.clone(), r.kind.clone())).collect();
         (disabled, ended)
     }
 
@@ -260,6 +271,20 @@ impl RuleEngine {
             camera: self.camera.clone(),
             active: self.rules.iter().map(|r| r.spec.id.clone()).collect(),
             disabled: self.disabled.clone(),
+            rules: self
+                .kinds
+                .iter()
+                .map(|(id, kind)| {
+                    let reason = self.disabled.iter().find(|d| d.rule == *id).map(|d| d.reason.clone());
+                    let running = self.rules.iter().any(|r| r.spec.id == *id);
+                    crate::analytics::RuleEntry {
+                        id: id.clone(),
+                        kind: kind.clone(),
+                        enabled: running,
+                        reason: if running { None } else { reason },
+                    }
+                })
+                .collect(),
         }
     }
 }

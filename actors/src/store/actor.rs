@@ -176,7 +176,7 @@ impl StoreWriter {
                 self.skip_snapshot(event, "camera id is not a safe directory name".into());
                 None
             }
-            Some(p) => match snapshot::encode(p, event.bbox.as_ref()) {
+            Some(p) => match snapshot::encode(p, snapshot::box_to_draw(event)) {
                 Ok(bytes) => Some(bytes),
                 Err(reason) => {
                     self.skip_snapshot(event, reason);

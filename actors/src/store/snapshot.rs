@@ -82,6 +82,12 @@ pub fn encode(input: &ModelInput, bbox: Option<&BBox>) -> Result<Vec<u8>, String
     Ok(out)
 }
 
+/// The box to draw on an event's picture: the event's box, except for plate events, whose picture is the
+/// vehicle crop with the plate box already drawn (the event's box is in frame pixels, not crop pixels).
+pub fn box_to_draw(event: &crate::messages::Event) -> Option<&BBox> {
+    if event.kind == crate::messages::EventKind::Plate { None } else { event.bbox.as_ref() }
+}
+
 /// The snapshot's path relative to the snapshot directory.
 pub fn relative_path(camera: &str, id: i64) -> String {
     format!("{camera}/{id}.jpg")

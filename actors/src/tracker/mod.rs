@@ -57,7 +57,7 @@ impl Handler<FrameDetections> for TrackerActor {
             tracing::info!(camera = %self.camera, pts = ?msg.meta.pts, "stream time went backwards: tracks reset, ids continue");
         }
         self.active_tracks.set(tracks.len() as f64);
-        let frame = TrackedFrame { meta: msg.meta, tracks, labels: msg.labels, input: msg.input };
+        let frame = TrackedFrame { meta: msg.meta, tracks, labels: msg.labels, input: msg.input, full: msg.full };
         for out in &self.outputs {
             out.do_send(frame.clone());
         }
@@ -159,7 +159,7 @@ mod tests {
             .iter()
             .map(|&x| Detection { class_id: 2, score: 0.9, bbox: BBox { x1: x, y1: 100.0, x2: x + 50.0, y2: 220.0 } })
             .collect();
-        FrameDetections { meta, detections, labels: Arc::from(vec!["person".to_string()]), input: None }
+        FrameDetections { meta, detections, labels: Arc::from(vec!["person".to_string()]), input: None, full: None }
     }
 
     fn ids(tracks: &[Track]) -> Vec<u64> {
