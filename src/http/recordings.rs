@@ -115,30 +115,50 @@ pub async fn segment(
         .filter(|id| *id > 0)
         .ok_or_else(|| ApiError::BadRequest(format!("path parameter `segment`: `{raw}` is not a segment id")))?;
     let (index, dir) = (state.recording.index.clone(), state.recording.config.dir.clone());
-    let (seg, bytes) = blocking(move || {
+    let range = req.headers().get(header::RANGE).and_then(|v| v.to_str().ok()).map(str::to_owned);
+    let wanted = range.clone();
+    // Only the requested bytes are read from the file.
+    let (seg, len, body) = blocking(move || {
+        use std::io::{Read, Seek, SeekFrom};
         let seg = index.get(id).map_err(|e| ApiError::Internal(e.to_string()))?.ok_or_else(|| {
             ApiError::NotFound(format!("recording segment {id} does not exist (or was deleted by retention)"))
         })?;
         let path = dir.join(&seg.path);
-        let bytes = std::fs::read(&path).map_err(|e| match e.kind() {
+        let io = |e: std::io::Error| match e.kind() {
             std::io::ErrorKind::NotFound => ApiError::NotFound(format!("recording segment {id} was deleted")),
             _ => ApiError::Internal(format!("reading {}: {e}", path.display())),
-        })?;
-        Ok((seg, bytes))
+        };
+        let mut file = std::fs::File::open(&path).map_err(io)?;
+        let len = file.metadata().map_err(io)?.len();
+        let body = match parse_range(wanted.as_deref(), len) {
+            Ok(None) => {
+                let mut all = Vec::with_capacity(len as usize);
+                file.read_to_end(&mut all).map_err(io)?;
+                Ok((None, all))
+            }
+            Ok(Some((a, b))) => {
+                let mut part = vec![0; (b - a + 1) as usize];
+                file.seek(SeekFrom::Start(a)).map_err(io)?;
+                file.read_exact(&mut part).map_err(io)?;
+                Ok((Some((a, b)), part))
+            }
+            Err(()) => Err(()),
+        };
+        Ok((seg, len, body))
     })
     .await?;
-    let len = bytes.len() as u64;
-    let range = req.headers().get(header::RANGE).and_then(|v| v.to_str().ok());
-    let mut resp = match parse_range(range, len) {
-        Ok(None) => HttpResponse::Ok().content_type("video/mp4").insert_header((header::ACCEPT_RANGES, "bytes")).body(bytes),
-        Ok(Some((a, b))) => HttpResponse::PartialContent()
+    let mut resp = match body {
+        Ok((None, all)) => {
+            HttpResponse::Ok().content_type("video/mp4").insert_header((header::ACCEPT_RANGES, "bytes")).body(all)
+        }
+        Ok((Some((a, b)), part)) => HttpResponse::PartialContent()
             .content_type("video/mp4")
             .insert_header((header::ACCEPT_RANGES, "bytes"))
             .insert_header((header::CONTENT_RANGE, format!("bytes {a}-{b}/{len}")))
-            .body(bytes[a as usize..=b as usize].to_vec()),
-        Err(()) => HttpResponse::RangeNotSatisfiable()
-            .insert_header((header::CONTENT_RANGE, format!("bytes */{len}")))
-            .json(serde_json::json!({ "error": format!("range `{}` is outside the segment's {len} bytes", range.unwrap_or("")) })),
+            .body(part),
+        Err(()) => HttpResponse::RangeNotSatisfiable().insert_header((header::CONTENT_RANGE, format!("bytes */{len}"))).json(
+            serde_json::json!({ "error": format!("range `{}` is outside the segment's {len} bytes", range.unwrap_or_default()) }),
+        ),
     };
     resp.headers_mut().insert(
         header::HeaderName::from_static("x-panoptes-start-pts"),
@@ -168,9 +188,8 @@ async fn build_clip(state: &AppState, event: &StoredEvent) -> Result<(Clip, u32)
         let rate = rate.ok_or_else(not_recorded)?;
         let event_ticks = rescale(pts, rate);
         let (pre, post) = ((cfg.clip_pre_sec * f64::from(rate)) as i64, (cfg.clip_post_sec * f64::from(rate)) as i64);
-        // A key frame can lie up to a segment before the window: reach back one segment length more.
-        let reach = (cfg.segment_sec * f64::from(rate)) as i64;
-        let segments = index.by_pts(&camera, event_ticks - pre - reach, event_ticks + post + 1).map_err(internal)?;
+        // Every segment starts at a key frame, so the one holding `event − pre` holds the clip's first key frame.
+        let segments = index.by_pts(&camera, event_ticks - pre, event_ticks + post + 1).map_err(internal)?;
         if !segments.iter().any(|s| s.start_pts.ticks <= event_ticks && event_ticks < s.end_pts.ticks) {
             return Err(not_recorded());
         }

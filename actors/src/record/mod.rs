@@ -73,18 +73,35 @@ pub struct Track {
 }
 
 impl Track {
-    /// Whether an access unit is a random access point: the source's flag, or (for H.265, where retina flags
-    /// only IDR pictures) any IRAP NAL unit: BLA, IDR or CRA (types 16–21); for H.264, IDR (type 5).
+    /// Whether an access unit is a random access point (see [`is_random_access`]).
     pub fn is_key(&self, au: &AccessUnit) -> bool {
-        au.key || nal_types(&au.data, self.length_size).any(|t| self.irap(t))
+        au.key || has_irap(self.info.codec, &au.data, self.length_size)
     }
+}
 
-    fn irap(&self, header: u8) -> bool {
-        match self.info.codec {
-            crate::camera::source::VideoCodec::H264 => header & 0x1f == 5,
-            crate::camera::source::VideoCodec::H265 => (16..=21).contains(&((header >> 1) & 0x3f)),
-        }
+/// Whether an access unit is a random access point: the source's flag, or (for H.265, where retina flags only
+/// IDR pictures) any IRAP NAL unit: BLA, IDR or CRA (types 16–21); for H.264, IDR (type 5). Units framed
+/// with lengths need the stream's configuration record; Annex B units count by the source's flag only.
+pub fn is_random_access(au: &AccessUnit) -> bool {
+    au.key || length_size(au.params.codec, &au.params.extradata).is_some_and(|n| has_irap(au.params.codec, &au.data, n))
+}
+
+fn length_size(codec: crate::camera::source::VideoCodec, record: &[u8]) -> Option<usize> {
+    if record.starts_with(&[0, 0, 1]) || record.starts_with(&[0, 0, 0, 1]) {
+        return None;
     }
+    let byte = match codec {
+        crate::camera::source::VideoCodec::H264 => record.get(4)?,
+        crate::camera::source::VideoCodec::H265 => record.get(21)?,
+    };
+    Some(usize::from(byte & 0b11) + 1)
+}
+
+fn has_irap(codec: crate::camera::source::VideoCodec, data: &[u8], length_size: usize) -> bool {
+    nal_types(data, length_size).any(|h| match codec {
+        crate::camera::source::VideoCodec::H264 => h & 0x1f == 5,
+        crate::camera::source::VideoCodec::H265 => (16..=21).contains(&((h >> 1) & 0x3f)),
+    })
 }
 
 /// The first header byte of each length-prefixed NAL unit of `data` (stops at a malformed length).
@@ -124,11 +141,7 @@ impl TrackState {
         let codec = mp4::codec_string(info.codec, &info.config_record)
             .map_err(|source| RecordError::Mp4 { camera: camera.clone(), source })?;
         let rate = info.timescale;
-        let length_byte = match info.codec {
-            crate::camera::source::VideoCodec::H264 => info.config_record[4],
-            crate::camera::source::VideoCodec::H265 => info.config_record[21],
-        };
-        let length_size = usize::from(length_byte & 0b11) + 1;
+        let length_size = length_size(info.codec, &info.config_record).unwrap_or(4);
         self.track = Some(Track { info, init: Arc::new(init), codec, length_size });
         Ok(rate)
     }
@@ -204,6 +217,7 @@ mod tests {
         let track = t.current().unwrap();
         assert_eq!(track.length_size, 4);
         assert!(track.is_key(&cra), "a CRA picture is a random access point");
+        assert!(is_random_access(&cra), "also without a track (the recorder queue's skip)");
         assert!(!track.is_key(&unit(VideoCodec::H265, hvcc, &[&[1 << 1, 1, 0xd0]])), "TRAIL_R is not");
         let idr = unit(VideoCodec::H264, avcc.clone(), &[&[0x06, 5], &[0x65, 0x88]]);
         let mut t = TrackState::default();

@@ -36,7 +36,7 @@ pub struct UnitTap {
 impl UnitTap {
     /// Hand a stamped unit to the recorder thread without waiting.
     pub fn offer(&self, au: &AccessUnit) {
-        if self.skipping.load(Ordering::Relaxed) && !au.key {
+        if self.skipping.load(Ordering::Relaxed) && !super::is_random_access(au) {
             self.dropped.increment(1);
             return;
         }
@@ -58,11 +58,19 @@ pub fn spawn(
     feed: LiveFeed,
     index: Arc<RecordingIndex>,
 ) -> std::io::Result<(UnitTap, JoinHandle<()>)> {
-    let (tx, rx) = sync_channel(TAP_QUEUE);
-    let dropped = metrics::counter!(m::RECORDING_DROPPED, "camera" => camera.to_string());
+    let (tap, rx) = UnitTap::bounded(&camera, TAP_QUEUE);
     let name = format!("record-{camera}");
     let handle = std::thread::Builder::new().name(name).spawn(move || run(camera, rx, recorder, feed, index))?;
-    Ok((UnitTap { tx, skipping: AtomicBool::new(false), dropped }, handle))
+    Ok((tap, handle))
+}
+
+impl UnitTap {
+    /// A tap holding at most `capacity` units, and the queue's other end.
+    pub fn bounded(camera: &CameraId, capacity: usize) -> (Self, Receiver<AccessUnit>) {
+        let (tx, rx) = sync_channel(capacity);
+        let dropped = metrics::counter!(m::RECORDING_DROPPED, "camera" => camera.to_string());
+        (Self { tx, skipping: AtomicBool::new(false), dropped }, rx)
+    }
 }
 
 fn run(
@@ -119,4 +127,33 @@ fn run(
         note(pts);
     }
     tracing::debug!(camera = %camera, "recorder thread ended");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::camera::source::{StreamParams, VideoCodec};
+
+    #[test]
+    fn a_full_queue_drops_up_to_the_next_key_frame() {
+        let params = Arc::new(StreamParams { codec: VideoCodec::H264, extradata: Vec::new(), width: 0, height: 0 });
+        let unit = |ticks: i64, key: bool| AccessUnit {
+            params: params.clone(),
+            key,
+            pts: Pts::new(ticks, 90_000),
+            wall_ms: 0,
+            data: vec![ticks as u8],
+        };
+        let (tap, rx) = UnitTap::bounded(&"gate".into(), 2);
+        tap.offer(&unit(0, true));
+        tap.offer(&unit(1, false));
+        tap.offer(&unit(2, false)); // full: dropped, and the rest of the group with it
+        let got: Vec<i64> = rx.try_iter().map(|u| u.pts.ticks).collect();
+        assert_eq!(got, [0, 1]);
+        tap.offer(&unit(3, false)); // room again, but it depends on the dropped picture
+        tap.offer(&unit(4, true));
+        tap.offer(&unit(5, false));
+        let got: Vec<i64> = rx.try_iter().map(|u| u.pts.ticks).collect();
+        assert_eq!(got, [4, 5]);
+    }
 }
