@@ -20,7 +20,7 @@ fn gnu_date_ms(rfc3339: &str) -> i64 {
 async fn a_node_estimates_its_peers_offset_and_links_events_on_the_peers_clock() {
     let b = Server::start(&config_with_cameras(""));
     let cameras = format!(
-        "[[peers]]\nid = \"b\"\nurl = \"http://{}\"\npoll_sec = 0.2\n\n\
+        "[[peers]]\nid = \"b\"\nurl = \"http://{}\"\npoll_sec = 0.2\ntoken_env = \"PANOPTES_ADMIN_TOKEN\"\n\n\
          [[cameras]]\nid = \"vtest\"\nfile = \"{}\"\ndetect_fps = 4\nclasses = [\"person\"]\n\n\
          [cameras.playback]\nurl = \"http://mediamtx:9996\"\npath = \"vtest\"\npeer = \"b\"\n\n\
          [[cameras.zones]]\nid = \"all\"\npolygon = [[0.0, 0.0], [1.0, 0.0], [1.0, 1.0], [0.0, 1.0]]\n\n\

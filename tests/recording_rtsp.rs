@@ -30,7 +30,7 @@ fn config(url: &str, store: &Path, segment_sec: f64) -> String {
 }
 
 async fn get_bytes(server: &Server, path: &str, range: Option<&str>) -> (u16, awc::http::header::HeaderMap, Vec<u8>) {
-    let mut req = awc::Client::default().get(server.http(path));
+    let mut req = server.request(awc::http::Method::GET, path);
     if let Some(r) = range {
         req = req.insert_header(("Range", r));
     }
@@ -122,12 +122,17 @@ async fn an_event_clip_shows_the_triggering_frame_at_its_offset() {
     // The live stream and the overlay, read side by side until the live stream has 40 fragments.
     let (_, mut live) = awc::Client::default()
         .ws(format!("ws://{}/ws/live/yard", server.addr))
+        .bearer_auth(common::ADMIN_TOKEN)
         .max_frame_size(16 << 20)
         .connect()
         .await
         .expect("live WebSocket");
-    let (_, mut overlay) =
-        awc::Client::default().ws(format!("ws://{}/ws/overlay?camera=yard", server.addr)).connect().await.unwrap();
+    let (_, mut overlay) = awc::Client::default()
+        .ws(format!("ws://{}/ws/overlay?camera=yard", server.addr))
+        .bearer_auth(common::ADMIN_TOKEN)
+        .connect()
+        .await
+        .unwrap();
     let mut init_msg: Option<serde_json::Value> = None;
     let mut init_seg: Option<Vec<u8>> = None;
     let mut fragments: Vec<Vec<u8>> = Vec::new();
@@ -339,6 +344,7 @@ async fn h265_is_recorded_as_hvc1_and_served_live() {
 
     let (_, mut live) = awc::Client::default()
         .ws(format!("ws://{}/ws/live/yard", server.addr))
+        .bearer_auth(common::ADMIN_TOKEN)
         .max_frame_size(16 << 20)
         .connect()
         .await
