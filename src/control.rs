@@ -169,7 +169,12 @@ pub fn validate_camera(cfg: &CameraConfig, labels: &[String]) -> Result<(), Cont
 
 impl Control {
     /// Start the loop on the current arbiter; it owns `pipeline` and `store` until [`ControlHandle::shutdown`].
-    pub fn spawn(pipeline: Pipeline, store: AdminStore, cameras: Vec<CameraConfig>, tokens: TokenCache) -> ControlHandle {
+    pub fn spawn(
+        pipeline: Pipeline,
+        store: AdminStore,
+        cameras: Vec<CameraConfig>,
+        tokens: TokenCache,
+    ) -> ControlHandle {
         let (tx, mut rx) = mpsc::channel(64);
         let mut control = Control { pipeline, store, cameras, tokens };
         actix::spawn(async move {
@@ -267,7 +272,8 @@ impl Control {
         if old.enabled {
             let _ = self.pipeline.remove_camera(&old.id).await;
         }
-        let applied = if cfg.enabled { self.pipeline.add_camera(cfg.clone()).await.map_err(Into::into) } else { Ok(()) };
+        let applied =
+            if cfg.enabled { self.pipeline.add_camera(cfg.clone()).await.map_err(Into::into) } else { Ok(()) };
         let result = applied.and_then(|()| tx.commit().map_err(ControlError::from));
         if let Err(e) = result {
             // Put the old camera back as it was.

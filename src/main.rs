@@ -3,8 +3,8 @@
 use clap::{Parser, Subcommand};
 
 mod app;
-mod control;
 mod cli;
+mod control;
 mod http;
 mod metrics;
 mod settings;

@@ -23,7 +23,10 @@ async fn bad_bodies_are_refused_naming_the_field_and_nothing_is_stored() {
         (json!({ "id": "bad id", "file": "x.mp4" }), "id"),
         (json!({ "id": "a", "file": "x.mp4", "classes": ["unicorn"] }), "classes"),
         (json!({ "id": "a", "file": "x.mp4", "password": "hunter2", "username": "u" }), "password"),
-        (json!({ "id": "a", "file": "x.mp4", "zones": [{ "id": "z", "polygon": [[0, 0], [1, "x"]] }] }), "zones[0].polygon"),
+        (
+            json!({ "id": "a", "file": "x.mp4", "zones": [{ "id": "z", "polygon": [[0, 0], [1, "x"]] }] }),
+            "zones[0].polygon",
+        ),
         (
             json!({ "id": "a", "file": "x.mp4", "zones": [{ "id": "z", "polygon": [[0, 0], [1, 1], [1, 0], [0, 1]] }] }),
             "cameras.a.zones.z",
@@ -50,12 +53,14 @@ async fn bad_bodies_are_refused_naming_the_field_and_nothing_is_stored() {
     let (status, body) =
         server.send_json(Method::PUT, "/api/cameras/gate", Some(json!({ "id": "door", "file": "x.mp4" }))).await;
     assert_eq!((status, body["field"].as_str()), (400, Some("id")), "{body}");
-    let (status, body) =
-        server.send_json(Method::PUT, "/api/cameras/gate/zones/z", Some(json!({ "polygon": [[0, 0], [2, 0], [1, 1]] }))).await;
+    let (status, body) = server
+        .send_json(Method::PUT, "/api/cameras/gate/zones/z", Some(json!({ "polygon": [[0, 0], [2, 0], [1, 1]] })))
+        .await;
     assert_eq!(status, 400, "{body}");
     assert!(body["error"].as_str().unwrap().contains("outside the picture"), "{body}");
-    let (status, body) =
-        server.send_json(Method::PUT, "/api/cameras/gate/zones/z", Some(json!({ "polygon": [[0, 0], [1, 0]], "x": 1 }))).await;
+    let (status, body) = server
+        .send_json(Method::PUT, "/api/cameras/gate/zones/z", Some(json!({ "polygon": [[0, 0], [1, 0]], "x": 1 })))
+        .await;
     assert_eq!(status, 400, "{body}");
     let (status, body) = server
         .send_json(Method::PUT, "/api/cameras/gate/rules/r", Some(json!({ "kind": "intrusion", "zone": "nowhere" })))

@@ -48,6 +48,7 @@ async fn h264_and_h265_cameras_over_rtsp_yield_tracked_persons() {
 
     let (status, cams) = server.get_json("/api/cameras").await;
     assert_eq!(status, 200);
-    let codecs: Vec<&str> = cams.as_array().unwrap().iter().map(|c| c["status"]["codec"].as_str().unwrap_or("")).collect();
+    let codecs: Vec<&str> =
+        cams.as_array().unwrap().iter().map(|c| c["status"]["codec"].as_str().unwrap_or("")).collect();
     assert!(codecs.contains(&"h264") && codecs.contains(&"hevc"), "{cams}");
 }

@@ -32,9 +32,11 @@ fn status_of(state: &AppState, cfg: &CameraConfig) -> serde_json::Value {
     if !cfg.enabled {
         return serde_json::json!({ "state": "disabled" });
     }
-    state.status.get(cfg.id.as_str()).and_then(|s| serde_json::to_value(s.value()).ok()).unwrap_or_else(
-        || serde_json::json!({ "state": "starting" }),
-    )
+    state
+        .status
+        .get(cfg.id.as_str())
+        .and_then(|s| serde_json::to_value(s.value()).ok())
+        .unwrap_or_else(|| serde_json::json!({ "state": "starting" }))
 }
 
 fn view(state: &AppState, cfg: &CameraConfig) -> serde_json::Value {

@@ -77,9 +77,9 @@ pub fn decide(policy: &AuthPolicy, method: &Method, path: &str, token: Option<&s
     })?;
     match policy.tokens.role_of(token) {
         None => Err(ApiError::Unauthorized("the API token is not valid (unknown or deleted)".into())),
-        Some(Role::Viewer) if !reads(method) => Err(ApiError::Forbidden(format!(
-            "a viewer token cannot {method} {path}; use an admin token"
-        ))),
+        Some(Role::Viewer) if !reads(method) => {
+            Err(ApiError::Forbidden(format!("a viewer token cannot {method} {path}; use an admin token")))
+        }
         Some(_) => Ok(()),
     }
 }

@@ -52,7 +52,8 @@ fn schemas() -> Value {
     let camera: CameraConfig =
         serde_json::from_value(json!({ "id": "x", "file": "f.mp4" })).expect("a minimal camera parses");
     let mut camera = schema_of(serde_json::to_value(camera).unwrap_or_default(), &["id"]);
-    camera["properties"]["url"] = json!({ "type": "string", "description": "rtsp://host:port/path; exactly one of url and file" });
+    camera["properties"]["url"] =
+        json!({ "type": "string", "description": "rtsp://host:port/path; exactly one of url and file" });
     camera["properties"]["file"] = json!({ "type": "string" });
     camera["properties"]["username"] = json!({ "type": "string" });
     camera["properties"]["password_env"] = json!({ "type": "string" });
@@ -62,7 +63,8 @@ fn schemas() -> Value {
             "lines" => "Line",
             _ => "Rule",
         };
-        camera["properties"][list] = json!({ "type": "array", "items": { "$ref": format!("#/components/schemas/{name}") } });
+        camera["properties"][list] =
+            json!({ "type": "array", "items": { "$ref": format!("#/components/schemas/{name}") } });
     }
     let zone = ZoneConfig { id: "z".into(), polygon: vec![] };
     let mut zone = schema_of(serde_json::to_value(zone).unwrap_or_default(), &["polygon"]);
@@ -75,7 +77,16 @@ fn schemas() -> Value {
     for f in ["zone", "line", "anchor"] {
         rule["properties"][f] = json!({ "type": "string" });
     }
-    for f in ["min_confidence", "enter_sec", "exit_sec", "dwell_sec", "min_count", "hold_sec", "min_distance", "cooldown_sec"] {
+    for f in [
+        "min_confidence",
+        "enter_sec",
+        "exit_sec",
+        "dwell_sec",
+        "min_count",
+        "hold_sec",
+        "min_distance",
+        "cooldown_sec",
+    ] {
         rule["properties"][f] = json!({ "type": "number" });
     }
     rule["properties"]["classes"] = json!({ "type": "array", "items": { "type": "string" } });
@@ -178,7 +189,8 @@ mod tests {
                 continue;
             }
             let text = std::fs::read_to_string(&path).unwrap();
-            for pattern in [".route(\"", "resource(\"", "#[get(\"", "#[post(\"", "#[put(\"", "#[delete(\"", "scope(\""] {
+            for pattern in [".route(\"", "resource(\"", "#[get(\"", "#[post(\"", "#[put(\"", "#[delete(\"", "scope(\""]
+            {
                 for (at, _) in text.match_indices(pattern) {
                     let rest = &text[at + pattern.len()..];
                     let route = &rest[..rest.find('"').unwrap_or(0)];

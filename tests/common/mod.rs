@@ -165,10 +165,7 @@ impl Server {
 
     /// A request to `path` with `token` (none: no `Authorization` header).
     pub fn request_as(&self, method: awc::http::Method, path: &str, token: Option<&str>) -> awc::ClientRequest {
-        let req = awc::Client::builder()
-            .timeout(Duration::from_secs(30))
-            .finish()
-            .request(method, self.http(path));
+        let req = awc::Client::builder().timeout(Duration::from_secs(30)).finish().request(method, self.http(path));
         match token {
             Some(t) => req.insert_header(("Authorization", format!("Bearer {t}"))),
             None => req,
