@@ -77,7 +77,7 @@ pub async fn one(state: web::Data<AppState>, id: web::Path<String>) -> Result<Ht
 }
 
 pub async fn create(state: web::Data<AppState>, bytes: web::Bytes) -> Result<HttpResponse, ApiError> {
-    let cfg: CameraConfig = body::parse(&bytes)?;
+    let cfg: CameraConfig = body::parse_object(&bytes, None, &["status"])?;
     no_passwords(&cfg)?;
     let cfg = state.control.add_camera(cfg).await?;
     Ok(HttpResponse::Created().insert_header(("Location", format!("/api/cameras/{}", cfg.id))).json(view(&state, &cfg)))
@@ -88,7 +88,7 @@ pub async fn replace(
     id: web::Path<String>,
     bytes: web::Bytes,
 ) -> Result<HttpResponse, ApiError> {
-    let cfg: CameraConfig = body::parse_with_id(&bytes, &id)?;
+    let cfg: CameraConfig = body::parse_object(&bytes, Some(&id), &["status"])?;
     no_passwords(&cfg)?;
     let cfg = state.control.replace_camera(cfg).await?;
     Ok(HttpResponse::Ok().json(view(&state, &cfg)))

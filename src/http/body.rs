@@ -16,9 +16,22 @@ pub fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
 
 /// Parse a JSON object body and fill its `id` from the URL: an `id` in the body must match it.
 pub fn parse_with_id<T: DeserializeOwned>(bytes: &[u8], id: &str) -> Result<T, ApiError> {
+    parse_object(bytes, Some(id), &[])
+}
+
+/// Parse a JSON object body, leaving out the read-only keys `ignore` (e.g. the `status` a GET answered), and
+/// with `id` (from the URL) filled in or checked.
+pub fn parse_object<T: DeserializeOwned>(bytes: &[u8], id: Option<&str>, ignore: &[&str]) -> Result<T, ApiError> {
     let mut value: serde_json::Value = parse(bytes)?;
     let Some(obj) = value.as_object_mut() else {
         return Err(ApiError::Invalid { field: ".".into(), reason: "the body must be a JSON object".into() });
+    };
+    for key in ignore {
+        obj.remove(*key);
+    }
+    let Some(id) = id else {
+        let bytes = serde_json::to_vec(&value).map_err(|e| ApiError::Internal(e.to_string()))?;
+        return parse(&bytes);
     };
     match obj.get("id") {
         None => {
@@ -68,5 +81,10 @@ mod tests {
         assert!(e.starts_with("id: ") && e.contains("gate"), "{e}");
         let e = field(parse_with_id(b"[1]", "gate"));
         assert!(e.contains("JSON object"), "{e}");
+        let c: CameraConfig =
+            parse_object(br#"{"id":"a","file":"x.mp4","status":{"state":"streaming"}}"#, None, &["status"]).unwrap();
+        assert_eq!(c.id, "a", "a GET answer can be sent back");
+        let e = field(parse_object(br#"{"id":"a","file":"x.mp4","status":{}}"#, None, &[]));
+        assert!(e.contains("unknown field `status`"), "{e}");
     }
 }

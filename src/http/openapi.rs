@@ -57,6 +57,7 @@ fn schemas() -> Value {
     camera["properties"]["file"] = json!({ "type": "string" });
     camera["properties"]["username"] = json!({ "type": "string" });
     camera["properties"]["password_env"] = json!({ "type": "string" });
+    camera["properties"]["classes"] = json!({ "type": "array", "items": { "type": "string" } });
     for list in ["zones", "lines", "rules"] {
         let name = match list {
             "zones" => "Zone",
