@@ -70,6 +70,7 @@ pub fn run(config: Config) -> anyhow::Result<()> {
             tracing::warn!(%addr, "listening beyond loopback: every client on the network can reach this server");
         }
         let mut pipeline = start_pipeline(&config).await.context("starting the pipeline")?;
+        crate::peers::start(&config.peers, &pipeline.store.links.peers);
         let state = AppState {
             status: pipeline.status.clone(),
             hub: pipeline.hub.clone(),

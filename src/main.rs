@@ -6,6 +6,7 @@ mod app;
 mod cli;
 mod http;
 mod metrics;
+mod peers;
 mod settings;
 mod telemetry;
 

@@ -26,6 +26,9 @@ pub struct Config {
     pub tracker: TrackerConfig,
     #[serde(default)]
     pub store: StoreConfig,
+    /// `[[peers]]`: other Panoptes nodes whose clock offset this node keeps estimating. Default none.
+    #[serde(default)]
+    pub peers: Vec<PeerConfig>,
     /// `[analytics]`: the models of the plate and fire/smoke analytics (loaded only when a camera uses them).
     #[serde(default)]
     pub analytics: AnalyticsConfig,
@@ -142,6 +145,57 @@ pub struct FireConfig {
     /// window shows the class.
     #[serde(default = "default_fire_n")]
     pub window: u32,
+}
+
+/// `[[peers]]`: another Panoptes node (for example the one beside the recorder) whose clock offset to this
+/// node is estimated continuously with NTP-style exchanges on its `GET /api/time`.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PeerConfig {
+    /// Unique id (letters, digits, `-`, `_`), named by `cameras.playback.peer`, metrics and `/api/time/peers`.
+    pub id: String,
+    /// Base URL of the peer's HTTP server, e.g. `http://10.0.0.7:8080`.
+    pub url: String,
+    /// Name of an environment variable holding an API token for the peer (a viewer token is enough).
+    /// Default none (the peer runs without authentication).
+    #[serde(default)]
+    pub token_env: Option<String>,
+    /// Seconds between exchanges. Default 10.
+    #[serde(default = "default_peer_poll_sec")]
+    pub poll_sec: f64,
+}
+
+/// `[cameras.playback]`: where this camera's video is recorded by a MediaMTX playback server, so every
+/// event of the camera carries a link to its recording (`details.playback`).
+#[derive(Clone, Debug, Deserialize, PartialEq, serde::Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct PlaybackConfig {
+    /// Base URL of MediaMTX's playback server (`playbackAddress`), e.g. `http://mediamtx:9996`.
+    pub url: String,
+    /// The MediaMTX path that records this camera.
+    pub path: String,
+    /// Id of the `[[peers]]` node running on the recorder's machine: its clock offset is applied to the link.
+    /// Default none (the recorder's clock is this node's, or MediaMTX stamps with the camera's absolute time).
+    #[serde(default)]
+    pub peer: Option<String>,
+    /// Seconds of video before the event's frame in the link. Default 5.
+    #[serde(default = "default_playback_before_sec")]
+    pub before_sec: f64,
+    /// Length of the linked video in seconds. Default 15.
+    #[serde(default = "default_playback_duration_sec")]
+    pub duration_sec: f64,
+}
+
+fn default_peer_poll_sec() -> f64 {
+    10.0
+}
+
+fn default_playback_before_sec() -> f64 {
+    5.0
+}
+
+fn default_playback_duration_sec() -> f64 {
+    15.0
 }
 
 /// `[store]`: where events and their snapshots are kept.
@@ -364,6 +418,9 @@ pub struct CameraConfig {
     /// disabled on its own (see `crate::rules`), never the camera.
     #[serde(default)]
     pub rules: Vec<RuleConfig>,
+    /// `[cameras.playback]`: the MediaMTX recording of this camera, linked from its events. Default none.
+    #[serde(default)]
+    pub playback: Option<PlaybackConfig>,
     /// `[cameras.plates]`: licence-plate reading on tracked vehicles. Default none (off).
     #[serde(default)]
     pub plates: Option<PlatesConfig>,
@@ -561,6 +618,30 @@ impl Config {
             }
             c.validate()?;
         }
+        let mut ids = HashSet::new();
+        for p in &self.peers {
+            check_id("peers.id", &p.id)?;
+            if !ids.insert(p.id.as_str()) {
+                return Err(invalid(format!("peers.{}", p.id), "peer ids must be unique"));
+            }
+            let parsed = url::Url::parse(&p.url)
+                .map_err(|e| invalid(format!("peers.{}.url", p.id), format!("`{}` is not a URL: {e}", p.url)))?;
+            if !matches!(parsed.scheme(), "http" | "https") {
+                return Err(invalid(format!("peers.{}.url", p.id), "use an http:// or https:// URL"));
+            }
+            if !(p.poll_sec.is_finite() && (0.1..=3600.0).contains(&p.poll_sec)) {
+                return Err(invalid(format!("peers.{}.poll_sec", p.id), "must be between 0.1 and 3600"));
+            }
+        }
+        for c in &self.cameras {
+            let peer = c.playback.as_ref().and_then(|p| p.peer.as_deref());
+            if let Some(peer) = peer.filter(|peer| !ids.contains(peer)) {
+                return Err(invalid(
+                    format!("cameras.{}.playback.peer", c.id),
+                    format!("no [[peers]] entry has id `{peer}`; add one or remove `peer`"),
+                ));
+            }
+        }
         Ok(())
     }
 }
@@ -598,6 +679,22 @@ impl CameraConfig {
         }
         if self.password.is_some() && self.password_env.is_some() {
             return Err(invalid(field("password"), "give `password` or `password_env`, not both"));
+        }
+        if let Some(p) = &self.playback {
+            let parsed = url::Url::parse(&p.url)
+                .map_err(|e| invalid(field("playback.url"), format!("`{}` is not a URL: {e}", p.url)))?;
+            if !matches!(parsed.scheme(), "http" | "https") {
+                return Err(invalid(field("playback.url"), "use MediaMTX's playback server, an http:// URL"));
+            }
+            if p.path.is_empty() {
+                return Err(invalid(field("playback.path"), "name the MediaMTX path recording this camera"));
+            }
+            if !(p.before_sec.is_finite() && p.before_sec >= 0.0) {
+                return Err(invalid(field("playback.before_sec"), "must be 0 or more"));
+            }
+            if !(p.duration_sec.is_finite() && p.duration_sec > p.before_sec) {
+                return Err(invalid(field("playback.duration_sec"), "must be longer than before_sec"));
+            }
         }
         self.validate_rule_ids()
     }
@@ -764,16 +861,38 @@ mod tests {
     }
 
     fn config(cameras: Vec<CameraConfig>) -> Config {
-        Config {
-            server: ServerConfig::default(),
-            runtime: RuntimeConfig::default(),
-            model: serde_json::from_value(serde_json::json!({ "path": "m.onnx" })).unwrap(),
-            devices: default_devices(),
-            cameras,
-            tracker: TrackerConfig::default(),
-            store: StoreConfig::default(),
-            analytics: AnalyticsConfig::default(),
-        }
+        let mut config: Config = serde_json::from_value(serde_json::json!({ "model": { "path": "m.onnx" } })).unwrap();
+        config.cameras = cameras;
+        config
+    }
+
+    #[test]
+    fn peers_and_playback_are_checked_and_named() {
+        let peer = |id: &str, url: &str| -> PeerConfig {
+            serde_json::from_value(serde_json::json!({ "id": id, "url": url })).unwrap()
+        };
+        let mut cam = camera("gate");
+        cam.playback = Some(
+            serde_json::from_value(serde_json::json!({ "url": "http://mediamtx:9996", "path": "gate", "peer": "rec" }))
+                .unwrap(),
+        );
+        let mut c = config(vec![cam]);
+        assert_eq!(
+            c.validate().unwrap_err().to_string(),
+            "invalid config field `cameras.gate.playback.peer`: no [[peers]] entry has id `rec`; add one or remove `peer`"
+        );
+        c.peers = vec![peer("rec", "ftp://x")];
+        assert_eq!(
+            c.validate().unwrap_err().to_string(),
+            "invalid config field `peers.rec.url`: use an http:// or https:// URL"
+        );
+        c.peers = vec![peer("rec", "http://10.0.0.7:8080")];
+        assert_eq!(c.validate(), Ok(()));
+        c.cameras[0].playback.as_mut().unwrap().duration_sec = 1.0;
+        assert_eq!(
+            c.validate().unwrap_err().to_string(),
+            "invalid config field `cameras.gate.playback.duration_sec`: must be longer than before_sec"
+        );
     }
 
     #[test]

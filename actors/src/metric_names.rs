@@ -70,6 +70,12 @@ pub const PLATE_READS: &str = "panoptes_plate_reads_total";
 pub const FIRE_POSITIVES: &str = "panoptes_fire_positive_inferences_total";
 /// Histogram, seconds: duration of one plate OCR call.
 pub const OCR_SECONDS: &str = "panoptes_ocr_seconds";
+/// Gauge, seconds, labels `peer`: the peer node's clock minus this node's (`[[peers]]`).
+pub const PEER_CLOCK_OFFSET_SECONDS: &str = "panoptes_peer_clock_offset_seconds";
+/// Gauge, seconds, labels `peer`: the true peer offset is within the estimate ± this.
+pub const PEER_CLOCK_UNCERTAINTY_SECONDS: &str = "panoptes_peer_clock_uncertainty_seconds";
+/// Counter, labels `peer`: time exchanges with the peer that failed (unreachable, refused, bad reply).
+pub const PEER_EXCHANGE_FAILURES: &str = "panoptes_peer_time_exchange_failures_total";
 
 /// Describe every metric (units and help) on the installed recorder.
 pub fn describe() {
@@ -100,4 +106,7 @@ pub fn describe() {
     describe_counter!(PLATE_READS, Unit::Count, "Plate readings by camera and outcome");
     describe_counter!(FIRE_POSITIVES, Unit::Count, "Fire/smoke inferences with a box above the thresholds");
     describe_histogram!(OCR_SECONDS, Unit::Seconds, "Duration of one plate OCR call");
+    describe_gauge!(PEER_CLOCK_OFFSET_SECONDS, Unit::Seconds, "Peer node clock minus this node's clock");
+    describe_gauge!(PEER_CLOCK_UNCERTAINTY_SECONDS, Unit::Seconds, "Uncertainty of the peer clock offset");
+    describe_counter!(PEER_EXCHANGE_FAILURES, Unit::Count, "Failed time exchanges with a peer node");
 }

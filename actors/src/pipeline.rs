@@ -199,6 +199,7 @@ impl Pipeline {
         }
         let classes = resolve_classes(&self.labels, &cfg)?;
         self.status.insert(id.clone(), CameraStatus::default());
+        self.store.links.set_camera(id.clone(), cfg.playback.clone());
         let rules =
             RuleActor::new(id.clone(), &RulesConfig::of_camera(&cfg), self.labels.clone(), self.events.clone()).start();
         let analytics = self.analytics.attach(&cfg, &self.labels, &self.events).await;
@@ -233,10 +234,12 @@ impl Pipeline {
             }
             Ok(Err(source)) => {
                 stop_camera(running).await;
+                self.forget(&id);
                 Err(PipelineError::Placement { camera: cfg.id, source })
             }
             Err(_) => {
                 stop_camera(running).await;
+                self.forget(&id);
                 Err(PipelineError::AllocatorGone)
             }
         }
@@ -249,8 +252,14 @@ impl Pipeline {
         self.analytics.detach(id);
         self.rule_board.remove(id);
         stop_camera(running).await;
-        self.status.remove(id);
+        self.forget(id);
         Ok(())
+    }
+
+    /// Drop what the pipeline keeps about a camera that is not running.
+    fn forget(&self, id: &str) {
+        self.status.remove(id);
+        self.store.links.set_camera(id.into(), None);
     }
 
     /// Wait until every frame handed to the batchers so far has been inferred, tracked, and every event

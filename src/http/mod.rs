@@ -50,6 +50,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/api/cameras/{id}/frame.jpg", web::get().to(cameras::frame_jpeg))
         .route("/api/system", web::get().to(cameras::system))
         .route("/api/time", web::get().to(time::time))
+        .route("/api/time/peers", web::get().to(time::peers))
         .route("/api/events", web::get().to(events::list))
         .route("/api/events/{id}", web::get().to(events::one))
         .route("/api/events/{id}/snapshot.jpg", web::get().to(events::snapshot))

@@ -5,14 +5,25 @@
 //! (`receive_ns`, taken as the handler starts) and `t2` (`transmit_ns`, taken just before the reply is
 //! built), both Unix nanoseconds on this node's wall clock. Time spent in the HTTP stack before the
 //! handler and after it counts as network delay: it widens the uncertainty, never biases the bound.
+//!
+//! `GET /api/time/peers` shows this node's own estimates of its `[[peers]]` (fed by `crate::peers`).
 
-use actix_web::HttpResponse;
+use super::AppState;
+use actix_web::{HttpResponse, web};
 use panoptes_actors::time::now_unix_ns;
 
 pub async fn time() -> HttpResponse {
     let receive_ns = now_unix_ns();
     let body = serde_json::json!({ "receive_ns": receive_ns, "transmit_ns": now_unix_ns() });
     HttpResponse::Ok().insert_header(("Cache-Control", "no-store")).json(body)
+}
+
+/// `GET /api/time/peers`: the estimated clock offset to each `[[peers]]` node, with its uncertainty.
+pub async fn peers(state: web::Data<AppState>) -> HttpResponse {
+    let now_ns = now_unix_ns();
+    HttpResponse::Ok()
+        .insert_header(("Cache-Control", "no-store"))
+        .json(serde_json::json!({ "now_ns": now_ns, "peers": state.store.links.peers.views(now_ns) }))
 }
 
 #[cfg(test)]

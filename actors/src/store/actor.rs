@@ -1,7 +1,7 @@
 //! The store's actors and how they are wired:
 //!
 //! ```text
-//! rules ──NewEvent──▶ EventIntake (event loop; bounds the backlog)
+//! rules ──NewEvent──▶ EventIntake (event loop; bounds the backlog; adds playback links)
 //!                        └──WriteEvent──▶ StoreWriter (own thread): snapshot → insert → commit
 //!                                            └──Announce──▶ AlertHub ──▶ /ws/alerts clients
 //! HTTP, alert resume ──Query/GetEvent/EventsAfter──▶ StoreReader (2 threads, read-only connections)
@@ -21,7 +21,8 @@ use crate::alerts::{AlertHub, Announce, Backlog};
 use crate::config::StoreConfig;
 use crate::messages::{Event, Flush, ModelInput, NewEvent};
 use crate::metric_names as m;
-use crate::time::now_unix_ms;
+use crate::time::playback::PlaybackLinks;
+use crate::time::{now_unix_ms, now_unix_ns};
 use actix::prelude::*;
 use futures::future::LocalBoxFuture;
 use std::path::PathBuf;
@@ -44,6 +45,8 @@ pub struct StoreHandle {
     pub intake: Addr<EventIntake>,
     pub reader: Addr<StoreReader>,
     pub snapshot_dir: PathBuf,
+    /// Playback links added to each event at intake (`[cameras.playback]`, peers' clock offsets).
+    pub links: PlaybackLinks,
 }
 
 /// Open the store (creating and migrating it), then start the alert hub, the writer and the readers.
@@ -73,8 +76,9 @@ pub fn start(config: &StoreConfig) -> Result<(StoreHandle, Addr<AlertHub>), Stor
     };
     let path = config.path.clone();
     let reader = SyncArbiter::start(READERS, move || StoreReader { store: None, path: path.clone() });
-    let intake = EventIntake { writer, counters }.start();
-    Ok((StoreHandle { intake, reader, snapshot_dir: config.snapshot_dir.clone() }, alerts))
+    let links = PlaybackLinks::default();
+    let intake = EventIntake { writer, counters, links: links.clone() }.start();
+    Ok((StoreHandle { intake, reader, snapshot_dir: config.snapshot_dir.clone(), links }, alerts))
 }
 
 #[derive(Default)]
@@ -95,6 +99,7 @@ struct WriteEvent {
 pub struct EventIntake {
     writer: Addr<StoreWriter>,
     counters: Arc<Counters>,
+    links: PlaybackLinks,
 }
 
 impl Actor for EventIntake {
@@ -104,7 +109,8 @@ impl Actor for EventIntake {
 impl Handler<NewEvent> for EventIntake {
     type Result = ();
 
-    fn handle(&mut self, msg: NewEvent, _ctx: &mut Context<Self>) {
+    fn handle(&mut self, mut msg: NewEvent, _ctx: &mut Context<Self>) {
+        self.links.annotate(&mut msg.event, now_unix_ns());
         let camera = msg.event.camera.clone();
         if self.counters.events.load(Ordering::SeqCst) >= MAX_PENDING_EVENTS {
             metrics::counter!(m::EVENTS_DROPPED, "camera" => camera.clone(), "reason" => "backlog").increment(1);

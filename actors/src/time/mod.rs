@@ -10,10 +10,14 @@
 //! - [`clock_map`]: media time → wall time, from RTCP sender reports or smoothed arrival times.
 //! - [`stream`]: a camera's timeline and clock map together, as the camera actor uses them.
 //! - [`offset`]: the offset between this node's clock and a peer's (NTP-style exchanges).
+//! - [`peers`]: the offsets to every configured peer, shared by their pollers and their users.
+//! - [`playback`]: an event's link into a MediaMTX recording, on the recorder's clock.
 
 pub mod clock_map;
 pub mod fit;
 pub mod offset;
+pub mod peers;
+pub mod playback;
 #[cfg(test)]
 mod sim;
 pub mod stream;

@@ -67,6 +67,8 @@ pub enum OffsetError {
          {round_trip_ns} ns; one of the clocks stepped, retry"
     )]
     NegativeDelay { peer: String, held_ns: i64, round_trip_ns: i64 },
+    #[error("time exchange with peer {peer}: no such peer; add a [[peers]] entry with that id")]
+    UnknownPeer { peer: String },
 }
 
 /// How an [`OffsetEstimator`] filters.
