@@ -5,7 +5,8 @@
 //!
 //! The camera keeps its configured settings (`detect_fps`, `classes`, rules) with its source replaced by the
 //! file, read unpaced and not looped. Reading is held in step with the detector: the next picture is read
-//! only when the device's batch queue is empty, so no frame is superseded and the events are those a live
+//! only when the device's batch queue is empty (and the camera's plate and fire/smoke batchers and the OCR
+//! worker are idle), so no frame is superseded and the events are those a live
 //! run at the same `detect_fps` would give (frames dropped by `detect_fps` are dropped here too, by stream
 //! time). Events go to a store of their own — a temporary directory deleted at exit, or `--store-dir` to
 //! keep it — never to the operator's database.
@@ -134,6 +135,7 @@ async fn replay(config: panoptes_actors::config::Config, camera: CameraConfig) -
     pipeline.stop().await;
     let newest = pipeline.store.ask(MaxId).await??;
     eprintln!("replay: {decoded} frames decoded, {inferred} inferred, {newest} events");
+    // Then one line per extra batcher: `replay: <device>/<model>: N inferred` (fire frames, vehicle crops).
     for line in analytics {
         eprintln!("{line}");
     }
