@@ -31,7 +31,7 @@ use crate::messages::{CameraId, Flush, NewEvent};
 use crate::record::RecordingHandle;
 use crate::record::recorder::Recorder;
 use crate::rules::{RuleActor, RulesConfig};
-use crate::status::{CameraStatus, StatusBoard};
+use crate::status::{CameraState, CameraStatus, StatusBoard, StatusMeter};
 use crate::store::StoreError;
 use crate::store::actor::StoreHandle;
 use crate::tracker::{TrackerActor, TrackerParams};
@@ -83,6 +83,8 @@ struct RunningCamera {
 pub struct Pipeline {
     pub status: StatusBoard,
     pub hub: Addr<Hub>,
+    /// Counts each camera's inferred frames and their rate into its status.
+    meter: Addr<StatusMeter>,
     pub allocator: Addr<AllocatorActor>,
     /// Device id → its batcher.
     pub batchers: Vec<(Arc<str>, Addr<BatcherActor>)>,
@@ -149,6 +151,7 @@ impl Pipeline {
         let labels = labels.map(|(_, l)| l).unwrap_or_else(|| Vec::new().into());
         let allocator = AllocatorActor::new(devices, status.clone(), Duration::from_secs(30)).start();
         let hub = Hub::default().start();
+        let meter = StatusMeter::new(status.clone()).start();
         let tracker = TrackerParams::from(&config.tracker);
         let analytics = match loaders {
             Some(l) => Analytics::start(config, l, status.clone()),
@@ -157,6 +160,7 @@ impl Pipeline {
         let mut pipeline = Self {
             status,
             hub,
+            meter,
             allocator,
             batchers,
             store,
@@ -170,7 +174,14 @@ impl Pipeline {
             cameras: HashMap::new(),
         };
         for cam in config.cameras.iter().filter(|c| c.enabled) {
-            pipeline.add_camera(cam.clone()).await?;
+            // One camera that cannot start (a class the model lacks, no device with room) never keeps the
+            // others from running: it is reported in its status until it is fixed or removed.
+            if let Err(e) = pipeline.add_camera(cam.clone()).await {
+                tracing::error!(camera = %cam.id, error = %e, "camera not started; the other cameras run");
+                let status =
+                    CameraStatus { state: CameraState::Stopped, last_error: Some(e.to_string()), ..Default::default() };
+                pipeline.status.insert(cam.id.as_str().into(), status);
+            }
         }
         Ok(pipeline)
     }
@@ -213,7 +224,7 @@ impl Pipeline {
         let rules =
             RuleActor::new(id.clone(), &RulesConfig::of_camera(&cfg), self.labels.clone(), self.events.clone()).start();
         let analytics = self.analytics.attach(&cfg, &self.labels, &self.events).await;
-        let mut outputs = vec![self.hub.clone().recipient(), rules.clone().recipient()];
+        let mut outputs = vec![self.hub.clone().recipient(), rules.clone().recipient(), self.meter.clone().recipient()];
         if let Some(plates) = &analytics.plates {
             outputs.push(plates.clone().recipient());
         }
@@ -290,7 +301,16 @@ impl Pipeline {
 
     /// Stop a camera and free its decoder and tracker.
     pub async fn remove_camera(&mut self, id: &str) -> Result<(), PipelineError> {
-        let running = self.cameras.remove(id).ok_or_else(|| PipelineError::NoSuchCamera(id.to_string()))?;
+        let Some(running) = self.cameras.remove(id) else {
+            // A camera that failed to start has only its status (with the reason) to remove.
+            return match self.status.remove(id) {
+                Some(_) => {
+                    self.forget(id);
+                    Ok(())
+                }
+                None => Err(PipelineError::NoSuchCamera(id.to_string())),
+            };
+        };
         self.allocator.do_send(allocator::RemoveCamera(id.into()));
         self.analytics.detach(id);
         self.rule_board.remove(id);

@@ -1,10 +1,53 @@
-//! Live status of every camera, written by its actors and read by the HTTP surface.
+//! Live status of every camera, written by its actors and read by the HTTP surface: its state, frame
+//! counters and rates (decoded in, inferred out), and its clock.
 
-use crate::messages::CameraId;
+use crate::messages::{CameraId, TrackedFrame};
 use crate::time::stream::StreamClockStatus;
+use actix::prelude::*;
 use dashmap::DashMap;
-use serde::Serialize;
+use serde::{Serialize, Serializer};
 use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// Events per second over the last completed window of about a second; 0 once events stop for two windows.
+#[derive(Clone, Debug, Default)]
+pub struct RateMeter {
+    window_start: Option<Instant>,
+    count: u64,
+    rate: f64,
+    last_event: Option<Instant>,
+}
+
+impl RateMeter {
+    const WINDOW: Duration = Duration::from_secs(1);
+
+    /// Count one event at `now`.
+    pub fn tick(&mut self, now: Instant) {
+        let start = *self.window_start.get_or_insert(now);
+        let elapsed = now.saturating_duration_since(start);
+        if elapsed >= Self::WINDOW {
+            self.rate = self.count as f64 / elapsed.as_secs_f64();
+            self.window_start = Some(now);
+            self.count = 0;
+        }
+        self.count += 1;
+        self.last_event = Some(now);
+    }
+
+    /// The rate at `now`: the last window's, or 0 when nothing came for two windows.
+    pub fn rate_at(&self, now: Instant) -> f64 {
+        match self.last_event {
+            Some(last) if now.saturating_duration_since(last) <= 2 * Self::WINDOW => self.rate,
+            _ => 0.0,
+        }
+    }
+}
+
+impl Serialize for RateMeter {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_f64((self.rate_at(Instant::now()) * 100.0).round() / 100.0)
+    }
+}
 
 /// What a camera is doing now.
 #[derive(Clone, Debug, Default, PartialEq, Serialize)]
@@ -33,6 +76,16 @@ pub struct CameraStatus {
     pub width: u32,
     pub height: u32,
     pub frames_decoded: u64,
+    /// Decoded frames per second (the camera's delivered rate).
+    pub fps_in: RateMeter,
+    /// Frames skipped on purpose: above the camera's `detect_fps`.
+    pub frames_skipped: u64,
+    /// Frames inferred and tracked.
+    pub frames_inferred: u64,
+    /// Inferred frames per second.
+    pub fps_out: RateMeter,
+    /// Frames neither inferred nor skipped by `detect_fps` (see [`CameraStatus::count_dropped`]).
+    pub frames_dropped: u64,
     /// Failed or ended sessions since start.
     pub reconnects: u64,
     /// Device the camera is placed on.
@@ -42,5 +95,66 @@ pub struct CameraStatus {
     pub clock: Option<StreamClockStatus>,
 }
 
+impl CameraStatus {
+    /// Recount `frames_dropped`: frames neither inferred nor skipped by `detect_fps`, i.e. dropped because the
+    /// device was behind (a newer frame superseded them), unplaced, or a queue was full, plus the few frames in
+    /// flight. `panoptes_frames_dropped_total` has them by reason.
+    pub fn count_dropped(&mut self) {
+        self.frames_dropped =
+            self.frames_decoded.saturating_sub(self.frames_skipped).saturating_sub(self.frames_inferred);
+    }
+}
+
 /// Shared, concurrent map of camera id → status.
 pub type StatusBoard = Arc<DashMap<CameraId, CameraStatus>>;
+
+/// tracker → meter: counts every tracked (inferred) frame into its camera's status.
+pub struct StatusMeter {
+    board: StatusBoard,
+}
+
+impl StatusMeter {
+    pub fn new(board: StatusBoard) -> Self {
+        Self { board }
+    }
+}
+
+impl Actor for StatusMeter {
+    type Context = Context<Self>;
+}
+
+impl Handler<TrackedFrame> for StatusMeter {
+    type Result = ();
+
+    fn handle(&mut self, frame: TrackedFrame, _ctx: &mut Context<Self>) {
+        if let Some(mut s) = self.board.get_mut(&frame.meta.camera) {
+            s.frames_inferred += 1;
+            s.fps_out.tick(Instant::now());
+            s.count_dropped();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_rate_is_the_last_windows_and_falls_to_zero_when_events_stop() {
+        let t0 = Instant::now();
+        let mut m = RateMeter::default();
+        // 10 events 100 ms apart fill the first second; the 11th closes the window.
+        for i in 0..=10 {
+            m.tick(t0 + Duration::from_millis(100 * i));
+        }
+        assert!((m.rate_at(t0 + Duration::from_millis(1_100)) - 10.0).abs() < 1e-9);
+        assert_eq!(m.rate_at(t0 + Duration::from_millis(3_100)), 0.0);
+    }
+
+    #[test]
+    fn dropped_frames_are_those_neither_skipped_nor_inferred() {
+        let mut s = CameraStatus { frames_decoded: 100, frames_skipped: 75, frames_inferred: 20, ..Default::default() };
+        s.count_dropped();
+        assert_eq!(s.frames_dropped, 5);
+    }
+}

@@ -516,10 +516,16 @@ impl Session {
             s.width = width;
             s.height = height;
             s.frames_decoded += 1;
+            s.fps_in.tick(std::time::Instant::now());
+            s.count_dropped();
         });
         self.deliver_fire(&d, &meta, flow);
         if !flow.gate.admit(d.pts) {
             flow.dropped_rate.increment(1);
+            self.update(|s| {
+                s.frames_skipped += 1;
+                s.count_dropped();
+            });
             return Ok(());
         }
         let Some(placement) = self.placement.borrow().clone() else {
