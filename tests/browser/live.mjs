@@ -6,7 +6,7 @@
 // <url> serves the console (the real embedded assets). The page's /api/cameras lists two cameras:
 // - `vtest`: /ws/live/vtest sends the init message, the init segment and one media segment per second, in real
 //   time, from <fragmented mp4> (ffmpeg's frag_keyframe output: a fragment per GOP), its timeline moved to start
-//   at 1000 s as a camera's PTS would; /ws/overlay sends one message per other frame (a detector at half the frame
+//   at 1000 s as a camera's PTS would, and the init pair again after 3.5 s; /ws/overlay sends one message per other frame (a detector at half the frame
 //   rate), 0.3 s after the frame (inference time), at 90 kHz (another clock than the video's). Checked: the video
 //   plays near the live edge; at each presented video frame, the drawn overlay message is the one whose PTS is
 //   that frame's media time (exact), or the previous inferred frame's (held) on frames without one; the box is
@@ -101,8 +101,13 @@ await page.routeWebSocket(/\/ws\/live\/hevc/, (ws) => {
 let overlay = null;
 await page.routeWebSocket(/\/ws\/overlay/, (ws) => (overlay = ws));
 await page.routeWebSocket(/\/ws\/live\/vtest/, (ws) => {
-  ws.send(JSON.stringify({ type: "init", mime: 'video/mp4; codecs="avc1.64001f"', timescale, camera: "vtest" }));
-  ws.send(initSegment);
+  const init = () => {
+    ws.send(JSON.stringify({ type: "init", mime: 'video/mp4; codecs="avc1.64001f"', timescale, camera: "vtest" }));
+    ws.send(initSegment);
+  };
+  init();
+  // The server sends the init pair again when the stream's parameters change: playback goes on.
+  later(3500, init);
   segments.forEach((s, k) => {
     const frames = Math.round(((segments[k + 1]?.startSec ?? s.startSec + 1) - s.startSec) / frameSec);
     // A segment leaves the camera after its last frame; each frame's tracks come after inference.
