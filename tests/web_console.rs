@@ -22,8 +22,8 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 /// The token the console is loaded with. Empty: this branch's server has no authentication yet, and its
-/// WebSocket routes refuse unknown query parameters such as `token`. Once the admin API is merged, set it to the
-/// admin token tests/common's `Server` starts the server with (`PANOPTES_ADMIN_TOKEN`).
+/// WebSocket routes refuse unknown query parameters such as `token`. When the admin API is merged, make it
+/// `common::ADMIN_TOKEN` (the token tests/common's `Server` starts the server with) and drop the `ignore` below.
 const TOKEN: &str = "";
 
 /// One browser test at a time: each plays video in real time, and this machine may have two cores.

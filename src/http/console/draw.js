@@ -35,11 +35,12 @@ export function drawTracks(canvas, msg) {
       const label = `#${t.id} ${t.label} ${t.score.toFixed(2)}`;
       const tw = g.measureText(label).width + 6;
       const th = parseInt(g.font, 10) + 4;
-      const ty = y - th < 0 ? y + th : y;
+      const ty = y - th < 0 ? y + th : y; // above the box, or inside it at the top edge
+      const tx = Math.max(0, Math.min(x - lw / 2, canvas.width - tw)); // never cut off at the right edge
       g.fillStyle = colour;
-      g.fillRect(x - lw / 2, ty - th, tw, th);
+      g.fillRect(tx, ty - th, tw, th);
       g.fillStyle = "#000";
-      g.fillText(label, x + 3, ty - 2);
+      g.fillText(label, tx + 3, ty - 2);
       boxes.push([Math.round(x), Math.round(y), Math.round(w), Math.round(h)]);
     }
   }

@@ -1,6 +1,7 @@
 // The live video of one camera through Media Source Extensions, per the /ws/live/{camera} contract
 // (docs/api.md): a text init message (MIME with the codec, timescale, optional pts_offset_sec), then the init
-// segment (ftyp + moov), then one media segment (moof + mdat) per binary message, the first from a key frame.
+// segment (ftyp + moov), then one media segment (moof + mdat) per binary message, the first from a key frame;
+// the init pair comes again when the stream's parameters change.
 // Segments are appended through a queue (a SourceBuffer takes one append at a time); the buffer is trimmed to
 // a few seconds and the playhead kept near the live edge. When the channel is refused (no live video on this
 // server, unknown camera) or the browser cannot play the codec, `onFallback(reason)` hands over to the JPEG
@@ -57,7 +58,6 @@ export class LivePlayer {
   }
 
   onText(text) {
-    if (this.init) return; // only the first text message is the init message
     let init;
     try {
       init = parseInit(text);
@@ -67,6 +67,14 @@ export class LivePlayer {
     }
     if (!MediaSource.isTypeSupported(init.mime)) {
       this.fallback(`this browser cannot play ${init.mime}`);
+      return;
+    }
+    if (this.init) {
+      // The stream's parameters changed: a new init segment follows (appended like any segment); a new codec
+      // first switches the SourceBuffer, in queue order.
+      if (init.mime !== this.init.mime) this.queue.push({ changeType: init.mime });
+      this.init = init;
+      this.hooks.onInit(init);
       return;
     }
     this.init = init;
@@ -118,7 +126,15 @@ export class LivePlayer {
     }
     if (!this.queue.length) return;
     try {
-      sb.appendBuffer(this.queue[0]);
+      const next = this.queue[0];
+      if (next.changeType) {
+        if (typeof sb.changeType !== "function") throw new Error(`cannot switch this browser's video to ${next.changeType}`);
+        sb.changeType(next.changeType);
+        this.queue.shift();
+        this.pump();
+        return;
+      }
+      sb.appendBuffer(next);
       this.queue.shift();
     } catch (e) {
       // QuotaExceededError: the buffer is full; drop what is behind the playhead and try again.

@@ -87,9 +87,11 @@ export class Tile {
   }
 
   // --- live video -------------------------------------------------------------------------------------
+  /** Each init message (again when the stream's parameters change); the first one starts the frame loop. */
   onLiveInit(init) {
     this.offsetSec = init.ptsOffsetSec;
-    this.buffer.setTimescale(init.timescale);
+    if (init.timescale !== this.buffer.timescale) this.buffer.setTimescale(init.timescale);
+    if (this.mode === "live") return;
     this.setMode("live");
     this.picture.hidden = true;
     this.video.hidden = false;
