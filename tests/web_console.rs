@@ -10,7 +10,7 @@
 //!   rule with its snapshot (`tests/browser/console.mjs --rule`);
 //! - signing in, drawing the walkway zone in the editor and saving it with an intrusion rule raises an alert,
 //!   and a camera added from the page shows its picture and goes when removed (`console.mjs --draw-zone
-//!   --add-camera`): needs the admin API (auth, zone, rule and camera routes), see its `ignore` reason.
+//!   --add-camera`), through the admin API's zone, rule and camera routes.
 
 mod common;
 
@@ -21,10 +21,8 @@ use std::process::{Command, Stdio};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-/// The token the console is loaded with. Empty: this branch's server has no authentication yet, and its
-/// WebSocket routes refuse unknown query parameters such as `token`. When the admin API is merged, make it
-/// `common::ADMIN_TOKEN` (the token tests/common's `Server` starts the server with) and drop the `ignore` below.
-const TOKEN: &str = "";
+/// The token the console is loaded with: the admin token tests/common's `Server` starts the server with.
+const TOKEN: &str = common::ADMIN_TOKEN;
 
 /// One browser test at a time: each plays video in real time, and this machine may have two cores.
 static BROWSER: Mutex<()> = Mutex::new(());
@@ -175,8 +173,6 @@ fn console_shows_boxes_on_the_moving_picture_and_the_alerts_of_a_configured_rule
 }
 
 #[test]
-#[ignore = "needs the admin API (auth; PUT zones/rules; POST/DELETE cameras) of the admin branch: at merge, remove \
-            this ignore and set TOKEN"]
 fn console_draws_a_zone_and_sees_the_alert_of_its_rule() {
     require_browser();
     let _one = BROWSER.lock().unwrap_or_else(|e| e.into_inner());
