@@ -77,38 +77,29 @@ pub fn link(cfg: &PlaybackConfig, frame_wall_ms: i64, peer_offset: Option<&Offse
     let offset_ms = peer_offset.map(|e| e.offset_ns as f64 / 1e6);
     let start_ms = frame_wall_ms as f64 + offset_ms.unwrap_or(0.0) - cfg.before_sec * 1000.0;
     let start = rfc3339_ms(start_ms.round() as i64);
-    let mut url = match url::Url::parse(&cfg.url) {
-        Ok(u) => u,
+    let duration = format_sec(cfg.duration_sec);
+    let url = match url::Url::parse(&cfg.url) {
+        Ok(mut url) => {
+            if let Ok(mut segments) = url.path_segments_mut() {
+                segments.pop_if_empty().push("get");
+            }
+            url.query_pairs_mut()
+                .append_pair("path", &cfg.path)
+                .append_pair("start", &start)
+                .append_pair("duration", &duration);
+            url.to_string()
+        }
         // Validated at config load; a link is still better than none.
-        Err(_) => return unparsed(cfg, start, offset_ms, peer_offset),
+        Err(_) => format!("{}/get?path={}&start={start}&duration={duration}", cfg.url, cfg.path),
     };
-    if let Ok(mut segments) = url.path_segments_mut() {
-        segments.pop_if_empty().push("get");
-    }
-    url.query_pairs_mut()
-        .append_pair("path", &cfg.path)
-        .append_pair("start", &start)
-        .append_pair("duration", &format_sec(cfg.duration_sec));
     PlaybackLink {
-        url: url.to_string(),
+        url,
         start,
         duration_sec: cfg.duration_sec,
         event_offset_sec: cfg.before_sec,
         peer: cfg.peer.clone(),
         peer_offset_ms: offset_ms,
         peer_uncertainty_ms: peer_offset.map(|e| e.uncertainty_ns as f64 / 1e6),
-    }
-}
-
-fn unparsed(cfg: &PlaybackConfig, start: String, offset_ms: Option<f64>, e: Option<&OffsetEstimate>) -> PlaybackLink {
-    PlaybackLink {
-        url: format!("{}/get?path={}&start={start}&duration={}", cfg.url, cfg.path, format_sec(cfg.duration_sec)),
-        start,
-        duration_sec: cfg.duration_sec,
-        event_offset_sec: cfg.before_sec,
-        peer: cfg.peer.clone(),
-        peer_offset_ms: offset_ms,
-        peer_uncertainty_ms: e.map(|e| e.uncertainty_ns as f64 / 1e6),
     }
 }
 
