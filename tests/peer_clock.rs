@@ -46,6 +46,7 @@ async fn a_node_estimates_its_peers_offset_and_links_events_on_the_peers_clock()
     let estimate = &peer["estimate"];
     let (offset_ns, uncertainty_ns) =
         (estimate["offset_ns"].as_i64().unwrap(), estimate["uncertainty_ns"].as_i64().unwrap());
+    eprintln!("peer b: offset {offset_ns} ns ± {uncertainty_ns} ns after {} exchanges", peer["exchanges"]);
     assert!(offset_ns.abs() <= uncertainty_ns, "true offset 0 outside the bound: {peer}");
     assert!(uncertainty_ns < 50_000_000, "loopback exchanges should bound the offset within 50 ms: {peer}");
     assert!(peer["last_error"].is_null(), "{peer}");
