@@ -111,6 +111,18 @@ fn write(dir: &Path, name: &str, bytes: &[u8]) -> PathBuf {
     p
 }
 
+/// The camera `yard`'s live video WebSocket (fragments can be large: 16 MiB frames).
+async fn live_video(server: &Server) -> impl common::WsConn + use<> {
+    let (_, live) = awc::Client::default()
+        .ws(format!("ws://{}/ws/live/yard", server.addr))
+        .bearer_auth(common::ADMIN_TOKEN)
+        .max_frame_size(16 << 20)
+        .connect()
+        .await
+        .expect("live WebSocket");
+    live
+}
+
 #[actix_web::test]
 async fn an_event_clip_shows_the_triggering_frame_at_its_offset() {
     let media = asset("media/vtest-h264.mp4");
@@ -120,13 +132,7 @@ async fn an_event_clip_shows_the_triggering_frame_at_its_offset() {
     let server = Server::start(&config(&rtsp.url("/vtest"), store.path(), 2.0));
 
     // The live stream and the overlay, read side by side until the live stream has 40 fragments.
-    let (_, mut live) = awc::Client::default()
-        .ws(format!("ws://{}/ws/live/yard", server.addr))
-        .bearer_auth(common::ADMIN_TOKEN)
-        .max_frame_size(16 << 20)
-        .connect()
-        .await
-        .expect("live WebSocket");
+    let mut live = live_video(&server).await;
     let (_, mut overlay) = awc::Client::default()
         .ws(format!("ws://{}/ws/overlay?camera=yard", server.addr))
         .bearer_auth(common::ADMIN_TOKEN)
@@ -352,13 +358,7 @@ async fn h265_is_recorded_as_hvc1_and_served_live() {
     let work = tempfile::tempdir().unwrap();
     let server = Server::start(&config(&rtsp.url("/v265"), store.path(), 1.0));
 
-    let (_, mut live) = awc::Client::default()
-        .ws(format!("ws://{}/ws/live/yard", server.addr))
-        .bearer_auth(common::ADMIN_TOKEN)
-        .max_frame_size(16 << 20)
-        .connect()
-        .await
-        .expect("live WebSocket");
+    let mut live = live_video(&server).await;
     let init = loop {
         match tokio::time::timeout(Duration::from_secs(60), live.next()).await.expect("the live init message") {
             Some(Ok(awc::ws::Frame::Text(b))) => break serde_json::from_slice::<serde_json::Value>(&b).unwrap(),
