@@ -36,6 +36,78 @@ pub struct Config {
     /// `[analytics]`: the models of the plate and fire/smoke analytics (loaded only when a camera uses them).
     #[serde(default)]
     pub analytics: AnalyticsConfig,
+    /// `[detection]`: where on each frame the detector runs (motion-aware regions, or whole frames).
+    #[serde(default)]
+    pub detection: DetectionConfig,
+}
+
+/// Where on a frame the detector runs.
+#[derive(Clone, Copy, Debug, Default, Deserialize, serde::Serialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum DetectionMode {
+    /// Only square regions around motion and around known objects, each cut from the full-resolution frame
+    /// at the model's input size, plus a whole-frame pass every `full_frame_sec`; nothing on a still scene.
+    #[default]
+    Regions,
+    /// Every frame that `detect_fps` admits, whole (letterboxed to the model input).
+    FullFrame,
+}
+
+/// `[detection]`: where on each frame the detector runs, for every camera.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DetectionConfig {
+    /// `regions` (motion-aware, the default) or `full_frame` (every admitted frame whole).
+    #[serde(default)]
+    pub mode: DetectionMode,
+    /// Regions mode: longest stream time between two whole-frame passes, in seconds, so that objects that
+    /// never move are still seen. Default 5.
+    #[serde(default = "default_full_frame_sec")]
+    pub full_frame_sec: f64,
+    /// Regions mode: context added on every side of a motion or predicted-track box before it becomes a
+    /// region, as a fraction of the box's larger side. Default 0.5.
+    #[serde(default = "default_region_context")]
+    pub region_context: f32,
+    /// Regions mode: most regions per frame; a frame that needs more is inferred whole. Default 4.
+    #[serde(default = "default_max_regions")]
+    pub max_regions: usize,
+}
+
+impl Default for DetectionConfig {
+    fn default() -> Self {
+        Self {
+            mode: DetectionMode::default(),
+            full_frame_sec: default_full_frame_sec(),
+            region_context: default_region_context(),
+            max_regions: default_max_regions(),
+        }
+    }
+}
+
+impl DetectionConfig {
+    /// Ranges of each field, naming the first bad one.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        if !(self.full_frame_sec.is_finite() && self.full_frame_sec > 0.0 && self.full_frame_sec <= 3600.0) {
+            return Err(invalid("detection.full_frame_sec", "must be more than 0 and at most 3600 seconds"));
+        }
+        if !(self.region_context.is_finite() && (0.0..=4.0).contains(&self.region_context)) {
+            return Err(invalid("detection.region_context", "must be between 0 and 4 (a fraction of the box's side)"));
+        }
+        if !(1..=64).contains(&self.max_regions) {
+            return Err(invalid("detection.max_regions", "must be 1–64"));
+        }
+        Ok(())
+    }
+}
+
+fn default_full_frame_sec() -> f64 {
+    5.0
+}
+fn default_region_context() -> f32 {
+    0.5
+}
+fn default_max_regions() -> usize {
+    4
 }
 
 /// `[[peers]]`: another Panoptes node (for example the one beside the recorder) whose clock offset to this
@@ -683,6 +755,7 @@ impl Config {
             );
         }
         self.recording.validate()?;
+        self.detection.validate()?;
         if self.devices.is_empty() {
             return Err(invalid("devices", "at least one [[devices]] entry is needed"));
         }
