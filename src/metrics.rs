@@ -11,6 +11,7 @@ pub fn install() -> anyhow::Result<PrometheusHandle> {
         .set_buckets_for_metric(Matcher::Full(m::INFERENCE_SECONDS.into()), LATENCY_BUCKETS_SEC)?
         .set_buckets_for_metric(Matcher::Full(m::END_TO_END_SECONDS.into()), LATENCY_BUCKETS_SEC)?
         .set_buckets_for_metric(Matcher::Full(m::BATCH_SIZE.into()), BATCH_BUCKETS)?
+        .set_buckets_for_metric(Matcher::Full(m::BATCH_INPUTS.into()), BATCH_BUCKETS)?
         .set_buckets_for_metric(Matcher::Full(m::OCR_SECONDS.into()), LATENCY_BUCKETS_SEC)?
         .install_recorder()?;
     m::describe();

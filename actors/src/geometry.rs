@@ -48,6 +48,46 @@ impl BBox {
     }
 }
 
+/// A rectangle of the source frame in whole pixels.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub struct Rect {
+    pub x: u32,
+    pub y: u32,
+    pub w: u32,
+    pub h: u32,
+}
+
+impl Rect {
+    /// The whole frame.
+    pub fn frame(w: u32, h: u32) -> Self {
+        Self { x: 0, y: 0, w, h }
+    }
+
+    pub fn right(&self) -> u32 {
+        self.x + self.w
+    }
+
+    pub fn bottom(&self) -> u32 {
+        self.y + self.h
+    }
+
+    pub fn area(&self) -> u64 {
+        u64::from(self.w) * u64::from(self.h)
+    }
+
+    pub fn to_bbox(self) -> BBox {
+        BBox { x1: self.x as f32, y1: self.y as f32, x2: self.right() as f32, y2: self.bottom() as f32 }
+    }
+
+    /// Whether `b` lies inside this rectangle (with `slack` pixels of tolerance).
+    pub fn contains(&self, b: &BBox, slack: f32) -> bool {
+        b.x1 >= self.x as f32 - slack
+            && b.y1 >= self.y as f32 - slack
+            && b.x2 <= self.right() as f32 + slack
+            && b.y2 <= self.bottom() as f32 + slack
+    }
+}
+
 /// Resize-with-padding from a source frame (`src_w` x `src_h`) into a model input (`dst_w` x `dst_h`),
 /// keeping the aspect ratio and centring the picture, as Ultralytics does.
 #[derive(Clone, Copy, Debug, PartialEq, Serialize)]

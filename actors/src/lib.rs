@@ -35,6 +35,7 @@ pub mod metric_names;
 pub mod pipeline;
 pub mod plates;
 pub mod record;
+pub mod regions;
 pub mod rules;
 pub mod status;
 pub mod store;

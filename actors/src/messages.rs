@@ -3,7 +3,7 @@
 //! camera → batcher: [`SubmitFrame`]; batcher → tracker: [`FrameDetections`];
 //! tracker → hub and rules: [`TrackedFrame`].
 
-use crate::geometry::{BBox, Letterbox};
+use crate::geometry::{BBox, Letterbox, Rect};
 use crate::time::Pts;
 use actix::Message;
 use std::sync::Arc;
@@ -45,11 +45,25 @@ pub struct RgbFrame {
     pub data: Vec<u8>,
 }
 
+/// A region of a frame cut at full resolution and resized to the model input (`[detection] mode = "regions"`).
+#[derive(Clone, Debug)]
+pub struct RegionInput {
+    /// Where the region is on the frame, in source pixels.
+    pub rect: Rect,
+    /// The region as a model input; its letterbox maps to `rect`-local pixels.
+    pub input: ModelInput,
+}
+
 /// A decoded frame ready for inference.
 #[derive(Debug)]
 pub struct Frame {
     pub meta: FrameMeta,
+    /// The whole frame letterboxed to the model input: inferred when `regions` is `None`, and the picture
+    /// of snapshots and the overlay in every case.
     pub input: ModelInput,
+    /// `None`: infer the whole frame (`input`). `Some`: infer only these regions (none: nothing at all; the
+    /// frame still goes to the tracker so tracks keep their state).
+    pub regions: Option<Vec<RegionInput>>,
     /// The full-resolution picture, only for cameras that need it (plates); `None` otherwise.
     pub full: Option<Arc<RgbFrame>>,
 }
@@ -83,6 +97,9 @@ pub struct SubmitFrame(pub Frame);
 pub struct FrameDetections {
     pub meta: FrameMeta,
     pub detections: Vec<Detection>,
+    /// Where the detector ran: `None` the whole frame, `Some` only these regions (source pixels; none: the
+    /// frame was not inferred). Tracks outside every region were not looked for on this frame.
+    pub regions: Option<Vec<Rect>>,
     /// Class names of the model that produced the detections, indexed by class id.
     pub labels: Arc<[String]>,
     /// The picture the detector saw (for snapshots and crops); `None` when replaying detections.

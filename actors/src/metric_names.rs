@@ -17,6 +17,12 @@ pub const CAMERA_ERRORS: &str = "panoptes_camera_errors_total";
 pub const CAMERA_CONNECTED: &str = "panoptes_camera_connected";
 /// Histogram, labels `device`: frames per inference call.
 pub const BATCH_SIZE: &str = "panoptes_batch_size";
+/// Histogram, labels `device`: model inputs per inference call (whole frames and regions; a frame inferred
+/// in regions counts one per region).
+pub const BATCH_INPUTS: &str = "panoptes_batch_inputs";
+/// Counter, labels `camera`, `plan` (`whole` = the whole frame, `regions` = regions around motion and moving
+/// tracks, `nothing` = a still scene, nothing inferred): what detection ran on the frames `detect_fps` admitted.
+pub const DETECTION_PLANS: &str = "panoptes_detection_plans_total";
 /// Histogram, seconds, labels `device`: duration of one inference call (the whole batch).
 pub const INFERENCE_SECONDS: &str = "panoptes_inference_seconds";
 /// Gauge, labels `device`: frames waiting in the batch queue.
@@ -103,6 +109,8 @@ pub fn describe() {
     describe_counter!(CAMERA_ERRORS, Unit::Count, "Failed connection attempts per camera");
     describe_gauge!(CAMERA_CONNECTED, "1 while the camera delivers frames");
     describe_histogram!(BATCH_SIZE, Unit::Count, "Frames per inference call");
+    describe_histogram!(BATCH_INPUTS, Unit::Count, "Model inputs (whole frames and regions) per inference call");
+    describe_counter!(DETECTION_PLANS, Unit::Count, "Admitted frames by what detection ran on them");
     describe_histogram!(INFERENCE_SECONDS, Unit::Seconds, "Duration of one inference call");
     describe_gauge!(QUEUE_DEPTH, Unit::Count, "Frames waiting in the batch queue");
     describe_histogram!(END_TO_END_SECONDS, Unit::Seconds, "Frame decoded to overlay sent");

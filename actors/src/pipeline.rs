@@ -23,13 +23,14 @@ use crate::analytics::{Analytics, AuxLoaders, CameraAnalytics, CameraFeed, RuleB
 use crate::batcher::{BatcherActor, Route};
 use crate::camera::source::Opener;
 use crate::camera::{CameraActor, StopCamera};
-use crate::config::{CameraConfig, Config, DeviceConfig};
+use crate::config::{CameraConfig, Config, DetectionConfig, DeviceConfig};
 use crate::hub::Hub;
 use crate::infer::worker::InferWorker;
 use crate::infer::{Detector, InferError};
 use crate::messages::{CameraId, Flush, NewEvent};
 use crate::record::RecordingHandle;
 use crate::record::recorder::Recorder;
+use crate::regions::HintBoard;
 use crate::rules::{RuleActor, RulesConfig};
 use crate::status::{CameraState, CameraStatus, StatusBoard, StatusMeter};
 use crate::store::StoreError;
@@ -102,6 +103,9 @@ pub struct Pipeline {
     pub rule_board: RuleBoard,
     labels: Arc<[String]>,
     tracker: TrackerParams,
+    /// `[detection]`, and where each camera's tracker tells its camera where its tracks are expected.
+    detection: DetectionConfig,
+    hints: HintBoard,
     cameras: HashMap<CameraId, RunningCamera>,
 }
 
@@ -171,6 +175,8 @@ impl Pipeline {
             rule_board: RuleBoard::default(),
             labels,
             tracker,
+            detection: config.detection.clone(),
+            hints: HintBoard::default(),
             cameras: HashMap::new(),
         };
         for cam in config.cameras.iter().filter(|c| c.enabled) {
@@ -228,7 +234,8 @@ impl Pipeline {
         if let Some(plates) = &analytics.plates {
             outputs.push(plates.clone().recipient());
         }
-        let tracker = TrackerActor::new(id.clone(), self.tracker.clone(), outputs)?.start();
+        let tracker =
+            TrackerActor::new(id.clone(), self.tracker.clone(), outputs)?.with_hints(self.hints.clone()).start();
         let spawned = self.spawn_camera(&cfg, opener, analytics.feed.clone());
         let (camera, arbiter, recorder) = match spawned {
             Ok(spawned) => spawned,
@@ -293,8 +300,12 @@ impl Pipeline {
         let (tap, thread) = crate::record::worker::spawn(id.clone(), recorder, rec.feed(&cfg.id), rec.index.clone())
             .map_err(|source| PipelineError::RecorderThread { camera: cfg.id.clone(), source })?;
         let (cfg, status) = (cfg.clone(), self.status.clone());
+        let (detection, hints) = (self.detection.clone(), self.hints.clone());
         let (camera, arbiter) = CameraActor::spawn_built(move || {
-            CameraActor::with_feed(cfg, status, opener, feed).with_tap(tap).resuming_after(resume)
+            CameraActor::with_feed(cfg, status, opener, feed)
+                .with_tap(tap)
+                .with_detection(detection, hints)
+                .resuming_after(resume)
         });
         Ok((camera, arbiter, thread))
     }
@@ -322,6 +333,7 @@ impl Pipeline {
     /// Drop what the pipeline keeps about a camera that is not running.
     fn forget(&self, id: &str) {
         self.status.remove(id);
+        self.hints.remove(&CameraId::from(id));
         self.store.links.set_camera(id.into(), None);
     }
 

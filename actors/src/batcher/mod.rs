@@ -122,6 +122,8 @@ impl BatcherActor {
         self.in_flight = true;
         let device = self.device().to_string();
         metrics::histogram!(m::BATCH_SIZE, "device" => device).record(frames.len() as f64);
+        let inputs: usize = frames.iter().map(|f| f.regions.as_ref().map_or(1, Vec::len)).sum();
+        metrics::histogram!(m::BATCH_INPUTS, "device" => self.device().to_string()).record(inputs as f64);
         ctx.spawn(self.worker.infer(frames).into_actor(self).map(|result, act, ctx| {
             act.in_flight = false;
             match result {
@@ -151,6 +153,7 @@ impl BatcherActor {
             let msg = FrameDetections {
                 meta: frame.meta,
                 detections,
+                regions: frame.regions.map(|rs| rs.iter().map(|r| r.rect).collect()),
                 labels: labels.clone(),
                 input: Some(Arc::new(frame.input)),
                 full: frame.full,
@@ -192,8 +195,24 @@ impl BatcherActor {
     /// Queue a frame in its camera's lane (latest wins), or drop it when the camera is not registered.
     fn admit(&mut self, frame: crate::messages::Frame, lane: u64, ctx: &mut Context<Self>) {
         let camera = frame.meta.camera.clone();
-        if !self.routes.contains_key(&camera) {
+        let Some(route) = self.routes.get(&camera) else {
             metrics::counter!(m::FRAMES_DROPPED, "camera" => camera.to_string(), "reason" => "unplaced").increment(1);
+            return;
+        };
+        if frame.regions.as_ref().is_some_and(Vec::is_empty) {
+            // Nothing to infer (a still scene): straight to the tracker, which keeps its tracks' state.
+            let msg = FrameDetections {
+                meta: frame.meta,
+                detections: Vec::new(),
+                regions: Some(Vec::new()),
+                labels: self.worker.labels(),
+                input: Some(Arc::new(frame.input)),
+                full: frame.full,
+            };
+            if route.tracker.try_send(msg).is_err() {
+                metrics::counter!(m::FRAMES_DROPPED, "camera" => camera.to_string(), "reason" => "tracker_full")
+                    .increment(1);
+            }
             return;
         }
         if self.queue.push((camera.clone(), lane), frame, Instant::now()).is_some() {
@@ -294,6 +313,7 @@ mod tests {
                 decoded_at: Instant::now(),
             },
             input: ModelInput { letterbox: lb, chw: vec![marker; 48] },
+            regions: None,
             full: None,
         })
     }

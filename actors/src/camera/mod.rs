@@ -50,8 +50,11 @@ pub mod rate;
 pub mod source;
 
 use crate::analytics::CameraFeed;
-use crate::config::{CameraConfig, SourceSpec};
-use crate::messages::{CameraId, Frame, FrameMeta, Place, Placement, SubmitFrame};
+use crate::config::{CameraConfig, DetectionConfig, DetectionMode, SourceSpec};
+use crate::geometry::BBox;
+use crate::infer::preprocess::crop_to_chw;
+use crate::messages::{CameraId, Frame, FrameMeta, Place, Placement, RegionInput, SubmitFrame};
+use crate::regions::{HintBoard, Plan, Scheduler};
 use crate::metric_names;
 use crate::record::worker::UnitTap;
 use crate::status::{CameraState, CameraStatus, StatusBoard};
@@ -137,6 +140,9 @@ pub struct CameraActor {
     clock: Rc<RefCell<StreamClock>>,
     /// Where stamped access units go before decoding (the camera's recorder thread), if anywhere.
     tap: Option<Arc<UnitTap>>,
+    /// Where on each frame the detector runs, and the camera's track hints for region planning.
+    detection: DetectionConfig,
+    hints: HintBoard,
 }
 
 impl CameraActor {
@@ -167,7 +173,17 @@ impl CameraActor {
             stopped: false,
             clock: Rc::new(RefCell::new(StreamClock::default())),
             tap: None,
+            detection: DetectionConfig { mode: DetectionMode::FullFrame, ..DetectionConfig::default() },
+            hints: HintBoard::default(),
         }
+    }
+
+    /// Detect as `detection` says (whole frames unless set), planning regions from the camera's motion and
+    /// the track hints its tracker publishes on `hints`.
+    pub fn with_detection(mut self, detection: DetectionConfig, hints: HintBoard) -> Self {
+        self.detection = detection;
+        self.hints = hints;
+        self
     }
 
     /// Hand every stamped access unit (before decoding) to `tap`: the recorder and live feed.
@@ -228,6 +244,8 @@ impl CameraActor {
             clock: self.clock.clone(),
             clock_metrics: ClockMetrics::new(&self.id),
             tap: self.tap.clone(),
+            detection: self.detection.clone(),
+            hints: self.hints.clone(),
         };
         self.session = Some(ctx.spawn(actix::fut::wrap_future(session.run_forever())));
     }
@@ -297,6 +315,8 @@ struct Session {
     clock: Rc<RefCell<StreamClock>>,
     clock_metrics: ClockMetrics,
     tap: Option<Arc<UnitTap>>,
+    detection: DetectionConfig,
+    hints: HintBoard,
 }
 
 /// The clock's gauges and counters of one camera.
@@ -345,8 +365,27 @@ struct Flow {
     /// Fire/smoke frames: their own gate and converter (another input size).
     fire_gate: Option<RateGate>,
     fire_converter: Converter,
-    /// Full-resolution RGB for plates.
+    /// Full-resolution RGB for plates and regions.
     full_converter: Converter,
+    /// What to infer on each admitted frame, and the count of each choice.
+    scheduler: Scheduler,
+    plans: DetectionPlans,
+}
+
+/// `panoptes_detection_plans_total` of one camera.
+struct DetectionPlans {
+    whole: metrics::Counter,
+    regions: metrics::Counter,
+    nothing: metrics::Counter,
+}
+
+impl DetectionPlans {
+    fn new(camera: &CameraId) -> Self {
+        let c = |plan: &'static str| {
+            metrics::counter!(metric_names::DETECTION_PLANS, "camera" => camera.to_string(), "plan" => plan)
+        };
+        Self { whole: c("whole"), regions: c("regions"), nothing: c("nothing") }
+    }
 }
 
 fn panic_message(p: &(dyn std::any::Any + Send)) -> String {
@@ -394,6 +433,8 @@ impl Session {
                 fire_gate: self.feed.fire.as_ref().map(|f| RateGate::new(f.fps)),
                 fire_converter: Converter::new(),
                 full_converter: Converter::new(),
+                scheduler: Scheduler::new(&self.detection),
+                plans: DetectionPlans::new(&self.id),
             };
             let outcome = AssertUnwindSafe(self.run_once(&mut flow, &connected)).catch_unwind().await;
             connected.set(0.0);
@@ -532,25 +573,46 @@ impl Session {
             flow.dropped_unplaced.increment(1);
             return Ok(());
         };
-        let input = flow
-            .converter
-            .convert(&d.frame, placement.input_size)
-            .map_err(|source| SessionError::Convert { camera: self.id.clone(), source })?;
-        let full = if self.feed.full_frame {
-            let rgb = flow
-                .full_converter
-                .full_rgb(&d.frame)
-                .map_err(|source| SessionError::Convert { camera: self.id.clone(), source })?;
-            Some(Arc::new(rgb))
-        } else {
-            None
+        let convert_error = |source| SessionError::Convert { camera: self.id.clone(), source };
+        let input = flow.converter.convert(&d.frame, placement.input_size).map_err(convert_error)?;
+        let plan = self.plan(&d, flow, placement.input_size);
+        let needs_full = self.feed.full_frame || matches!(plan, Plan::Regions(_));
+        let full = if needs_full { Some(Arc::new(flow.full_converter.full_rgb(&d.frame).map_err(convert_error)?)) } else { None };
+        let regions = match plan {
+            Plan::Whole => None,
+            Plan::Nothing => Some(Vec::new()),
+            Plan::Regions(rects) => {
+                let rgb = full.as_deref().expect("converted above for regions");
+                let (w, h) = placement.input_size;
+                Some(rects.into_iter().map(|rect| RegionInput { rect, input: crop_to_chw(rgb, rect, w, h) }).collect())
+            }
         };
-        match placement.sink.try_send(SubmitFrame(Frame { meta, input, full })) {
+        let full = if self.feed.full_frame { full } else { None };
+        match placement.sink.try_send(SubmitFrame(Frame { meta, input, regions, full })) {
             Ok(()) => {}
             Err(SendError::Full(_)) => flow.dropped_mailbox.increment(1),
             Err(SendError::Closed(_)) => flow.dropped_closed.increment(1),
         }
         Ok(())
+    }
+
+    /// What to infer on an admitted frame: the scheduler's choice from the frame's motion and the camera's
+    /// track hints, counted by kind.
+    fn plan(&self, d: &DecodedFrame, flow: &mut Flow, input_size: (u32, u32)) -> Plan {
+        let size = (d.frame.width(), d.frame.height());
+        let plan = if flow.scheduler.mode() == DetectionMode::FullFrame {
+            Plan::Whole
+        } else {
+            let hints = self.hints.get(&self.id);
+            let motion: Vec<BBox> = Vec::new();
+            flow.scheduler.decide(d.pts.as_secs_f64(), size, input_size.0.min(input_size.1), &motion, &hints)
+        };
+        match &plan {
+            Plan::Whole => flow.plans.whole.increment(1),
+            Plan::Regions(_) => flow.plans.regions.increment(1),
+            Plan::Nothing => flow.plans.nothing.increment(1),
+        }
+        plan
     }
 
     /// Send the frame to the fire/smoke batcher of the camera's device when the fire gate admits it. Drops
@@ -577,7 +639,7 @@ impl Session {
                 return;
             }
         };
-        match sink.try_send(SubmitFrame(Frame { meta: meta.clone(), input, full: None })) {
+        match sink.try_send(SubmitFrame(Frame { meta: meta.clone(), input, regions: None, full: None })) {
             Ok(()) => {}
             Err(SendError::Full(_)) => dropped("mailbox"),
             Err(SendError::Closed(_)) => dropped("closed"),

@@ -202,6 +202,7 @@ mod tests {
         FrameDetections {
             meta,
             detections,
+            regions: None,
             labels: vec!["fire".into(), "smoke".into()].into(),
             input: None,
             full: None,

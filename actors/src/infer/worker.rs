@@ -6,7 +6,8 @@
 //! worker never queues work of its own: admission control stays in the batcher.
 
 use super::{Detector, InferError};
-use crate::messages::{Detection, Frame};
+use crate::messages::{Detection, Frame, ModelInput};
+use crate::regions::{RegionDetections, merge};
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
 use std::sync::mpsc::{SyncSender, TrySendError, sync_channel};
@@ -17,7 +18,10 @@ use tokio::sync::oneshot;
 /// long the call took.
 pub struct BatchResult {
     pub frames: Vec<Frame>,
+    /// One list per frame in source-frame pixels; a frame inferred in regions gets its regions' merged.
     pub detections: Vec<Vec<Detection>>,
+    /// Model inputs the call ran on (whole frames and regions).
+    pub inputs: usize,
     pub elapsed: Duration,
 }
 
@@ -50,13 +54,18 @@ impl InferWorker {
                 let mut detector = detector;
                 while let Ok(job) = rx.recv() {
                     let start = Instant::now();
-                    let inputs: Vec<_> = job.frames.iter().map(|f| &f.input).collect();
+                    let inputs: Vec<&ModelInput> = job.frames.iter().flat_map(frame_inputs).collect();
                     let outcome = catch_unwind(AssertUnwindSafe(|| detector.detect(&inputs)));
-                    drop(inputs);
+                    let inputs = inputs.len();
                     let result = match outcome {
-                        Ok(Ok(detections)) => {
-                            Ok(BatchResult { frames: job.frames, detections, elapsed: start.elapsed() })
+                        Ok(Ok(per_input)) if per_input.len() == inputs => {
+                            let detections = per_frame(&job.frames, per_input);
+                            Ok(BatchResult { frames: job.frames, detections, inputs, elapsed: start.elapsed() })
                         }
+                        Ok(Ok(per_input)) => Err(InferError::Run {
+                            path: "(detector)".into(),
+                            reason: format!("{} results for {inputs} inputs", per_input.len()),
+                        }),
                         Ok(Err(e)) => Err(e),
                         Err(panic) => {
                             let reason = panic
@@ -104,4 +113,46 @@ impl InferWorker {
             }
         }
     }
+}
+
+/// IoU above which two detections of one class from overlapping regions are the same object.
+const REGION_MERGE_IOU: f32 = 0.5;
+
+/// What the detector runs on for `frame`: the whole frame, or each of its regions.
+fn frame_inputs(frame: &Frame) -> Vec<&ModelInput> {
+    match &frame.regions {
+        None => vec![&frame.input],
+        Some(regions) => regions.iter().map(|r| &r.input).collect(),
+    }
+}
+
+/// Regroup the detector's per-input results into one list per frame: a whole frame's list as it is, the
+/// lists of a frame's regions moved to frame pixels and merged.
+fn per_frame(frames: &[Frame], per_input: Vec<Vec<Detection>>) -> Vec<Vec<Detection>> {
+    let mut results = per_input.into_iter();
+    frames
+        .iter()
+        .map(|frame| match &frame.regions {
+            None => results.next().unwrap_or_default(),
+            Some(regions) => {
+                let parts: Vec<RegionDetections> = regions
+                    .iter()
+                    .map(|r| {
+                        let mut detections = results.next().unwrap_or_default();
+                        for d in &mut detections {
+                            let (dx, dy) = (r.rect.x as f32, r.rect.y as f32);
+                            d.bbox = crate::geometry::BBox {
+                                x1: d.bbox.x1 + dx,
+                                y1: d.bbox.y1 + dy,
+                                x2: d.bbox.x2 + dx,
+                                y2: d.bbox.y2 + dy,
+                            };
+                        }
+                        RegionDetections { rect: r.rect, detections }
+                    })
+                    .collect();
+                merge(&parts, frame.meta.width, frame.meta.height, REGION_MERGE_IOU)
+            }
+        })
+        .collect()
 }

@@ -40,6 +40,7 @@ use super::assignment::{CostMatrix, linear_assignment};
 use super::kalman::{Covariance, KalmanFilter, Mean, Xyah};
 use crate::geometry::BBox;
 use crate::messages::{Detection, Track};
+use crate::regions::TrackHint;
 
 /// Slack on the lost-buffer comparison, so `t = frame / fps` rounding cannot flip an exact boundary.
 const TIME_EPS_SEC: f64 = 1e-6;
@@ -275,6 +276,31 @@ impl ByteTracker {
     /// Tracks held, confirmed or not, tracked or lost.
     pub fn live_tracks(&self) -> usize {
         self.tracked.len() + self.lost.len()
+    }
+
+    /// Where each confirmed track (tracked or lost) is expected at stream time `t_sec`, with its speed, for
+    /// region planning ([`crate::regions`]): the Kalman mean moved on by its velocity, without touching the
+    /// filter (a lost track's height velocity is taken as zero, as its update will).
+    pub fn hints(&self, t_sec: f64) -> Vec<TrackHint> {
+        let steps = self.last_t_sec.map_or(0.0, |last| ((t_sec - last) * self.params.nominal_fps).max(0.0));
+        self.tracked
+            .iter()
+            .chain(&self.lost)
+            .filter(|t| t.activated)
+            .map(|t| {
+                let m = &t.mean;
+                let vh = if t.lost { 0.0 } else { m[7] };
+                let (cx, cy) = (m[0] + m[4] * steps, m[1] + m[5] * steps);
+                let h = (m[3] + vh * steps).max(1.0);
+                let w = (m[2] + m[6] * steps) * h;
+                let speed = m[4].hypot(m[5]) * self.params.nominal_fps;
+                TrackHint {
+                    bbox: BBox::from_center(cx as f32, cy as f32, w as f32, h as f32),
+                    speed_px_per_sec: speed as f32,
+                    lost: t.lost,
+                }
+            })
+            .collect()
     }
 
     /// Feed the detections of the frame at stream time `t_sec` (seconds, finite) and get the confirmed

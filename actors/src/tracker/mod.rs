@@ -20,6 +20,7 @@ pub mod mot;
 pub use bytetrack::{ByteTracker, ParamsError, TrackerParams};
 
 use crate::messages::{CameraId, FrameDetections, TrackedFrame};
+use crate::regions::HintBoard;
 use crate::metric_names;
 use actix::{Actor, Context, Handler, Recipient};
 
@@ -29,6 +30,10 @@ pub struct TrackerActor {
     tracker: ByteTracker,
     outputs: Vec<Recipient<TrackedFrame>>,
     active_tracks: metrics::Gauge,
+    /// Where the camera's tracks are expected next, for the camera's region planning.
+    hints: Option<HintBoard>,
+    /// Stream time of the previous frame, to predict the next one's.
+    last_t_sec: Option<f64>,
 }
 
 impl TrackerActor {
@@ -39,7 +44,13 @@ impl TrackerActor {
         outputs: Vec<Recipient<TrackedFrame>>,
     ) -> Result<Self, ParamsError> {
         let active_tracks = metrics::gauge!(metric_names::ACTIVE_TRACKS, "camera" => camera.to_string());
-        Ok(Self { camera, tracker: ByteTracker::new(params)?, outputs, active_tracks })
+        Ok(Self { camera, tracker: ByteTracker::new(params)?, outputs, active_tracks, hints: None, last_t_sec: None })
+    }
+
+    /// Publish, after every update, where the tracks are expected on the next frame.
+    pub fn with_hints(mut self, hints: HintBoard) -> Self {
+        self.hints = Some(hints);
+        self
     }
 }
 
@@ -57,6 +68,13 @@ impl Handler<FrameDetections> for TrackerActor {
             tracing::info!(camera = %self.camera, pts = ?msg.meta.pts, "stream time went backwards: tracks reset, ids continue");
         }
         self.active_tracks.set(tracks.len() as f64);
+        let t = msg.meta.pts.as_secs_f64();
+        if let Some(board) = &self.hints {
+            // The next frame comes about one frame interval later (bounded: after a long gap, predict 1 s).
+            let step = self.last_t_sec.map_or(0.2, |last| (t - last).clamp(0.0, 1.0));
+            board.publish(&self.camera, self.tracker.hints(t + step));
+        }
+        self.last_t_sec = Some(t);
         let frame = TrackedFrame { meta: msg.meta, tracks, labels: msg.labels, input: msg.input, full: msg.full };
         for out in &self.outputs {
             out.do_send(frame.clone());
@@ -159,7 +177,14 @@ mod tests {
             .iter()
             .map(|&x| Detection { class_id: 2, score: 0.9, bbox: BBox { x1: x, y1: 100.0, x2: x + 50.0, y2: 220.0 } })
             .collect();
-        FrameDetections { meta, detections, labels: Arc::from(vec!["person".to_string()]), input: None, full: None }
+        FrameDetections {
+            meta,
+            detections,
+            regions: None,
+            labels: Arc::from(vec!["person".to_string()]),
+            input: None,
+            full: None,
+        }
     }
 
     fn ids(tracks: &[Track]) -> Vec<u64> {

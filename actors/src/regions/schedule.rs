@@ -1,0 +1,100 @@
+//! Per camera: what to infer on each frame that `detect_fps` admits.
+//!
+//! - `full_frame` mode: the whole frame, always.
+//! - `regions` mode: the whole frame on the first frame, after stream time went backwards, and whenever
+//!   `full_frame_sec` has passed since the last whole-frame pass (so that objects that never moved are
+//!   found); otherwise the regions planned around the frame's motion boxes and the predicted boxes of the
+//!   tracks that need looking at ([`TrackHint::needs_look`]): moving ones and lost ones being searched for.
+//!   Stationary tracks are left to the whole-frame passes and to motion, which wakes them when they move.
+
+use super::hints::TrackHint;
+use super::plan::{Plan, PlanParams, plan};
+use crate::config::{DetectionConfig, DetectionMode};
+use crate::geometry::BBox;
+
+/// One camera's choice of what to infer.
+#[derive(Clone, Debug)]
+pub struct Scheduler {
+    config: DetectionConfig,
+    last_whole_sec: Option<f64>,
+}
+
+impl Scheduler {
+    pub fn new(config: &DetectionConfig) -> Self {
+        Self { config: config.clone(), last_whole_sec: None }
+    }
+
+    pub fn mode(&self) -> DetectionMode {
+        self.config.mode
+    }
+
+    /// The plan for the frame at stream time `t_sec` of `frame_w` x `frame_h` pixels, for a model input of
+    /// side `model_side`, from its motion boxes and the camera's track hints.
+    pub fn decide(
+        &mut self,
+        t_sec: f64,
+        (frame_w, frame_h): (u32, u32),
+        model_side: u32,
+        motion: &[BBox],
+        hints: &[TrackHint],
+    ) -> Plan {
+        if self.config.mode == DetectionMode::FullFrame {
+            return Plan::Whole;
+        }
+        let due = self.last_whole_sec.is_none_or(|last| t_sec < last || t_sec - last >= self.config.full_frame_sec);
+        let planned = if due {
+            Plan::Whole
+        } else {
+            let boxes: Vec<BBox> =
+                motion.iter().copied().chain(hints.iter().filter(|h| h.needs_look()).map(|h| h.bbox)).collect();
+            let params = PlanParams {
+                frame_w,
+                frame_h,
+                model_side,
+                context: self.config.region_context,
+                max_regions: self.config.max_regions,
+            };
+            plan(&boxes, &params)
+        };
+        if planned == Plan::Whole {
+            self.last_whole_sec = Some(t_sec);
+        }
+        planned
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn hint(speed: f32, lost: bool) -> TrackHint {
+        TrackHint { bbox: BBox { x1: 100.0, y1: 100.0, x2: 140.0, y2: 200.0 }, speed_px_per_sec: speed, lost }
+    }
+
+    #[test]
+    fn regions_mode_passes_whole_frames_on_schedule_and_nothing_on_a_still_scene() {
+        let mut s = Scheduler::new(&DetectionConfig { full_frame_sec: 5.0, ..Default::default() });
+        let size = (1920, 1080);
+        assert_eq!(s.decide(0.0, size, 416, &[], &[]), Plan::Whole, "first frame");
+        assert_eq!(s.decide(0.2, size, 416, &[], &[]), Plan::Nothing);
+        assert_eq!(s.decide(4.8, size, 416, &[], &[hint(1.0, false)]), Plan::Nothing, "a still track waits");
+        assert!(matches!(s.decide(4.9, size, 416, &[], &[hint(50.0, false)]), Plan::Regions(_)), "a moving one not");
+        assert!(matches!(s.decide(4.95, size, 416, &[], &[hint(0.0, true)]), Plan::Regions(_)), "nor a lost one");
+        assert_eq!(s.decide(5.0, size, 416, &[], &[]), Plan::Whole, "full_frame_sec after the last whole pass");
+        assert_eq!(s.decide(5.2, size, 416, &[], &[]), Plan::Nothing);
+        assert_eq!(s.decide(1.0, size, 416, &[], &[]), Plan::Whole, "time went backwards");
+    }
+
+    #[test]
+    fn motion_gets_regions_and_full_frame_mode_ignores_it() {
+        let motion = [BBox { x1: 500.0, y1: 500.0, x2: 540.0, y2: 600.0 }];
+        let mut s = Scheduler::new(&DetectionConfig::default());
+        s.decide(0.0, (1920, 1080), 416, &[], &[]);
+        let Plan::Regions(r) = s.decide(0.2, (1920, 1080), 416, &motion, &[]) else { panic!("no regions") };
+        assert!(r[0].contains(&motion[0], 0.0));
+        let mut s = Scheduler::new(&DetectionConfig { mode: DetectionMode::FullFrame, ..Default::default() });
+        for t in [0.0, 0.2, 0.4] {
+            assert_eq!(s.decide(t, (1920, 1080), 416, &[], &[]), Plan::Whole);
+        }
+    }
+}
