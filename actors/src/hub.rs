@@ -4,6 +4,7 @@
 //! queue: when it is full (a slow client) the message is dropped for that client and counted; when
 //! it is closed (the client left) the client is unsubscribed. The pipeline never waits for a client.
 
+use crate::geometry::BBox;
 use crate::messages::{CameraId, TrackedFrame};
 use crate::metric_names as m;
 use actix::prelude::*;
@@ -75,6 +76,11 @@ pub struct OverlayMessage<'a> {
     pub width: u32,
     pub height: u32,
     pub tracks: Vec<OverlayTrack<'a>>,
+    /// Where detection looked: `null` the whole frame, else the regions inferred (normalised left, top,
+    /// width, height; empty: nothing inferred on this frame).
+    pub regions: Option<Vec<[f32; 4]>>,
+    /// The frame's motion boxes (normalised left, top, width, height; regions mode only).
+    pub motion: Vec<[f32; 4]>,
 }
 
 #[derive(Serialize)]
@@ -92,6 +98,12 @@ impl<'a> OverlayMessage<'a> {
     pub fn from_frame(frame: &'a TrackedFrame) -> Self {
         let meta = &frame.meta;
         let (w, h) = (meta.width.max(1) as f32, meta.height.max(1) as f32);
+        let norm = |b: &BBox| {
+            [b.x1 / w, b.y1 / h, b.width() / w, b.height() / h].map(|v| (v * 10_000.0).round() / 10_000.0)
+        };
+        let coverage = &frame.coverage;
+        let regions = coverage.regions.as_ref().map(|rs| rs.iter().map(|r| norm(&r.to_bbox())).collect());
+        let motion = coverage.motion.iter().map(norm).collect();
         let tracks = frame
             .tracks
             .iter()
@@ -100,8 +112,7 @@ impl<'a> OverlayMessage<'a> {
                 class_id: t.class_id,
                 label: frame.labels.get(t.class_id as usize).map(String::as_str).unwrap_or("?"),
                 score: (t.score * 1000.0).round() / 1000.0,
-                bbox: [t.bbox.x1 / w, t.bbox.y1 / h, t.bbox.width() / w, t.bbox.height() / h]
-                    .map(|v| (v * 10_000.0).round() / 10_000.0),
+                bbox: norm(&t.bbox),
             })
             .collect();
         Self {
@@ -114,6 +125,8 @@ impl<'a> OverlayMessage<'a> {
             width: meta.width,
             height: meta.height,
             tracks,
+            regions,
+            motion,
         }
     }
 }
@@ -214,6 +227,7 @@ mod tests {
                 score: 0.9,
                 bbox: BBox { x1: 20.0, y1: 10.0, x2: 60.0, y2: 60.0 },
             }],
+            coverage: Default::default(),
             labels: vec!["person".to_string(), "car".to_string()].into(),
             input: None,
             full: None,

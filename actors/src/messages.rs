@@ -54,6 +54,16 @@ pub struct RegionInput {
     pub input: ModelInput,
 }
 
+/// Where detection looked on a frame, and why.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Coverage {
+    /// `None`: the whole frame was inferred. `Some`: only these regions, in source pixels (none: the frame
+    /// was not inferred at all). Tracks outside every region were not looked for on this frame.
+    pub regions: Option<Vec<Rect>>,
+    /// The frame's motion boxes in source pixels (regions mode only).
+    pub motion: Vec<BBox>,
+}
+
 /// A decoded frame ready for inference.
 #[derive(Debug)]
 pub struct Frame {
@@ -64,6 +74,8 @@ pub struct Frame {
     /// `None`: infer the whole frame (`input`). `Some`: infer only these regions (none: nothing at all; the
     /// frame still goes to the tracker so tracks keep their state).
     pub regions: Option<Vec<RegionInput>>,
+    /// The frame's motion boxes in source pixels (regions mode; empty otherwise), for the overlay.
+    pub motion: Vec<BBox>,
     /// The full-resolution picture, only for cameras that need it (plates); `None` otherwise.
     pub full: Option<Arc<RgbFrame>>,
 }
@@ -97,9 +109,8 @@ pub struct SubmitFrame(pub Frame);
 pub struct FrameDetections {
     pub meta: FrameMeta,
     pub detections: Vec<Detection>,
-    /// Where the detector ran: `None` the whole frame, `Some` only these regions (source pixels; none: the
-    /// frame was not inferred). Tracks outside every region were not looked for on this frame.
-    pub regions: Option<Vec<Rect>>,
+    /// Where the detector looked on this frame.
+    pub coverage: Coverage,
     /// Class names of the model that produced the detections, indexed by class id.
     pub labels: Arc<[String]>,
     /// The picture the detector saw (for snapshots and crops); `None` when replaying detections.
@@ -114,6 +125,8 @@ pub struct FrameDetections {
 pub struct TrackedFrame {
     pub meta: FrameMeta,
     pub tracks: Vec<Track>,
+    /// Where detection looked on this frame (the overlay can show it).
+    pub coverage: Coverage,
     pub labels: Arc<[String]>,
     /// The picture the detector saw; `None` when replaying detections.
     pub input: Option<Arc<ModelInput>>,

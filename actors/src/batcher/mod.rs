@@ -17,7 +17,7 @@ mod queue;
 pub use queue::BatchQueue;
 
 use crate::infer::worker::{BatchResult, InferWorker};
-use crate::messages::{CameraId, FrameDetections, SubmitCrop, SubmitFrame};
+use crate::messages::{CameraId, Coverage, FrameDetections, SubmitCrop, SubmitFrame};
 use crate::metric_names as m;
 use actix::prelude::*;
 use std::collections::{HashMap, HashSet};
@@ -153,7 +153,10 @@ impl BatcherActor {
             let msg = FrameDetections {
                 meta: frame.meta,
                 detections,
-                regions: frame.regions.map(|rs| rs.iter().map(|r| r.rect).collect()),
+                coverage: Coverage {
+                    regions: frame.regions.map(|rs| rs.iter().map(|r| r.rect).collect()),
+                    motion: frame.motion,
+                },
                 labels: labels.clone(),
                 input: Some(Arc::new(frame.input)),
                 full: frame.full,
@@ -204,7 +207,7 @@ impl BatcherActor {
             let msg = FrameDetections {
                 meta: frame.meta,
                 detections: Vec::new(),
-                regions: Some(Vec::new()),
+                coverage: Coverage { regions: Some(Vec::new()), motion: frame.motion },
                 labels: self.worker.labels(),
                 input: Some(Arc::new(frame.input)),
                 full: frame.full,
@@ -314,6 +317,7 @@ mod tests {
             },
             input: ModelInput { letterbox: lb, chw: vec![marker; 48] },
             regions: None,
+            motion: Vec::new(),
             full: None,
         })
     }

@@ -575,7 +575,7 @@ impl Session {
         };
         let convert_error = |source| SessionError::Convert { camera: self.id.clone(), source };
         let input = flow.converter.convert(&d.frame, placement.input_size).map_err(convert_error)?;
-        let plan = self.plan(&d, flow, placement.input_size);
+        let (plan, motion) = self.plan(&d, flow, placement.input_size);
         let needs_full = self.feed.full_frame || matches!(plan, Plan::Regions(_));
         let full = if needs_full { Some(Arc::new(flow.full_converter.full_rgb(&d.frame).map_err(convert_error)?)) } else { None };
         let regions = match plan {
@@ -588,7 +588,7 @@ impl Session {
             }
         };
         let full = if self.feed.full_frame { full } else { None };
-        match placement.sink.try_send(SubmitFrame(Frame { meta, input, regions, full })) {
+        match placement.sink.try_send(SubmitFrame(Frame { meta, input, regions, motion, full })) {
             Ok(()) => {}
             Err(SendError::Full(_)) => flow.dropped_mailbox.increment(1),
             Err(SendError::Closed(_)) => flow.dropped_closed.increment(1),
@@ -596,23 +596,24 @@ impl Session {
         Ok(())
     }
 
-    /// What to infer on an admitted frame: the scheduler's choice from the frame's motion and the camera's
-    /// track hints, counted by kind.
-    fn plan(&self, d: &DecodedFrame, flow: &mut Flow, input_size: (u32, u32)) -> Plan {
+    /// What to infer on an admitted frame: the scheduler's choice from the frame's motion boxes and the
+    /// camera's track hints, counted by kind; and the motion boxes.
+    fn plan(&self, d: &DecodedFrame, flow: &mut Flow, input_size: (u32, u32)) -> (Plan, Vec<BBox>) {
         let size = (d.frame.width(), d.frame.height());
-        let plan = if flow.scheduler.mode() == DetectionMode::FullFrame {
-            Plan::Whole
+        let (plan, motion) = if flow.scheduler.mode() == DetectionMode::FullFrame {
+            (Plan::Whole, Vec::new())
         } else {
             let hints = self.hints.get(&self.id);
             let motion: Vec<BBox> = Vec::new();
-            flow.scheduler.decide(d.pts.as_secs_f64(), size, input_size.0.min(input_size.1), &motion, &hints)
+            let side = input_size.0.min(input_size.1);
+            (flow.scheduler.decide(d.pts.as_secs_f64(), size, side, &motion, &hints), motion)
         };
         match &plan {
             Plan::Whole => flow.plans.whole.increment(1),
             Plan::Regions(_) => flow.plans.regions.increment(1),
             Plan::Nothing => flow.plans.nothing.increment(1),
         }
-        plan
+        (plan, motion)
     }
 
     /// Send the frame to the fire/smoke batcher of the camera's device when the fire gate admits it. Drops
@@ -639,7 +640,7 @@ impl Session {
                 return;
             }
         };
-        match sink.try_send(SubmitFrame(Frame { meta: meta.clone(), input, regions: None, full: None })) {
+        match sink.try_send(SubmitFrame(Frame { meta: meta.clone(), input, regions: None, motion: Vec::new(), full: None })) {
             Ok(()) => {}
             Err(SendError::Full(_)) => dropped("mailbox"),
             Err(SendError::Closed(_)) => dropped("closed"),

@@ -202,7 +202,7 @@ mod tests {
         FrameDetections {
             meta,
             detections,
-            regions: None,
+            coverage: Default::default(),
             labels: vec!["fire".into(), "smoke".into()].into(),
             input: None,
             full: None,

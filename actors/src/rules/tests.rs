@@ -435,7 +435,7 @@ fn tracked(t_ms: i64, objs: &[Obj], input: Option<Arc<ModelInput>>) -> TrackedFr
         decoded_at: Instant::now(),
     };
     let tracks = objs.iter().map(|o| Track { id: o.id, class_id: o.class, score: o.score, bbox: bbox(o) }).collect();
-    TrackedFrame { meta, tracks, labels: labels(), input, full: None }
+    TrackedFrame { meta, tracks, coverage: Default::default(), labels: labels(), input, full: None }
 }
 
 #[test]

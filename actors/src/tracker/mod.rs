@@ -75,7 +75,14 @@ impl Handler<FrameDetections> for TrackerActor {
             board.publish(&self.camera, self.tracker.hints(t + step));
         }
         self.last_t_sec = Some(t);
-        let frame = TrackedFrame { meta: msg.meta, tracks, labels: msg.labels, input: msg.input, full: msg.full };
+        let frame = TrackedFrame {
+            meta: msg.meta,
+            tracks,
+            coverage: msg.coverage,
+            labels: msg.labels,
+            input: msg.input,
+            full: msg.full,
+        };
         for out in &self.outputs {
             out.do_send(frame.clone());
         }
@@ -180,7 +187,7 @@ mod tests {
         FrameDetections {
             meta,
             detections,
-            regions: None,
+            coverage: Default::default(),
             labels: Arc::from(vec!["person".to_string()]),
             input: None,
             full: None,

@@ -9,6 +9,7 @@ import { AlertList } from "./alerts.js";
 import { EventViewer } from "./viewer.js";
 import { ZoneEditor } from "./zones.js";
 import { CameraAdmin } from "./cameras.js";
+import { setShowDetection } from "./draw.js";
 
 const REFRESH_MS = 5000;
 const $ = (sel) => document.querySelector(sel);
@@ -24,6 +25,7 @@ $("#login form").addEventListener("submit", (e) => {
   setToken(e.target.elements.token.value.trim());
   location.reload();
 });
+$("#show-detection").addEventListener("change", (e) => setShowDetection(e.target.checked));
 $("#logout").addEventListener("click", () => {
   setToken(null);
   location.reload();

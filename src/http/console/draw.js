@@ -5,6 +5,26 @@ const COLOURS = ["#e6194b", "#3cb44b", "#ffe119", "#4363d8", "#f58231", "#911eb4
 
 export const colourOf = (id) => COLOURS[Math.abs(id) % COLOURS.length];
 
+let showDetection = false;
+
+/** Also draw where detection looked: motion boxes (dashed white) and inferred regions (dashed cyan). */
+export function setShowDetection(on) {
+  showDetection = on;
+}
+
+function drawDetectionAreas(g, canvas, msg) {
+  const rect = (b) => [b[0] * canvas.width, b[1] * canvas.height, b[2] * canvas.width, b[3] * canvas.height];
+  g.save();
+  g.setLineDash([6, 4]);
+  g.lineWidth = 1;
+  g.strokeStyle = "#fff";
+  for (const b of msg.motion || []) g.strokeRect(...rect(b));
+  g.strokeStyle = "#00e5ff";
+  g.lineWidth = 2;
+  for (const b of msg.regions || []) g.strokeRect(...rect(b));
+  g.restore();
+}
+
 /** Size `canvas` to `width` × `height` (only when it changes: resizing clears it). */
 export function fit(canvas, width, height) {
   if (canvas.width !== width || canvas.height !== height) {
@@ -22,6 +42,7 @@ export function drawTracks(canvas, msg) {
   const g = canvas.getContext("2d");
   g.clearRect(0, 0, canvas.width, canvas.height);
   const boxes = [];
+  if (msg && showDetection) drawDetectionAreas(g, canvas, msg);
   if (msg) {
     const lw = Math.max(2, Math.round(canvas.width / 320));
     g.lineWidth = lw;
