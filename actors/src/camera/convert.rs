@@ -87,6 +87,24 @@ impl Converter {
     }
 }
 
+/// The 8-bit luma plane of a decoded picture and its stride in bytes, for motion detection; `None` for pixel
+/// formats whose first plane is not 8-bit luma (10-bit HEVC, RGB): such a camera is inferred whole.
+pub fn luma_plane(picture: &frame::Video) -> Option<(&[u8], usize)> {
+    let eight_bit_luma = matches!(
+        picture.format(),
+        Pixel::YUV420P
+            | Pixel::YUVJ420P
+            | Pixel::YUV422P
+            | Pixel::YUVJ422P
+            | Pixel::YUV444P
+            | Pixel::YUVJ444P
+            | Pixel::NV12
+            | Pixel::NV21
+            | Pixel::GRAY8
+    );
+    (eight_bit_luma && picture.planes() > 0).then(|| (picture.data(0), picture.stride(0)))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
