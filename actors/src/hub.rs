@@ -98,9 +98,8 @@ impl<'a> OverlayMessage<'a> {
     pub fn from_frame(frame: &'a TrackedFrame) -> Self {
         let meta = &frame.meta;
         let (w, h) = (meta.width.max(1) as f32, meta.height.max(1) as f32);
-        let norm = |b: &BBox| {
-            [b.x1 / w, b.y1 / h, b.width() / w, b.height() / h].map(|v| (v * 10_000.0).round() / 10_000.0)
-        };
+        let norm =
+            |b: &BBox| [b.x1 / w, b.y1 / h, b.width() / w, b.height() / h].map(|v| (v * 10_000.0).round() / 10_000.0);
         let coverage = &frame.coverage;
         let regions = coverage.regions.as_ref().map(|rs| rs.iter().map(|r| norm(&r.to_bbox())).collect());
         let motion = coverage.motion.iter().map(norm).collect();

@@ -260,9 +260,9 @@ impl Handler<GetStats> for BatcherActor {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::geometry::{BBox, Letterbox};
+    use crate::geometry::{BBox, Letterbox, Rect};
     use crate::infer::{Detector, InferError};
-    use crate::messages::{Detection, Frame, FrameMeta, ModelInput};
+    use crate::messages::{Detection, Frame, FrameMeta, ModelInput, RegionInput};
     use crate::time::Pts;
     use std::sync::Mutex;
 
@@ -406,6 +406,52 @@ mod tests {
         assert_eq!(*calls.lock().unwrap(), vec![vec![0.0], vec![3.0, 2.0]]);
         batcher.send(UnregisterCamera("a".into())).await.unwrap();
         assert_eq!(batcher.send(GetStats).await.unwrap().queue_depth, 0);
+    }
+
+    /// `frame` inferred in regions: one input per rect, each marked `marker + i`.
+    fn in_regions(camera: &str, seq: u64, marker: f32, rects: &[Rect]) -> SubmitFrame {
+        let SubmitFrame(mut f) = frame(camera, seq, marker);
+        f.meta.width = 1000;
+        f.meta.height = 500;
+        f.regions = Some(
+            rects
+                .iter()
+                .enumerate()
+                .map(|(i, &rect)| RegionInput {
+                    rect,
+                    input: ModelInput { letterbox: Letterbox::new(4, 4, 4, 4), chw: vec![marker + i as f32; 48] },
+                })
+                .collect(),
+        );
+        SubmitFrame(f)
+    }
+
+    #[actix::test]
+    async fn regions_are_inferred_in_one_call_and_come_back_in_frame_pixels() {
+        let (batcher, calls, out) = setup(&[("a", None), ("b", None)], Duration::ZERO).await;
+        let rects = [Rect { x: 0, y: 0, w: 4, h: 4 }, Rect { x: 600, y: 100, w: 4, h: 4 }];
+        batcher.send(in_regions("a", 0, 10.0, &rects)).await.unwrap();
+        wait_for(&out, 1).await;
+        assert_eq!(*calls.lock().unwrap(), vec![vec![10.0, 11.0]], "both regions in one call");
+        let out = out.lock().unwrap();
+        let a = &out[0];
+        assert_eq!(a.coverage.regions.as_deref(), Some(&rects[..]));
+        // The fake finds a person and a car at (0,0)-(1,1) of each input: moved to each region's place.
+        let people: Vec<BBox> = a.detections.iter().filter(|d| d.class_id == 0).map(|d| d.bbox).collect();
+        assert_eq!(people.len(), 2, "{:?}", a.detections);
+        assert!(people.contains(&BBox { x1: 600.0, y1: 100.0, x2: 601.0, y2: 101.0 }));
+        assert!(people.contains(&BBox { x1: 0.0, y1: 0.0, x2: 1.0, y2: 1.0 }));
+    }
+
+    #[actix::test]
+    async fn a_frame_with_nothing_to_infer_goes_straight_to_the_tracker() {
+        let (batcher, calls, out) = setup(&[("a", None)], Duration::ZERO).await;
+        batcher.send(in_regions("a", 3, 0.0, &[])).await.unwrap();
+        wait_for(&out, 1).await;
+        assert!(calls.lock().unwrap().is_empty(), "no inference call");
+        let out = out.lock().unwrap();
+        assert_eq!((out[0].meta.seq, out[0].detections.len()), (3, 0));
+        assert_eq!(out[0].coverage.regions, Some(Vec::new()));
     }
 
     #[actix::test]

@@ -20,8 +20,8 @@ pub mod mot;
 pub use bytetrack::{ByteTracker, ParamsError, TrackerParams};
 
 use crate::messages::{CameraId, FrameDetections, TrackedFrame};
-use crate::regions::HintBoard;
 use crate::metric_names;
+use crate::regions::HintBoard;
 use actix::{Actor, Context, Handler, Recipient};
 
 /// Tracks one camera's objects and forwards them to the hub and the camera's rules.
