@@ -595,6 +595,109 @@ pub struct CameraConfig {
     /// `[cameras.fire]`: fire and smoke detection. Default none (off).
     #[serde(default)]
     pub fire: Option<FireConfig>,
+    /// `[cameras.motion]`: motion detection, which places the detector's regions (`[detection] mode =
+    /// "regions"`). Default on with the defaults below.
+    #[serde(default)]
+    pub motion: MotionConfig,
+}
+
+/// `[cameras.motion]`: what counts as motion on this camera.
+#[derive(Clone, Debug, Deserialize, serde::Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct MotionConfig {
+    /// Detect motion. Off: in regions mode the camera's admitted frames are inferred whole. Default true.
+    #[serde(default = "default_true")]
+    pub enabled: bool,
+    /// Grey levels (1–255) a pixel of the blurred, downscaled picture must differ from the background to be
+    /// motion. Lower is more sensitive. Default 25.
+    #[serde(default = "default_motion_threshold")]
+    pub threshold: u8,
+    /// Least moving area of one motion box, as a fraction of the picture (0–1). Default 0.0005.
+    #[serde(default = "default_motion_min_area")]
+    pub min_area: f32,
+    /// How fast the background learns the picture, per analysed frame (0–1; at `detect_fps = 5`, 0.05 takes
+    /// about 4 s). Default 0.05.
+    #[serde(default = "default_motion_alpha")]
+    pub alpha: f32,
+    /// A change over more than this fraction of the picture at once is a lighting change, not motion (0–1).
+    /// Default 0.6.
+    #[serde(default = "default_lighting_change_fraction")]
+    pub lighting_change_fraction: f32,
+    /// Polygons to ignore (trees in the wind, an on-screen clock), each at least 3 `[x, y]` points normalised
+    /// to the frame. Default none.
+    #[serde(default)]
+    pub mask: Vec<Vec<[f64; 2]>>,
+}
+
+impl Default for MotionConfig {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            threshold: default_motion_threshold(),
+            min_area: default_motion_min_area(),
+            alpha: default_motion_alpha(),
+            lighting_change_fraction: default_lighting_change_fraction(),
+            mask: Vec::new(),
+        }
+    }
+}
+
+impl MotionConfig {
+    /// Ranges and mask polygons; `field` is the section's path (`cameras.ID.motion`).
+    pub fn validate(&self, field: &str) -> Result<(), ConfigError> {
+        let f = |name: &str| format!("{field}.{name}");
+        if self.threshold == 0 {
+            return Err(invalid(f("threshold"), "must be 1–255 grey levels"));
+        }
+        if !(self.min_area.is_finite() && self.min_area > 0.0 && self.min_area < 1.0) {
+            return Err(invalid(f("min_area"), "must be more than 0 and less than 1 (a fraction of the picture)"));
+        }
+        if !(self.alpha.is_finite() && self.alpha > 0.0 && self.alpha <= 1.0) {
+            return Err(invalid(f("alpha"), "must be more than 0 and at most 1"));
+        }
+        if !(self.lighting_change_fraction.is_finite()
+            && self.lighting_change_fraction > 0.0
+            && self.lighting_change_fraction <= 1.0)
+        {
+            return Err(invalid(f("lighting_change_fraction"), "must be more than 0 and at most 1"));
+        }
+        for (i, polygon) in self.mask.iter().enumerate() {
+            let here = f(&format!("mask[{i}]"));
+            if polygon.len() < 3 {
+                return Err(invalid(
+                    here,
+                    format!("a polygon needs at least 3 [x, y] points; this one has {}", polygon.len()),
+                ));
+            }
+            if let Some(p) = polygon.iter().find(|p| !p.iter().all(|v| v.is_finite() && (0.0..=1.0).contains(v))) {
+                return Err(invalid(here, format!("point [{}, {}] is outside the frame; use 0–1", p[0], p[1])));
+            }
+            let pts = polygon.iter().copied().map(crate::rules::geometry::Point::from).collect();
+            use crate::rules::geometry::PolygonDefect as D;
+            let why = match crate::rules::geometry::Polygon::new(pts) {
+                Ok(_) => continue,
+                Err(D::RepeatedPoint(i)) => format!("point {i} repeats the next one"),
+                Err(D::Crossing(a, b)) => format!("edge {a} crosses edge {b}"),
+                Err(D::FoldsBack(i)) => format!("the edges at point {i} fold back on each other"),
+                Err(D::ZeroArea | D::TooFewPoints(_)) => "its points lie on one line".to_owned(),
+            };
+            return Err(invalid(here, format!("{why}; list the points in order along the outline")));
+        }
+        Ok(())
+    }
+}
+
+fn default_motion_threshold() -> u8 {
+    25
+}
+fn default_motion_min_area() -> f32 {
+    0.0005
+}
+fn default_motion_alpha() -> f32 {
+    0.05
+}
+fn default_lighting_change_fraction() -> f32 {
+    0.6
 }
 
 impl CameraConfig {
@@ -821,6 +924,7 @@ impl CameraConfig {
     /// Checks of one camera on its own.
     pub fn validate(&self) -> Result<(), ConfigError> {
         let field = |name: &str| format!("cameras.{}.{name}", self.id);
+        self.motion.validate(&field("motion"))?;
         match (&self.url, &self.file) {
             (Some(_), Some(_)) => return Err(invalid(field("url"), "give either `url` or `file`, not both")),
             (None, None) => return Err(invalid(field("url"), "give an RTSP `url` or a `file` path")),
@@ -1076,6 +1180,44 @@ mod tests {
             c.validate().unwrap_err().to_string(),
             "invalid config field `cameras.gate.playback.duration_sec`: must be longer than before_sec"
         );
+    }
+
+    #[test]
+    fn motion_and_detection_fields_are_checked_by_name() {
+        let with_motion = |motion: serde_json::Value| -> Result<CameraConfig, String> {
+            serde_json::from_value(serde_json::json!({ "id": "gate", "file": "x.mp4", "motion": motion }))
+                .map_err(|e| e.to_string())
+        };
+        let error =
+            |motion: serde_json::Value| config(vec![with_motion(motion).unwrap()]).validate().unwrap_err().to_string();
+        assert_eq!(
+            error(serde_json::json!({ "mask": [[[0.1, 0.1], [0.5, 0.1]]] })),
+            "invalid config field `cameras.gate.motion.mask[0]`: a polygon needs at least 3 [x, y] points; this one has 2"
+        );
+        assert!(error(serde_json::json!({ "mask": [[[0.0, 0.0], [1.0, 0.0], [1.0, 1.0]], [[0.1, 0.1], [0.9, 0.1], [1.5, 0.5]]] }))
+            .starts_with("invalid config field `cameras.gate.motion.mask[1]`: point [1.5, 0.5] is outside the frame"));
+        assert!(
+            error(serde_json::json!({ "mask": [[[0.0, 0.0], [1.0, 1.0], [1.0, 0.0], [0.0, 1.0]]] }))
+                .contains("edge 0 crosses edge 2")
+        );
+        assert!(error(serde_json::json!({ "min_area": 0.0 })).contains("cameras.gate.motion.min_area"));
+        assert!(error(serde_json::json!({ "min_area": -0.1 })).contains("cameras.gate.motion.min_area"));
+        assert!(error(serde_json::json!({ "threshold": 0 })).contains("cameras.gate.motion.threshold"));
+        assert!(error(serde_json::json!({ "alpha": 1.5 })).contains("cameras.gate.motion.alpha"));
+        assert!(
+            with_motion(serde_json::json!({ "sensitivity": 3 })).unwrap_err().contains("unknown field `sensitivity`")
+        );
+        assert!(with_motion(serde_json::json!({ "threshold": -4 })).is_err());
+        let ok = with_motion(serde_json::json!({ "mask": [[[0.0, 0.0], [0.2, 0.0], [0.2, 0.1]]] })).unwrap();
+        assert_eq!(config(vec![ok]).validate(), Ok(()));
+        let mut c = config(vec![]);
+        c.detection.full_frame_sec = 0.0;
+        assert!(c.validate().unwrap_err().to_string().contains("detection.full_frame_sec"));
+        c.detection.full_frame_sec = -2.0;
+        assert!(c.validate().unwrap_err().to_string().contains("detection.full_frame_sec"));
+        c.detection.full_frame_sec = 5.0;
+        c.detection.max_regions = 0;
+        assert!(c.validate().unwrap_err().to_string().contains("detection.max_regions"));
     }
 
     #[test]

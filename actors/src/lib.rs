@@ -32,6 +32,7 @@ pub mod hub;
 pub mod infer;
 pub mod messages;
 pub mod metric_names;
+pub mod motion;
 pub mod pipeline;
 pub mod plates;
 pub mod record;

@@ -23,6 +23,10 @@ pub const BATCH_INPUTS: &str = "panoptes_batch_inputs";
 /// Counter, labels `camera`, `plan` (`whole` = the whole frame, `regions` = regions around motion and moving
 /// tracks, `nothing` = a still scene, nothing inferred): what detection ran on the frames `detect_fps` admitted.
 pub const DETECTION_PLANS: &str = "panoptes_detection_plans_total";
+/// Gauge, labels `camera`: share of the picture in motion on the camera's last analysed frame (0–1).
+pub const MOTION_AREA: &str = "panoptes_motion_area_ratio";
+/// Counter, labels `camera`: analysed frames that changed as a whole (lighting changes, not motion).
+pub const MOTION_LIGHTING_CHANGES: &str = "panoptes_motion_lighting_changes_total";
 /// Histogram, seconds, labels `device`: duration of one inference call (the whole batch).
 pub const INFERENCE_SECONDS: &str = "panoptes_inference_seconds";
 /// Gauge, labels `device`: frames waiting in the batch queue.
@@ -111,6 +115,8 @@ pub fn describe() {
     describe_histogram!(BATCH_SIZE, Unit::Count, "Frames per inference call");
     describe_histogram!(BATCH_INPUTS, Unit::Count, "Model inputs (whole frames and regions) per inference call");
     describe_counter!(DETECTION_PLANS, Unit::Count, "Admitted frames by what detection ran on them");
+    describe_gauge!(MOTION_AREA, "Share of the picture in motion on the last analysed frame");
+    describe_counter!(MOTION_LIGHTING_CHANGES, Unit::Count, "Analysed frames taken as lighting changes");
     describe_histogram!(INFERENCE_SECONDS, Unit::Seconds, "Duration of one inference call");
     describe_gauge!(QUEUE_DEPTH, Unit::Count, "Frames waiting in the batch queue");
     describe_histogram!(END_TO_END_SECONDS, Unit::Seconds, "Frame decoded to overlay sent");

@@ -55,6 +55,7 @@ use crate::geometry::BBox;
 use crate::infer::preprocess::crop_to_chw;
 use crate::messages::{CameraId, Frame, FrameMeta, Place, Placement, RegionInput, SubmitFrame};
 use crate::metric_names;
+use crate::motion::MotionDetector;
 use crate::record::worker::UnitTap;
 use crate::regions::{HintBoard, Plan, Scheduler};
 use crate::status::{CameraState, CameraStatus, StatusBoard};
@@ -370,6 +371,10 @@ struct Flow {
     /// What to infer on each admitted frame, and the count of each choice.
     scheduler: Scheduler,
     plans: DetectionPlans,
+    /// The camera's motion detector, for the current frame size (regions mode with motion on).
+    motion: Option<MotionDetector>,
+    motion_area: metrics::Gauge,
+    lighting_changes: metrics::Counter,
 }
 
 /// `panoptes_detection_plans_total` of one camera.
@@ -433,6 +438,9 @@ impl Session {
                 full_converter: Converter::new(),
                 scheduler: Scheduler::new(&self.detection),
                 plans: DetectionPlans::new(&self.id),
+                motion: None,
+                motion_area: metrics::gauge!(metric_names::MOTION_AREA, "camera" => self.id.to_string()),
+                lighting_changes: metrics::counter!(metric_names::MOTION_LIGHTING_CHANGES, "camera" => self.id.to_string()),
             };
             let outcome = AssertUnwindSafe(self.run_once(&mut flow, &connected)).catch_unwind().await;
             connected.set(0.0);
@@ -602,13 +610,18 @@ impl Session {
     /// camera's track hints, counted by kind; and the motion boxes.
     fn plan(&self, d: &DecodedFrame, flow: &mut Flow, input_size: (u32, u32)) -> (Plan, Vec<BBox>) {
         let size = (d.frame.width(), d.frame.height());
-        let (plan, motion) = if flow.scheduler.mode() == DetectionMode::FullFrame {
-            (Plan::Whole, Vec::new())
-        } else {
-            let hints = self.hints.get(&self.id);
-            let motion: Vec<BBox> = Vec::new();
-            let side = input_size.0.min(input_size.1);
-            (flow.scheduler.decide(d.pts.as_secs_f64(), size, side, &motion, &hints), motion)
+        let motion = match flow.scheduler.mode() {
+            DetectionMode::FullFrame => None,
+            DetectionMode::Regions => self.motion(d, flow),
+        };
+        let (plan, motion) = match motion {
+            // Whole frames: full_frame mode, motion off, or a pixel format without an 8-bit luma plane.
+            None => (Plan::Whole, Vec::new()),
+            Some(motion) => {
+                let hints = self.hints.get(&self.id);
+                let side = input_size.0.min(input_size.1);
+                (flow.scheduler.decide(d.pts.as_secs_f64(), size, side, &motion, &hints), motion)
+            }
         };
         match &plan {
             Plan::Whole => flow.plans.whole.increment(1),
@@ -616,6 +629,31 @@ impl Session {
             Plan::Nothing => flow.plans.nothing.increment(1),
         }
         (plan, motion)
+    }
+
+    /// The frame's motion boxes, or `None` when the camera cannot tell (motion off, a pixel format without
+    /// an 8-bit luma plane, a frame too small).
+    fn motion(&self, d: &DecodedFrame, flow: &mut Flow) -> Option<Vec<BBox>> {
+        if !self.config.motion.enabled {
+            return None;
+        }
+        let (luma, stride) = convert::luma_plane(&d.frame)?;
+        let size = (d.frame.width(), d.frame.height());
+        if flow.motion.as_ref().is_none_or(|m| m.frame_size() != size) {
+            flow.motion = match MotionDetector::new(&self.config.motion, size.0, size.1) {
+                Ok(m) => Some(m),
+                Err(e) => {
+                    tracing::warn!(camera = %self.id, error = %e, "no motion detection; frames are inferred whole");
+                    None
+                }
+            };
+        }
+        let motion = flow.motion.as_mut()?.detect(luma, stride);
+        flow.motion_area.set(f64::from(motion.area_fraction));
+        if motion.lighting_change {
+            flow.lighting_changes.increment(1);
+        }
+        Some(motion.boxes)
     }
 
     /// Send the frame to the fire/smoke batcher of the camera's device when the fire gate admits it. Drops
