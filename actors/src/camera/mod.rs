@@ -54,9 +54,9 @@ use crate::config::{CameraConfig, DetectionConfig, DetectionMode, SourceSpec};
 use crate::geometry::BBox;
 use crate::infer::preprocess::crop_to_chw;
 use crate::messages::{CameraId, Frame, FrameMeta, Place, Placement, RegionInput, SubmitFrame};
-use crate::regions::{HintBoard, Plan, Scheduler};
 use crate::metric_names;
 use crate::record::worker::UnitTap;
+use crate::regions::{HintBoard, Plan, Scheduler};
 use crate::status::{CameraState, CameraStatus, StatusBoard};
 use crate::time::Pts;
 use crate::time::clock_map::MappingSource;
@@ -381,9 +381,7 @@ struct DetectionPlans {
 
 impl DetectionPlans {
     fn new(camera: &CameraId) -> Self {
-        let c = |plan: &'static str| {
-            metrics::counter!(metric_names::DETECTION_PLANS, "camera" => camera.to_string(), "plan" => plan)
-        };
+        let c = |plan: &'static str| metrics::counter!(metric_names::DETECTION_PLANS, "camera" => camera.to_string(), "plan" => plan);
         Self { whole: c("whole"), regions: c("regions"), nothing: c("nothing") }
     }
 }
@@ -577,7 +575,11 @@ impl Session {
         let input = flow.converter.convert(&d.frame, placement.input_size).map_err(convert_error)?;
         let (plan, motion) = self.plan(&d, flow, placement.input_size);
         let needs_full = self.feed.full_frame || matches!(plan, Plan::Regions(_));
-        let full = if needs_full { Some(Arc::new(flow.full_converter.full_rgb(&d.frame).map_err(convert_error)?)) } else { None };
+        let full = if needs_full {
+            Some(Arc::new(flow.full_converter.full_rgb(&d.frame).map_err(convert_error)?))
+        } else {
+            None
+        };
         let regions = match plan {
             Plan::Whole => None,
             Plan::Nothing => Some(Vec::new()),
@@ -640,7 +642,13 @@ impl Session {
                 return;
             }
         };
-        match sink.try_send(SubmitFrame(Frame { meta: meta.clone(), input, regions: None, motion: Vec::new(), full: None })) {
+        match sink.try_send(SubmitFrame(Frame {
+            meta: meta.clone(),
+            input,
+            regions: None,
+            motion: Vec::new(),
+            full: None,
+        })) {
             Ok(()) => {}
             Err(SendError::Full(_)) => dropped("mailbox"),
             Err(SendError::Closed(_)) => dropped("closed"),

@@ -17,8 +17,8 @@ pub mod merge;
 pub mod plan;
 pub mod schedule;
 
+pub use crate::geometry::Rect;
 pub use hints::{HintBoard, TrackHint};
 pub use merge::{RegionDetections, merge};
-pub use crate::geometry::Rect;
 pub use plan::{Plan, PlanParams, plan};
 pub use schedule::Scheduler;
