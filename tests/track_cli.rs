@@ -27,6 +27,7 @@ fn replays_the_golden_sequence_like_supervision_bytetrack() {
         out_path.to_str().unwrap(),
         "--fps",
         "25",
+        "--bytetrack",
         "--track-thresh",
         "0.5",
         "--lost-buffer-sec",

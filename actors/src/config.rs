@@ -404,9 +404,25 @@ pub struct TrackerConfig {
     /// Largest `1 − IoU·score` distance for a match in the first association, 0–1. Default 0.8.
     #[serde(default = "default_match_thresh")]
     pub match_thresh: f32,
-    /// How long a lost track can be re-found, in seconds of stream time. Default 1.5.
+    /// How long a lost track can be re-found, in seconds of stream time it could have been seen.
+    /// Default 2.0.
     #[serde(default = "default_lost_buffer_sec")]
     pub lost_buffer_sec: f64,
+    /// `"observation_centric"` (ByteTrack plus re-update, recovery, distance gate; for 2–10 detections/s)
+    /// or `"bytetrack"` (the original). Default `"observation_centric"`.
+    #[serde(default)]
+    pub association: crate::tracker::Association,
+    /// Observation-centric: largest centre distance, in track heights, of a match when IoU fails.
+    /// Default 0.35.
+    #[serde(default = "default_distance_gate")]
+    pub distance_gate: f32,
+    /// Observation-centric: widening of the distance gate per second since the last match, in track
+    /// heights per second. Default 0.6.
+    #[serde(default = "default_distance_gate_per_sec")]
+    pub distance_gate_per_sec: f32,
+    /// Observation-centric: a lost track is still shown at its predicted box this long, in seconds. Default 0.3.
+    #[serde(default = "default_coast_sec")]
+    pub coast_sec: f64,
 }
 
 impl Default for TrackerConfig {
@@ -417,6 +433,10 @@ impl Default for TrackerConfig {
             new_track_thresh: default_new_track_thresh(),
             match_thresh: default_match_thresh(),
             lost_buffer_sec: default_lost_buffer_sec(),
+            association: crate::tracker::Association::default(),
+            distance_gate: default_distance_gate(),
+            distance_gate_per_sec: default_distance_gate_per_sec(),
+            coast_sec: default_coast_sec(),
         }
     }
 }
@@ -1081,19 +1101,28 @@ fn default_confidence() -> f32 {
     0.1
 }
 fn default_track_thresh() -> f32 {
-    0.5
+    crate::tracker::TrackerParams::default().track_thresh
 }
 fn default_low_thresh() -> f32 {
-    0.1
+    crate::tracker::TrackerParams::default().low_thresh
 }
 fn default_new_track_thresh() -> f32 {
-    0.6
+    crate::tracker::TrackerParams::default().new_track_thresh
 }
 fn default_match_thresh() -> f32 {
-    0.8
+    crate::tracker::TrackerParams::default().match_thresh
 }
 fn default_lost_buffer_sec() -> f64 {
-    1.5
+    crate::tracker::TrackerParams::default().lost_buffer_sec
+}
+fn default_distance_gate() -> f32 {
+    crate::tracker::TrackerParams::default().distance_gate
+}
+fn default_distance_gate_per_sec() -> f32 {
+    crate::tracker::TrackerParams::default().distance_gate_per_sec
+}
+fn default_coast_sec() -> f64 {
+    crate::tracker::TrackerParams::default().coast_sec
 }
 fn default_iou() -> f32 {
     0.45

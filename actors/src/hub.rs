@@ -92,6 +92,8 @@ pub struct OverlayTrack<'a> {
     /// Box in normalised frame coordinates (0–1): left, top, width, height.
     #[serde(rename = "box")]
     pub bbox: [f32; 4],
+    /// Not re-detected on this frame because detection did not run where it is; the box is the last seen.
+    pub stationary: bool,
 }
 
 impl<'a> OverlayMessage<'a> {
@@ -112,6 +114,7 @@ impl<'a> OverlayMessage<'a> {
                 label: frame.labels.get(t.class_id as usize).map(String::as_str).unwrap_or("?"),
                 score: (t.score * 1000.0).round() / 1000.0,
                 bbox: norm(&t.bbox),
+                stationary: t.stationary,
             })
             .collect();
         Self {
@@ -225,6 +228,7 @@ mod tests {
                 class_id: 1,
                 score: 0.9,
                 bbox: BBox { x1: 20.0, y1: 10.0, x2: 60.0, y2: 60.0 },
+                stationary: false,
             }],
             coverage: Default::default(),
             labels: vec!["person".to_string(), "car".to_string()].into(),

@@ -96,6 +96,9 @@ pub struct Track {
     pub class_id: u32,
     pub score: f32,
     pub bbox: BBox,
+    /// The object was not re-detected on this frame because detection did not run where it is; its box is
+    /// the last one seen.
+    pub stationary: bool,
 }
 
 /// camera → batcher: a frame to infer. Latest frame wins per camera when the queue is behind.

@@ -1,7 +1,9 @@
-//! `panoptes track`: replay MOTChallenge detections through ByteTrack and write MOTChallenge tracks.
+//! `panoptes track`: replay MOTChallenge detections through the tracker and write MOTChallenge tracks.
 //!
 //! Every frame from 1 to the last frame in the file is fed to the tracker at `t = frame / fps`, frames
-//! without detections included (lost tracks age on them). Prints one summary line.
+//! without detections included (lost tracks age on them). Prints one summary line. The tracker is the
+//! camera pipeline's (observation-centric, tuned for 2–10 detections/s) unless `--bytetrack` asks for the
+//! original ByteTrack; options left out take that tracker's defaults.
 
 use anyhow::Context;
 use panoptes_actors::tracker::mot;
@@ -21,37 +23,65 @@ pub struct Args {
     /// Frame rate of the sequence, frames per second: frame n is at n / fps seconds.
     #[arg(long, default_value_t = 25.0)]
     pub fps: f64,
-    /// Detections scoring above this are "high" (first association, may start tracks).
-    #[arg(long, default_value_t = 0.5)]
-    pub track_thresh: f32,
+    /// The original ByteTrack (one Kalman step per frame unless --nominal-fps) instead of the
+    /// observation-centric tracker.
+    #[arg(long)]
+    pub bytetrack: bool,
+    /// Detections scoring above this are "high" (first association, may start tracks). Default 0.5.
+    #[arg(long)]
+    pub track_thresh: Option<f32>,
     /// Lowest score that starts a track. Default: track-thresh + 0.1, as ByteTrack.
     #[arg(long)]
     pub new_track_thresh: Option<f32>,
-    /// First association: largest `1 − IoU·score` for a match.
-    #[arg(long, default_value_t = 0.8)]
-    pub match_thresh: f32,
-    /// How long a lost track waits to be re-found, in seconds.
-    #[arg(long, default_value_t = 1.0)]
-    pub lost_buffer_sec: f64,
-    /// Frame rate the Kalman motion noise is tuned for. Default: --fps (one filter step per frame, as the
-    /// original ByteTrack).
+    /// First association: largest `1 − IoU·score` for a match. Default 0.8.
+    #[arg(long)]
+    pub match_thresh: Option<f32>,
+    /// How long a lost track waits to be re-found, in seconds. Default: the tracker's (2.0; 1.0 with
+    /// --bytetrack).
+    #[arg(long)]
+    pub lost_buffer_sec: Option<f64>,
+    /// Frame rate the Kalman motion noise is tuned for. Default: --fps with --bytetrack (one filter step
+    /// per frame, as the original), else the tracker's (30).
     #[arg(long)]
     pub nominal_fps: Option<f64>,
+    /// Largest centre distance, in track heights, of a match when IoU fails (not with --bytetrack).
+    #[arg(long)]
+    pub distance_gate: Option<f32>,
+    /// Widening of the distance gate per second since a track's last match, heights per second.
+    #[arg(long)]
+    pub distance_gate_per_sec: Option<f32>,
+    /// How long a lost track is still written at its predicted box, in seconds (0: never).
+    #[arg(long)]
+    pub coast_sec: Option<f64>,
+}
+
+/// The tracker parameters the options ask for.
+fn params(args: &Args) -> TrackerParams {
+    let base = if args.bytetrack { TrackerParams::bytetrack() } else { TrackerParams::default() };
+    let track_thresh = args.track_thresh.unwrap_or(base.track_thresh);
+    let nominal_fps = match (args.nominal_fps, args.bytetrack) {
+        (Some(fps), _) => fps,
+        (None, true) => args.fps,
+        (None, false) => base.nominal_fps,
+    };
+    TrackerParams {
+        track_thresh,
+        new_track_thresh: args.new_track_thresh.unwrap_or(track_thresh + 0.1),
+        match_thresh: args.match_thresh.unwrap_or(base.match_thresh),
+        lost_buffer_sec: args.lost_buffer_sec.unwrap_or(base.lost_buffer_sec),
+        nominal_fps,
+        distance_gate: args.distance_gate.unwrap_or(base.distance_gate),
+        distance_gate_per_sec: args.distance_gate_per_sec.unwrap_or(base.distance_gate_per_sec),
+        coast_sec: args.coast_sec.unwrap_or(base.coast_sec),
+        ..base
+    }
 }
 
 pub fn run(args: Args) -> anyhow::Result<()> {
     if !(args.fps > 0.0 && args.fps.is_finite()) {
         anyhow::bail!("--fps is {}; give the sequence's frame rate, a positive number", args.fps);
     }
-    let params = TrackerParams {
-        track_thresh: args.track_thresh,
-        new_track_thresh: args.new_track_thresh.unwrap_or(args.track_thresh + 0.1),
-        match_thresh: args.match_thresh,
-        lost_buffer_sec: args.lost_buffer_sec,
-        nominal_fps: args.nominal_fps.unwrap_or(args.fps),
-        ..TrackerParams::default()
-    };
-    let mut tracker = ByteTracker::new(params).context("invalid tracker options")?;
+    let mut tracker = ByteTracker::new(params(&args)).context("invalid tracker options")?;
     let rows = mot::read_rows(&args.mot_in)?;
     let frames = mot::detections_by_frame(&rows);
     let last_frame = frames.keys().next_back().copied().unwrap_or(0);

@@ -61,8 +61,10 @@ fn pts(t_ms: i64) -> Pts {
 }
 
 fn step(engine: &mut RuleEngine, t_ms: i64, objs: &[Obj]) -> Vec<Event> {
-    let tracks: Vec<Track> =
-        objs.iter().map(|o| Track { id: o.id, class_id: o.class, score: o.score, bbox: bbox(o) }).collect();
+    let tracks: Vec<Track> = objs
+        .iter()
+        .map(|o| Track { id: o.id, class_id: o.class, score: o.score, bbox: bbox(o), stationary: false })
+        .collect();
     let labels = labels();
     engine.update(&FrameInput {
         pts: pts(t_ms),
@@ -205,7 +207,7 @@ fn odd_clock_rates_and_pts_give_exact_thresholds() {
     let mut e = engine(vec![json!({"id": "r", "kind": "loitering", "zone": "walkway", "dwell_sec": 10.0})]);
     let labels = labels();
     let o = person(1, 0.5, 0.9);
-    let tracks = [Track { id: 1, class_id: PERSON, score: 0.9, bbox: bbox(&o) }];
+    let tracks = [Track { id: 1, class_id: PERSON, score: 0.9, bbox: bbox(&o), stationary: false }];
     let mut starts = Vec::new();
     for t in (333..=10_333).step_by(1000) {
         let frame =
@@ -434,7 +436,10 @@ fn tracked(t_ms: i64, objs: &[Obj], input: Option<Arc<ModelInput>>) -> TrackedFr
         height: H,
         decoded_at: Instant::now(),
     };
-    let tracks = objs.iter().map(|o| Track { id: o.id, class_id: o.class, score: o.score, bbox: bbox(o) }).collect();
+    let tracks = objs
+        .iter()
+        .map(|o| Track { id: o.id, class_id: o.class, score: o.score, bbox: bbox(o), stationary: false })
+        .collect();
     TrackedFrame { meta, tracks, coverage: Default::default(), labels: labels(), input, full: None }
 }
 

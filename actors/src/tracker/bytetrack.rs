@@ -37,17 +37,36 @@
 //! `minimum_consecutive_frames` (1 = the original). `testdata/README.md` gives the parameter mapping.
 
 use super::assignment::{CostMatrix, linear_assignment};
-use super::kalman::{Covariance, KalmanFilter, Mean, Xyah};
+use super::kalman::{Covariance, KalmanError, KalmanFilter, Mean, Xyah};
 use crate::geometry::BBox;
 use crate::messages::{Detection, Track};
 use crate::regions::TrackHint;
 
 /// Slack on the lost-buffer comparison, so `t = frame / fps` rounding cannot flip an exact boundary.
 const TIME_EPS_SEC: f64 = 1e-6;
+/// Largest observation-centric cost that still matches (see [`ByteTracker::gated_cost`]).
+const GATED_MAX: f64 = 2.0;
+/// A distance-gated match needs boxes whose heights differ by at most this factor.
+const MAX_HEIGHT_RATIO: f64 = 1.5;
 
-/// ByteTrack's parameters. The defaults are the original's (MOT17, 30 fps).
+/// How tracks and detections are associated.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Association {
+    /// The original ByteTrack, step by step (the golden test against supervision runs this).
+    ByteTrack,
+    /// ByteTrack plus the observation-centric additions for low detection rates (module doc).
+    #[default]
+    ObservationCentric,
+}
+
+/// The tracker's parameters. [`TrackerParams::default`] is tuned for 2–10 detections per second
+/// (`scripts/tracker/compare_low_rate.py`); [`TrackerParams::bytetrack`] gives the original ByteTrack
+/// (MOT17, 30 fps). Every field's default is stated on the field.
 #[derive(Clone, Debug, PartialEq)]
 pub struct TrackerParams {
+    /// Association method. Default [`Association::ObservationCentric`].
+    pub association: Association,
     /// Detections scoring above this are "high" (first association, may start tracks). Default 0.5.
     pub track_thresh: f32,
     /// Detections scoring above this but below `track_thresh` are "low" (second association only);
@@ -68,17 +87,45 @@ pub struct TrackerParams {
     pub fuse_score: bool,
     /// A tracked and a lost track overlapping by more than this IoU are duplicates. Default 0.85.
     pub duplicate_iou: f32,
-    /// How long a lost track waits to be re-found, in seconds of stream time. Default 1.0 (the original's
+    /// How long a lost track waits to be re-found, in seconds of stream time during which it could have
+    /// been seen (time outside every covered region does not count). Default 2.0 (the original: 1.0,
     /// 30 frames at 30 fps).
     pub lost_buffer_sec: f64,
     /// The frame rate the motion noise is tuned for, in frames per second: Kalman velocities are per
     /// `1 / nominal_fps` seconds. Default 30.
     pub nominal_fps: f64,
+    /// Observation-centric only: when IoU fails, a detection may still match a track whose predicted box
+    /// centre is within this many track heights of the detection's centre (boxes of similar height).
+    /// Default 0.35.
+    pub distance_gate: f32,
+    /// Observation-centric only: how much the distance gate widens per second since the track's last
+    /// observation, in track heights per second. Default 0.6.
+    pub distance_gate_per_sec: f32,
+    /// Observation-centric only: a lost track is still returned, at its predicted box, for this long after
+    /// its last observation (a detector miss at a low rate does not blank the object). 0 turns it off.
+    /// Default 0.3.
+    pub coast_sec: f64,
 }
 
 impl Default for TrackerParams {
     fn default() -> Self {
         Self {
+            association: Association::ObservationCentric,
+            lost_buffer_sec: 2.0,
+            distance_gate: 0.35,
+            distance_gate_per_sec: 0.6,
+            coast_sec: 0.3,
+            ..Self::bytetrack()
+        }
+    }
+}
+
+impl TrackerParams {
+    /// The original ByteTrack (MOT17 settings, 30 fps, 1 s lost buffer), without the observation-centric
+    /// additions.
+    pub fn bytetrack() -> Self {
+        Self {
+            association: Association::ByteTrack,
             track_thresh: 0.5,
             low_thresh: 0.1,
             new_track_thresh: 0.6,
@@ -89,6 +136,9 @@ impl Default for TrackerParams {
             duplicate_iou: 0.85,
             lost_buffer_sec: 1.0,
             nominal_fps: 30.0,
+            distance_gate: 0.0,
+            distance_gate_per_sec: 0.0,
+            coast_sec: 0.0,
         }
     }
 }
@@ -131,6 +181,19 @@ impl TrackerParams {
         if !(self.nominal_fps > 0.0 && self.nominal_fps.is_finite()) {
             let expected = "a positive, finite frame rate";
             return Err(ParamsError::OutOfRange { field: "nominal_fps", value: self.nominal_fps, expected });
+        }
+        let gate = |field, v: f32| {
+            if v >= 0.0 && v.is_finite() {
+                Ok(())
+            } else {
+                Err(ParamsError::OutOfRange { field, value: f64::from(v), expected: "a finite number, 0 or more" })
+            }
+        };
+        gate("distance_gate", self.distance_gate)?;
+        gate("distance_gate_per_sec", self.distance_gate_per_sec)?;
+        if !(self.coast_sec >= 0.0 && self.coast_sec.is_finite()) {
+            let expected = "a finite number of seconds, 0 or more";
+            return Err(ParamsError::OutOfRange { field: "coast_sec", value: self.coast_sec, expected });
         }
         Ok(())
     }
@@ -182,6 +245,15 @@ struct STrack {
     frame_id: u64,
     /// Stream time of the last match.
     last_seen_sec: f64,
+    /// Stream time since the last match during which the track could not be seen (outside every covered
+    /// region): it does not count against the lost buffer.
+    unseen_sec: f64,
+    /// The box of the last matched detection, `[x1, y1, x2, y2]`.
+    last_obs: [f64; 4],
+    /// The filter state right after the last match, for the observation-centric re-update.
+    obs_state: (Mean, Covariance),
+    /// Not observable on the latest update (its predicted centre was outside every covered region).
+    frozen: bool,
 }
 
 impl STrack {
@@ -189,6 +261,32 @@ impl STrack {
         let (cx, cy, a, h) = (self.mean[0], self.mean[1], self.mean[2], self.mean[3]);
         let w = a * h;
         [cx - w / 2.0, cy - h / 2.0, cx + w / 2.0, cy + h / 2.0]
+    }
+
+    /// Seconds since the last match that count against the lost buffer, at stream time `t_sec`.
+    fn missed_sec(&self, t_sec: f64) -> f64 {
+        t_sec - self.last_seen_sec - self.unseen_sec
+    }
+}
+
+/// Where detection ran on a frame, for [`ByteTracker::update_covered`].
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Coverage<'a> {
+    /// The whole frame was inferred.
+    Full,
+    /// Only these regions (source-frame pixels) were inferred; none: nothing was inferred on this frame.
+    Regions(&'a [BBox]),
+}
+
+impl Coverage<'_> {
+    /// Whether the point `(x, y)` was looked at.
+    fn covers(&self, x: f64, y: f64) -> bool {
+        match self {
+            Coverage::Full => true,
+            Coverage::Regions(regions) => regions
+                .iter()
+                .any(|r| x >= f64::from(r.x1) && x <= f64::from(r.x2) && y >= f64::from(r.y1) && y <= f64::from(r.y2)),
+        }
     }
 }
 
@@ -201,10 +299,15 @@ struct Det {
 
 impl Det {
     fn xyah(&self) -> Xyah {
-        let [x1, y1, x2, y2] = self.bbox;
-        let (w, h) = (x2 - x1, y2 - y1);
-        [x1 + w / 2.0, y1 + h / 2.0, w / h, h]
+        xyah(&self.bbox)
     }
+}
+
+/// `[x1, y1, x2, y2]` → `[centre x, centre y, w / h, h]`.
+fn xyah(b: &[f64; 4]) -> Xyah {
+    let [x1, y1, x2, y2] = *b;
+    let (w, h) = (x2 - x1, y2 - y1);
+    [x1 + w / 2.0, y1 + h / 2.0, w / h, h]
 }
 
 /// IoU of two `[x1, y1, x2, y2]` boxes (0 when the union is empty).
@@ -221,6 +324,8 @@ fn iou(a: &[f64; 4], b: &[f64; 4]) -> f64 {
 #[derive(Clone, Copy, Debug, PartialEq)]
 enum Fate {
     Unmatched,
+    /// Not observable on this frame: left as it was, in its list.
+    Frozen,
     Updated,
     Refound,
     NewlyLost,
@@ -303,18 +408,35 @@ impl ByteTracker {
             .collect()
     }
 
+    /// Predicted boxes at stream time `t_sec` of every confirmed track still alive (tracked and lost), for
+    /// region planning. The filter is not touched.
+    pub fn predicted_boxes(&self, t_sec: f64) -> Vec<BBox> {
+        self.hints(t_sec).into_iter().map(|h| h.bbox).collect()
+    }
+
     /// Feed the detections of the frame at stream time `t_sec` (seconds, finite) and get the confirmed
-    /// tracks matched on it. Call it for every processed frame, also with no detections. An earlier
-    /// `t_sec` than the previous call's resets the tracker first.
+    /// tracks on it. Call it for every processed frame, also with no detections. An earlier `t_sec` than
+    /// the previous call's resets the tracker first. The same as [`Self::update_covered`] with
+    /// [`Coverage::Full`].
     pub fn update(&mut self, detections: &[Detection], t_sec: f64) -> Vec<Track> {
+        self.update_covered(detections, t_sec, Coverage::Full)
+    }
+
+    /// [`Self::update`] for a frame on which detection ran only where `coverage` says. A track whose
+    /// predicted centre is outside every covered region could not have been seen: it is left as it was (not
+    /// predicted, not missed, its lost-buffer clock stopped) and, when confirmed and tracked, returned with
+    /// its last box and `stationary: true`.
+    pub fn update_covered(&mut self, detections: &[Detection], t_sec: f64, coverage: Coverage<'_>) -> Vec<Track> {
         if self.last_t_sec.is_some_and(|last| t_sec < last) {
             self.reset();
             self.resets += 1;
         }
         let steps = self.last_t_sec.map_or(0.0, |last| (t_sec - last) * self.params.nominal_fps);
+        let dt_sec = self.last_t_sec.map_or(0.0, |last| t_sec - last);
         self.last_t_sec = Some(t_sec);
         self.frame += 1;
         let p = self.params.clone();
+        let oc = p.association == Association::ObservationCentric;
 
         let mut high = Vec::new();
         let mut low = Vec::new();
@@ -338,14 +460,31 @@ impl ByteTracker {
         let mut tracks: Vec<STrack> = std::mem::take(&mut self.tracked);
         tracks.append(&mut self.lost);
         let mut fate = vec![Fate::Unmatched; tracks.len()];
-        let unconfirmed: Vec<usize> = (0..n_tracked).filter(|&i| !tracks[i].activated).collect();
-        let pool: Vec<usize> = (0..tracks.len()).filter(|&i| i >= n_tracked || tracks[i].activated).collect();
+        // Tracks detection did not look for on this frame are left as they are.
+        for (track, fate) in tracks.iter_mut().zip(&mut fate) {
+            let (cx, cy) = (track.mean[0] + steps * track.mean[4], track.mean[1] + steps * track.mean[5]);
+            track.frozen = !coverage.covers(cx, cy);
+            if track.frozen {
+                track.unseen_sec += dt_sec;
+                *fate = Fate::Frozen;
+            }
+        }
+        let unconfirmed: Vec<usize> = (0..n_tracked).filter(|&i| !tracks[i].activated && !tracks[i].frozen).collect();
+        let pool: Vec<usize> =
+            (0..tracks.len()).filter(|&i| (i >= n_tracked || tracks[i].activated) && !tracks[i].frozen).collect();
         for &i in &pool {
             let t = &mut tracks[i];
             if t.lost {
                 t.mean[7] = 0.0;
             }
             self.kf.predict(&mut t.mean, &mut t.cov, steps);
+        }
+        if oc {
+            // The original leaves unconfirmed tracks unpredicted; their uncertainty should still grow.
+            for &i in &unconfirmed {
+                let t = &mut tracks[i];
+                self.kf.predict(&mut t.mean, &mut t.cov, steps);
+            }
         }
 
         // First association: high detections with tracked and lost tracks.
@@ -369,19 +508,52 @@ impl ByteTracker {
             fate[i] = Fate::Updated;
             self.correct(&mut tracks[i], &low[c], t_sec);
         }
-        for &r in &second.unmatched_rows {
-            let i = remaining[r];
-            tracks[i].lost = true;
-            fate[i] = Fate::NewlyLost;
+
+        // Observation-centric: the tracks and high detections still left, first by the predicted box with a
+        // distance gate where IoU fails, then by the last observed box (recovery when the prediction drifted).
+        let mut left_cols: Vec<usize> = first.unmatched_cols.clone();
+        if oc {
+            for by_observation in [false, true] {
+                let rows: Vec<usize> =
+                    first.unmatched_rows.iter().map(|&r| pool[r]).filter(|&i| fate[i] == Fate::Unmatched).collect();
+                let cost = CostMatrix::from_fn(rows.len(), left_cols.len(), |r, c| {
+                    let track = &tracks[rows[r]];
+                    let reference = if by_observation { track.last_obs } else { track.bbox() };
+                    let thresh = f64::from(p.match_thresh);
+                    self.gated_cost(&reference, &high[left_cols[c]], thresh, track.missed_sec(t_sec))
+                });
+                let matched = linear_assignment(&cost, GATED_MAX);
+                for &(r, c) in &matched.matches {
+                    let i = rows[r];
+                    fate[i] = if tracks[i].lost { Fate::Refound } else { Fate::Updated };
+                    self.correct(&mut tracks[i], &high[left_cols[c]], t_sec);
+                }
+                left_cols = matched.unmatched_cols.iter().map(|&c| left_cols[c]).collect();
+            }
+        }
+        for &i in &remaining {
+            if fate[i] == Fate::Unmatched {
+                tracks[i].lost = true;
+                fate[i] = Fate::NewlyLost;
+            }
         }
 
         // Unconfirmed tracks with the high detections left over.
-        let left: Vec<&Det> = first.unmatched_cols.iter().map(|&c| &high[c]).collect();
+        let left: Vec<&Det> = left_cols.iter().map(|&c| &high[c]).collect();
         let unconfirmed_boxes: Vec<[f64; 4]> = unconfirmed.iter().map(|&i| tracks[i].bbox()).collect();
-        let cost = CostMatrix::from_fn(unconfirmed.len(), left.len(), |r, c| {
-            distance(&unconfirmed_boxes[r], left[c], p.fuse_score)
-        });
-        let third = linear_assignment(&cost, f64::from(p.unconfirmed_match_thresh));
+        let (cost, thresh) = if oc {
+            let cost = CostMatrix::from_fn(unconfirmed.len(), left.len(), |r, c| {
+                let since = tracks[unconfirmed[r]].missed_sec(t_sec);
+                self.gated_cost(&unconfirmed_boxes[r], left[c], f64::from(p.unconfirmed_match_thresh), since)
+            });
+            (cost, GATED_MAX)
+        } else {
+            let cost = CostMatrix::from_fn(unconfirmed.len(), left.len(), |r, c| {
+                distance(&unconfirmed_boxes[r], left[c], p.fuse_score)
+            });
+            (cost, f64::from(p.unconfirmed_match_thresh))
+        };
+        let third = linear_assignment(&cost, thresh);
         for &(r, c) in &third.matches {
             let i = unconfirmed[r];
             fate[i] = Fate::Updated;
@@ -411,12 +583,16 @@ impl ByteTracker {
                 start_frame: self.frame,
                 frame_id: self.frame,
                 last_seen_sec: t_sec,
+                unseen_sec: 0.0,
+                last_obs: det.bbox,
+                obs_state: (mean, cov),
+                frozen: false,
             });
         }
 
         // Lost tracks past the buffer (only those lost before this frame, as in the original).
         for i in n_tracked..tracks.len() {
-            if fate[i] == Fate::Unmatched && t_sec - tracks[i].last_seen_sec > p.lost_buffer_sec + TIME_EPS_SEC {
+            if fate[i] == Fate::Unmatched && tracks[i].missed_sec(t_sec) > p.lost_buffer_sec + TIME_EPS_SEC {
                 fate[i] = Fate::Removed;
             }
         }
@@ -430,7 +606,8 @@ impl ByteTracker {
             match fate[i] {
                 Fate::Updated => tracked.push(track),
                 Fate::Refound => refound.push(track),
-                Fate::Unmatched => lost.push(track),
+                Fate::Frozen if !track.lost => tracked.push(track),
+                Fate::Unmatched | Fate::Frozen => lost.push(track),
                 Fate::NewlyLost => newly_lost.push(track),
                 Fate::Removed => {}
             }
@@ -442,19 +619,23 @@ impl ByteTracker {
         self.tracked = tracked;
         self.lost = lost;
 
-        self.tracked
-            .iter()
-            .filter(|t| t.activated)
-            .map(|t| {
-                let [x1, y1, x2, y2] = t.bbox();
-                Track {
-                    id: t.id.expect("a confirmed track has an id"),
-                    class_id: t.classes.majority(),
-                    score: t.score,
-                    bbox: BBox { x1: x1 as f32, y1: y1 as f32, x2: x2 as f32, y2: y2 as f32 },
-                }
-            })
-            .collect()
+        let output = |t: &STrack| {
+            let [x1, y1, x2, y2] = t.bbox();
+            Track {
+                id: t.id.expect("a confirmed track has an id"),
+                class_id: t.classes.majority(),
+                score: t.score,
+                bbox: BBox { x1: x1 as f32, y1: y1 as f32, x2: x2 as f32, y2: y2 as f32 },
+                stationary: t.frozen,
+            }
+        };
+        let mut out: Vec<Track> = self.tracked.iter().filter(|t| t.activated).map(output).collect();
+        if oc && p.coast_sec > 0.0 {
+            // Missed by the detector only briefly: shown where it is predicted.
+            let coasting = |t: &&STrack| t.activated && !t.frozen && t.missed_sec(t_sec) <= p.coast_sec + TIME_EPS_SEC;
+            out.extend(self.lost.iter().filter(coasting).map(output));
+        }
+        out
     }
 
     fn take_id(&mut self) -> u64 {
@@ -467,9 +648,35 @@ impl ByteTracker {
         CostMatrix::from_fn(boxes.len(), dets.len(), |r, c| distance(&boxes[r], &dets[c], fuse))
     }
 
-    /// Kalman-correct a matched track (ByteTrack's `update` / `re_activate`) and confirm it.
+    /// Observation-centric cost of matching `det` to a track seen at `reference`, `since_sec` after its
+    /// last match: the IoU distance when it is at most `iou_thresh` (a cost ≤ 1), else, for boxes of
+    /// similar height whose centres are within the distance gate, `1 + distance / gate` (in (1, 2]), else
+    /// more than [`GATED_MAX`].
+    fn gated_cost(&self, reference: &[f64; 4], det: &Det, iou_thresh: f64, since_sec: f64) -> f64 {
+        let c = distance(reference, det, self.params.fuse_score);
+        if c <= iou_thresh {
+            return c;
+        }
+        let p = &self.params;
+        let gate = f64::from(p.distance_gate) + f64::from(p.distance_gate_per_sec) * since_sec.max(0.0);
+        let (r, d) = (xyah(reference), det.xyah());
+        let ratio = d[3] / r[3];
+        if !(gate > 0.0 && ratio.is_finite() && (1.0 / MAX_HEIGHT_RATIO..=MAX_HEIGHT_RATIO).contains(&ratio)) {
+            return f64::INFINITY;
+        }
+        let dist = (d[0] - r[0]).hypot(d[1] - r[1]) / r[3];
+        if dist <= gate { 1.0 + dist / gate } else { f64::INFINITY }
+    }
+
+    /// Kalman-correct a matched track (ByteTrack's `update` / `re_activate`) and confirm it. A re-found
+    /// track in observation-centric mode is re-updated over the gap first.
     fn correct(&mut self, track: &mut STrack, det: &Det, t_sec: f64) {
-        if self.kf.update(&mut track.mean, &mut track.cov, det.xyah()).is_err() {
+        let corrected = if self.params.association == Association::ObservationCentric && track.lost {
+            self.reupdate(track, det.xyah(), t_sec)
+        } else {
+            self.kf.update(&mut track.mean, &mut track.cov, det.xyah())
+        };
+        if corrected.is_err() {
             (track.mean, track.cov) = self.kf.initiate(det.xyah());
         }
         track.lost = false;
@@ -477,10 +684,33 @@ impl ByteTracker {
         track.classes.add(det.class_id);
         track.frame_id = self.frame;
         track.last_seen_sec = t_sec;
+        track.unseen_sec = 0.0;
+        track.last_obs = det.bbox;
+        track.obs_state = (track.mean, track.cov);
+        track.frozen = false;
         if !track.activated {
             track.activated = true;
             track.id = Some(self.take_id());
         }
+    }
+
+    /// Observation-centric re-update (OC-SORT's ORU): a track re-found after missed updates has a velocity
+    /// that coasted, unchecked, through the gap. Go back to its state at the last match and run the filter
+    /// over a virtual trajectory, one observation per missed update, moving in a straight line from the
+    /// last observed box to `z`, so the velocity comes out of where the object really went.
+    fn reupdate(&self, track: &mut STrack, z: Xyah, t_sec: f64) -> Result<(), KalmanError> {
+        let (mut mean, mut cov) = track.obs_state;
+        let n = self.frame.saturating_sub(track.frame_id).max(1);
+        let step = track.missed_sec(t_sec).max(0.0) * self.params.nominal_fps / n as f64;
+        let from = xyah(&track.last_obs);
+        for k in 1..=n {
+            let f = k as f64 / n as f64;
+            let virtual_obs: Xyah = std::array::from_fn(|j| from[j] + f * (z[j] - from[j]));
+            self.kf.predict(&mut mean, &mut cov, step);
+            self.kf.update(&mut mean, &mut cov, if k == n { z } else { virtual_obs })?;
+        }
+        (track.mean, track.cov) = (mean, cov);
+        Ok(())
     }
 
     /// Between a tracked and a lost track overlapping by more than `duplicate_iou`, drop the younger.
@@ -524,8 +754,9 @@ mod tests {
         Detection { class_id: 0, score, bbox: BBox { x1: x, y1: y, x2: x + 100.0, y2: y + 250.0 } }
     }
 
+    /// The original ByteTrack: the tests below pin its behaviour.
     fn tracker() -> ByteTracker {
-        ByteTracker::new(TrackerParams::default()).unwrap()
+        ByteTracker::new(TrackerParams::bytetrack()).unwrap()
     }
 
     fn ids(tracks: &[Track]) -> Vec<u64> {
@@ -536,7 +767,7 @@ mod tests {
 
     /// Params equivalent to `scripts/tracker/reference_tracks.py`'s `sv.ByteTrack(...)` at 25 fps.
     fn supervision_params() -> TrackerParams {
-        TrackerParams { lost_buffer_sec: 1.0, nominal_fps: 25.0, ..TrackerParams::default() }
+        TrackerParams { lost_buffer_sec: 1.0, nominal_fps: 25.0, ..TrackerParams::bytetrack() }
     }
 
     fn fixture(name: &str) -> Vec<MotRow> {

@@ -2,12 +2,13 @@
 //!
 //! - [`kalman`]: the ByteTrack/DeepSORT Kalman filter, with predictions over real time steps.
 //! - [`assignment`]: optimal linear assignment with a cost threshold.
-//! - [`bytetrack`]: the ByteTrack association logic ([`ByteTracker`], [`TrackerParams`]).
+//! - [`bytetrack`]: the association logic: ByteTrack plus observation-centric additions for low detection
+//!   rates ([`ByteTracker`], [`TrackerParams`], [`Coverage`]).
 //! - [`mot`]: MOTChallenge files in and out (the `panoptes track` command and the golden test).
 //! - [`compare`]: MOTA/IDF1-style agreement between two track sets.
 //!
-//! The actor is thin: it turns each [`FrameDetections`] into a [`ByteTracker::update`] at the frame's
-//! stream time and sends the confirmed tracks to the hub as a [`TrackedFrame`]. The tracker resets itself
+//! The actor is thin: it turns each [`FrameDetections`] into a [`ByteTracker::update_covered`] at the
+//! frame's stream time, with the regions detection looked at, and sends the confirmed tracks to the hub as a [`TrackedFrame`]. The tracker resets itself
 //! when stream time goes backwards (a looping file, a reconnect) and keeps counting ids, so an id is never
 //! reused within a camera.
 
@@ -17,7 +18,7 @@ pub mod compare;
 pub mod kalman;
 pub mod mot;
 
-pub use bytetrack::{ByteTracker, ParamsError, TrackerParams};
+pub use bytetrack::{Association, ByteTracker, Coverage, ParamsError, TrackerParams};
 
 use crate::messages::{CameraId, FrameDetections, TrackedFrame};
 use crate::metric_names;
@@ -63,7 +64,11 @@ impl Handler<FrameDetections> for TrackerActor {
 
     fn handle(&mut self, msg: FrameDetections, _ctx: &mut Context<Self>) {
         let resets = self.tracker.resets();
-        let tracks = self.tracker.update(&msg.detections, msg.meta.pts.as_secs_f64());
+        // Tracks outside every inferred region were not looked for: they are held, not missed.
+        let regions: Option<Vec<crate::geometry::BBox>> =
+            msg.coverage.regions.as_ref().map(|rs| rs.iter().map(|r| r.to_bbox()).collect());
+        let coverage = regions.as_deref().map_or(Coverage::Full, Coverage::Regions);
+        let tracks = self.tracker.update_covered(&msg.detections, msg.meta.pts.as_secs_f64(), coverage);
         if self.tracker.resets() != resets {
             tracing::info!(camera = %self.camera, pts = ?msg.meta.pts, "stream time went backwards: tracks reset, ids continue");
         }
@@ -98,13 +103,21 @@ impl Handler<crate::messages::Flush> for TrackerActor {
 
 impl From<&crate::config::TrackerConfig> for TrackerParams {
     fn from(c: &crate::config::TrackerConfig) -> Self {
+        let base = match c.association {
+            Association::ByteTrack => Self::bytetrack(),
+            Association::ObservationCentric => Self::default(),
+        };
         Self {
+            association: c.association,
             track_thresh: c.track_thresh,
             low_thresh: c.low_thresh,
             new_track_thresh: c.new_track_thresh,
             match_thresh: c.match_thresh,
             lost_buffer_sec: c.lost_buffer_sec,
-            ..Self::default()
+            distance_gate: c.distance_gate,
+            distance_gate_per_sec: c.distance_gate_per_sec,
+            coast_sec: c.coast_sec,
+            ..base
         }
     }
 }

@@ -142,7 +142,13 @@ mod tests {
 
     #[test]
     fn written_tracks_read_back() {
-        let track = Track { id: 7, class_id: 0, score: 0.8126, bbox: BBox { x1: 1.0, y1: 2.0, x2: 11.5, y2: 22.25 } };
+        let track = Track {
+            id: 7,
+            class_id: 0,
+            score: 0.8126,
+            bbox: BBox { x1: 1.0, y1: 2.0, x2: 11.5, y2: 22.25 },
+            stationary: false,
+        };
         let mut out = Vec::new();
         write_tracks(&mut out, 3, &[track]).unwrap();
         let text = String::from_utf8(out).unwrap();
