@@ -779,9 +779,10 @@ pub struct RuleConfig {
     /// Default `bottom_center`.
     #[serde(default)]
     pub anchor: Option<String>,
-    /// `intrusion`: seconds of stream time the object must stay inside before `start`. Default 0.0.
-    #[serde(default)]
-    pub enter_sec: Option<f64>,
+    /// `intrusion`: seconds of stream time the object must stay inside before `start`, ≥ 0. Default 1.0.
+    /// `enter_sec` is its former name, still accepted.
+    #[serde(default, alias = "enter_sec")]
+    pub min_sec: Option<f64>,
     /// `intrusion`, `loitering`: seconds of stream time outside (or unseen) before `end`. Default 2.0.
     #[serde(default)]
     pub exit_sec: Option<f64>,
@@ -799,6 +800,11 @@ pub struct RuleConfig {
     /// to count, in [0, 0.5). Default 0.02.
     #[serde(default)]
     pub min_distance: Option<f64>,
+    /// `intrusion`, `loitering`, `line_crossing`: seconds of stream time a lost object's event waits for a
+    /// successor track (a new track near where the lost one was heading), which then continues it. ≥ 0;
+    /// 0 turns continuity off. Default 2.0.
+    #[serde(default)]
+    pub grace_sec: Option<f64>,
     /// Seconds of stream time after an `end` (or a crossing) before the same track — or, for `occupancy`, the
     /// zone — can raise another `start`. Default 0.0.
     #[serde(default)]

@@ -80,9 +80,10 @@ fn schemas() -> Value {
     }
     for f in [
         "min_confidence",
-        "enter_sec",
+        "min_sec",
         "exit_sec",
         "dwell_sec",
+        "grace_sec",
         "min_count",
         "hold_sec",
         "min_distance",

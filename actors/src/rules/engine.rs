@@ -3,7 +3,8 @@
 //! Pure and synchronous: the [`super::RuleActor`] feeds it frames. All timing is on stream time (the frames'
 //! PTS), never the server clock, so low frame rates, replays and gaps behave the same as live video. The kinds
 //! live in their own modules: [`super::presence`] (intrusion, loitering), [`super::occupancy`],
-//! [`super::line_crossing`].
+//! [`super::line_crossing`]; the per-object ones follow objects across track fragments with
+//! [`super::continuity`].
 
 use super::geometry::Point;
 use super::line_crossing::LineState;
@@ -81,20 +82,29 @@ pub(super) struct Ctx<'a> {
 
 impl Ctx<'_> {
     /// An event of `spec` on this frame; `end_pts` only for `end` events (and instantaneous ones).
+    ///
+    /// `obj` is the object's latest observation and every track id it spans (see [`super::continuity`]): the
+    /// event's `track_id` is the first of them, and `details.track_ids` lists them all.
     pub fn event(
         &self,
         spec: &RuleSpec,
         state: EventState,
-        obj: Option<&Obs>,
+        obj: Option<(&Obs, &[u64])>,
         end_pts: Option<Pts>,
-        details: serde_json::Value,
+        mut details: serde_json::Value,
     ) -> Event {
+        let track_id = obj.map(|(o, ids)| ids.first().copied().unwrap_or(o.track_id));
+        if let (Some((o, ids)), Some(map)) = (obj, details.as_object_mut()) {
+            let ids = if ids.is_empty() { vec![o.track_id] } else { ids.to_vec() };
+            map.insert("track_ids".into(), serde_json::json!(ids));
+        }
+        let obj = obj.map(|(o, _)| o);
         Event {
             camera: self.camera.to_string(),
             rule: spec.id.clone(),
             kind: event_kind(&spec.kind),
             state,
-            track_id: obj.map(|o| o.track_id),
+            track_id,
             class: obj.map(|o| o.class.clone()),
             confidence: obj.map(|o| o.score),
             pts: self.now.pts,
@@ -130,9 +140,11 @@ struct Running {
 impl Running {
     fn new(spec: RuleSpec) -> Self {
         let state = match spec.kind {
-            RuleKind::Intrusion { .. } | RuleKind::Loitering { .. } => State::Presence(PresenceState::default()),
+            RuleKind::Intrusion { .. } | RuleKind::Loitering { .. } => {
+                State::Presence(PresenceState::new(spec.grace_sec))
+            }
             RuleKind::Occupancy { .. } => State::Occupancy(OccupancyState::default()),
-            RuleKind::LineCrossing { .. } => State::Line(LineState::default()),
+            RuleKind::LineCrossing { .. } => State::Line(LineState::new(spec.grace_sec)),
         };
         Self { spec, state }
     }

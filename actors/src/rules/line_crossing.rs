@@ -9,14 +9,18 @@
 //! the line. A crossing counts when the committed side flips and some step of the track's path since the last
 //! commit crossed the segment itself (not its extension). A track wobbling on the line never gets far enough on
 //! the other side to commit, so it counts once; one that walks round the end of the segment counts nothing.
-//! Steps are taken between consecutive observations of the track, so a track lost and re-found, or a low frame
-//! rate, still counts the crossing it made while unseen.
+//! Steps are taken between consecutive observations of the *object* — a track, or the chain of tracks that
+//! [`super::continuity`] joined (a lost track and the new one that appeared where it was heading within
+//! `grace_sec`) — so a track lost and re-found, a fragment that comes back under a new id, or a low frame rate,
+//! still counts the crossing made while unseen, once; a fragment does not start a fresh path that could count
+//! the same crossing again.
 //!
 //! Each crossing raises one instantaneous event: state `start` with `end_pts` equal to `pts`, details
-//! `direction`, `line`, and the rule's running `in_count` / `out_count` (since the engine started). Every
-//! crossing is counted; `cooldown_sec` only suppresses the events of a track's crossings that follow its
-//! previous event within that time.
+//! `direction`, `line`, `track_ids` (the object's tracks; `track_id` is the first), and the rule's running
+//! `in_count` / `out_count` (since the engine started). Every crossing is counted; `cooldown_sec` only
+//! suppresses the events of an object's crossings that follow its previous event within that time.
 
+use super::continuity::Continuity;
 use super::engine::{Ctx, Obs, Stamp, TIME_EPS, secs};
 use super::geometry::{Point, segments_intersect, signed_distance};
 use super::spec::{RuleKind, RuleSpec, Target};
@@ -38,14 +42,21 @@ struct PathState {
     last_event: Option<Stamp>,
 }
 
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub(super) struct LineState {
+    continuity: Continuity,
+    /// Object key → its path.
     tracks: BTreeMap<u64, PathState>,
     in_count: u64,
     out_count: u64,
 }
 
 impl LineState {
+    /// A lost object's path continues with a successor track appearing within `grace_sec`.
+    pub fn new(grace_sec: f64) -> Self {
+        Self { continuity: Continuity::new(grace_sec), tracks: BTreeMap::new(), in_count: 0, out_count: 0 }
+    }
+
     pub fn update(&mut self, spec: &RuleSpec, ctx: &Ctx<'_>, obs: &[Obs], out: &mut Vec<Event>) {
         let (Target::Line { id: line, a, b }, RuleKind::LineCrossing { min_distance }) = (&spec.target, &spec.kind)
         else {
@@ -53,9 +64,10 @@ impl LineState {
         };
         let now = ctx.now;
         let band = min_distance.max(super::geometry::EPS);
-        for o in obs {
+        let keys = self.continuity.update(now.pts, obs);
+        for (o, key) in obs.iter().zip(keys) {
             let p = o.point;
-            let st = self.tracks.entry(o.track_id).or_insert(PathState {
+            let st = self.tracks.entry(key).or_insert(PathState {
                 last_point: p,
                 last_seen: now,
                 committed: None,
@@ -94,13 +106,15 @@ impl LineState {
                 "in_count": self.in_count,
                 "out_count": self.out_count,
             });
-            out.push(ctx.event(spec, EventState::Start, Some(o), Some(now.pts), details));
+            let ids = self.continuity.track_ids(key);
+            out.push(ctx.event(spec, EventState::Start, Some((o, ids)), Some(now.pts), details));
         }
         self.tracks.retain(|_, st| secs(now.pts, st.last_seen.pts) <= FORGET_AFTER_SEC);
     }
 
-    /// Forget every track's path (their ids do not come back after a stream restart); the counts go on.
+    /// Forget every object's path (track ids do not come back after a stream restart); the counts go on.
     pub fn forget_tracks(&mut self) {
         self.tracks.clear();
+        self.continuity.clear();
     }
 }

@@ -6,9 +6,12 @@
 //!   disabled on its own, with the reason, never the camera.
 //! - [`engine`]: [`RuleEngine`], the pure core: frames in, [`Event`](crate::messages::Event)s out, on stream time.
 //! - `presence` (intrusion, loitering), `occupancy`, `line_crossing`: the state machine of each kind.
+//! - `continuity`: joins the fragments of one object's track (a lost track and its successor), so that
+//!   presence and line rules raise one event per object, listing every track id it spans.
 //!
 //! The semantics of each kind, with configuration examples, are in `docs/rules.md`.
 
+mod continuity;
 pub mod engine;
 pub mod geometry;
 mod line_crossing;

@@ -12,6 +12,11 @@ use std::collections::{HashMap, HashSet};
 /// `intrusion` / `loitering` `exit_sec` default, seconds: longer than the tracker's default `lost_buffer_sec`
 /// (1.5 s), so a track lost and re-found by the tracker keeps its event.
 pub const DEFAULT_EXIT_SEC: f64 = 2.0;
+/// `intrusion` `min_sec` default, seconds: someone cutting across a corner of the zone raises nothing.
+pub const DEFAULT_MIN_SEC: f64 = 1.0;
+/// `intrusion` / `loitering` / `line_crossing` `grace_sec` default, seconds: how long a lost object's event waits
+/// for a successor track.
+pub const DEFAULT_GRACE_SEC: f64 = 2.0;
 /// `occupancy` `hold_sec` default, seconds.
 pub const DEFAULT_HOLD_SEC: f64 = 2.0;
 /// `line_crossing` `min_distance` default, normalised units.
@@ -106,7 +111,7 @@ pub enum Anchor {
 /// What a rule does, with its settings resolved (defaults applied).
 #[derive(Clone, Debug, PartialEq)]
 pub enum RuleKind {
-    Intrusion { enter_sec: f64, exit_sec: f64 },
+    Intrusion { min_sec: f64, exit_sec: f64 },
     Loitering { dwell_sec: f64, exit_sec: f64 },
     Occupancy { min_count: u32, hold_sec: f64 },
     LineCrossing { min_distance: f64 },
@@ -130,6 +135,8 @@ pub struct RuleSpec {
     pub min_confidence: f32,
     pub anchor: Anchor,
     pub cooldown_sec: f64,
+    /// How long a lost object waits for a successor track (intrusion, loitering, line crossing; 0 otherwise).
+    pub grace_sec: f64,
 }
 
 /// Check one zone's polygon.
@@ -231,10 +238,10 @@ fn by_id<'a, T>(items: impl Iterator<Item = (&'a str, &'a T)>) -> HashMap<&'a st
 /// `cooldown_sec`, `enabled`).
 fn kind_fields(kind: &str) -> Option<(&'static str, &'static [&'static str])> {
     Some(match kind {
-        "intrusion" => ("intrusion", &["enter_sec", "exit_sec"]),
-        "loitering" => ("loitering", &["dwell_sec", "exit_sec"]),
+        "intrusion" => ("intrusion", &["min_sec", "exit_sec", "grace_sec"]),
+        "loitering" => ("loitering", &["dwell_sec", "exit_sec", "grace_sec"]),
         "occupancy" => ("occupancy", &["min_count", "hold_sec"]),
-        "line_crossing" => ("line_crossing", &["min_distance"]),
+        "line_crossing" => ("line_crossing", &["min_distance", "grace_sec"]),
         _ => return None,
     })
 }
@@ -251,7 +258,8 @@ fn compile_rule(
         return Err(RuleError::UnknownKind { camera: cam, rule: id, kind: rule.kind.clone() });
     };
     let optional = [
-        ("enter_sec", rule.enter_sec.is_some()),
+        ("min_sec", rule.min_sec.is_some()),
+        ("grace_sec", rule.grace_sec.is_some()),
         ("exit_sec", rule.exit_sec.is_some()),
         ("dwell_sec", rule.dwell_sec.is_some()),
         ("min_count", rule.min_count.is_some()),
@@ -302,7 +310,7 @@ fn compile_rule(
 
     let rule_kind = match kind {
         "intrusion" => RuleKind::Intrusion {
-            enter_sec: seconds("enter_sec", rule.enter_sec, 0.0)?,
+            min_sec: seconds("min_sec", rule.min_sec, DEFAULT_MIN_SEC)?,
             exit_sec: seconds("exit_sec", rule.exit_sec, DEFAULT_EXIT_SEC)?,
         },
         "loitering" => {
@@ -342,6 +350,11 @@ fn compile_rule(
         Some(other) => return Err(bad("anchor", format!("`{other}`"), "is unknown; use bottom_center or center")),
     };
     let cooldown_sec = seconds("cooldown_sec", rule.cooldown_sec, 0.0)?;
+    let grace_sec = if allowed.contains(&"grace_sec") {
+        seconds("grace_sec", rule.grace_sec, DEFAULT_GRACE_SEC)?
+    } else {
+        0.0
+    };
     let classes = if rule.classes.is_empty() {
         None
     } else {
@@ -359,7 +372,7 @@ fn compile_rule(
         }
         Some(ids)
     };
-    Ok(RuleSpec { id, kind: rule_kind, target, classes, min_confidence, anchor, cooldown_sec })
+    Ok(RuleSpec { id, kind: rule_kind, target, classes, min_confidence, anchor, cooldown_sec, grace_sec })
 }
 
 fn find<'a, T>(
@@ -424,7 +437,8 @@ mod tests {
             &labels(),
         );
         assert!(disabled.is_empty(), "{disabled:?}");
-        assert_eq!(specs[0].kind, RuleKind::Intrusion { enter_sec: 0.0, exit_sec: 2.0 });
+        assert_eq!(specs[0].kind, RuleKind::Intrusion { min_sec: 1.0, exit_sec: 2.0 });
+        assert_eq!(specs.iter().map(|s| s.grace_sec).collect::<Vec<_>>(), vec![2.0, 2.0, 0.0, 2.0]);
         assert_eq!(specs[0].classes, Some(HashSet::from([1])));
         assert_eq!(specs[0].anchor, Anchor::BottomCenter);
         assert_eq!(specs[1].kind, RuleKind::Loitering { dwell_sec: 10.0, exit_sec: 2.0 });
@@ -432,6 +446,21 @@ mod tests {
         assert_eq!(specs[3].kind, RuleKind::LineCrossing { min_distance: 0.02 });
         assert_eq!(specs[3].anchor, Anchor::Center);
         assert!(specs.iter().all(|s| s.classes.is_some() == (s.id == "i") && s.cooldown_sec == 0.0));
+    }
+
+    #[test]
+    fn min_sec_is_also_read_under_its_former_name_and_zero_is_allowed() {
+        let (specs, disabled) = compile(
+            "gate",
+            &config(vec![
+                rule(serde_json::json!({"id": "a", "kind": "intrusion", "zone": "walkway", "enter_sec": 0.5})),
+                rule(serde_json::json!({"id": "b", "kind": "intrusion", "zone": "walkway", "min_sec": 0.0, "grace_sec": 0.0})),
+            ]),
+            &labels(),
+        );
+        assert!(disabled.is_empty(), "{disabled:?}");
+        assert_eq!(specs[0].kind, RuleKind::Intrusion { min_sec: 0.5, exit_sec: 2.0 });
+        assert_eq!((specs[1].kind.clone(), specs[1].grace_sec), (RuleKind::Intrusion { min_sec: 0.0, exit_sec: 2.0 }, 0.0));
     }
 
     #[test]
@@ -509,6 +538,22 @@ mod tests {
             (
                 serde_json::json!({"id": "r", "kind": "intrusion", "zone": "walkway", "cooldown_sec": -1.0}),
                 "`cooldown_sec` = -1",
+            ),
+            (
+                serde_json::json!({"id": "r", "kind": "intrusion", "zone": "walkway", "min_sec": -0.5}),
+                "`min_sec` = -0.5 must be a number of seconds ≥ 0",
+            ),
+            (
+                serde_json::json!({"id": "r", "kind": "loitering", "zone": "walkway", "dwell_sec": 5.0, "grace_sec": -1.0}),
+                "`grace_sec` = -1 must be a number of seconds ≥ 0",
+            ),
+            (
+                serde_json::json!({"id": "r", "kind": "occupancy", "zone": "walkway", "min_count": 1, "grace_sec": 1.0}),
+                "`grace_sec` does not apply to kind `occupancy`",
+            ),
+            (
+                serde_json::json!({"id": "r", "kind": "loitering", "zone": "walkway", "dwell_sec": 5.0, "min_sec": 1.0}),
+                "`min_sec` does not apply to kind `loitering`",
             ),
             (
                 serde_json::json!({"id": "r", "kind": "intrusion", "zone": "walkway", "min_confidence": 1.5}),

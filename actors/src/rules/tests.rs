@@ -100,7 +100,9 @@ fn states(events: &[(i64, Event)]) -> Vec<(i64, EventState)> {
 
 #[test]
 fn intrusion_starts_on_entry_and_ends_after_exit_sec_with_every_field() {
-    let mut e = engine(vec![json!({"id": "r", "kind": "intrusion", "zone": "walkway", "classes": ["person"]})]);
+    let mut e = engine(vec![json!({
+        "id": "r", "kind": "intrusion", "zone": "walkway", "classes": ["person"], "min_sec": 0.0
+    })]);
     // Walks down at 5 fps: y = 0.2 + 0.05 per frame; inside from y ≥ 0.5, i.e. from t = 1200 ms (frame 6).
     // Leaves by the bottom? No: at t = 3000 ms it jumps back up to y = 0.3 and stays outside.
     let path = |t: i64| {
@@ -121,7 +123,7 @@ fn intrusion_starts_on_entry_and_ends_after_exit_sec_with_every_field() {
     assert_eq!(start.wall_ms, 1_700_000_000_000 + 1200);
     assert_eq!(start.end_pts, None);
     assert_eq!(start.bbox, Some(bbox(&person(7, 0.5, 0.2 + 0.05 * 6.0))));
-    assert_eq!(start.details["zone"], "walkway");
+    assert_eq!(start.details, json!({"zone": "walkway", "track_ids": [7]}));
     let end = &events[1].1;
     assert_eq!((end.pts, end.end_pts, end.wall_ms), (pts(5000), Some(pts(3000)), 1_700_000_000_000 + 5000));
     assert_eq!(end.track_id, Some(7));
@@ -133,7 +135,7 @@ fn intrusion_starts_on_entry_and_ends_after_exit_sec_with_every_field() {
 fn jitter_at_the_zone_edge_does_not_flap() {
     // The feet hop across the top edge (y = 0.5) every frame at 10 fps for 10 s: inside, outside, inside, ...
     let jitter = |t: i64| vec![person(1, 0.5, if (t / 100) % 2 == 0 { 0.51 } else { 0.49 })];
-    let rule = |exit: f64| json!({"id": "r", "kind": "intrusion", "zone": "walkway", "exit_sec": exit});
+    let rule = |exit: f64| json!({"id": "r", "kind": "intrusion", "zone": "walkway", "exit_sec": exit, "min_sec": 0.0});
     let mut e = engine(vec![rule(1.0)]);
     let events = run(&mut e, 0, 10_000, 100, jitter);
     assert_eq!(states(&events), vec![(0, EventState::Start)], "one start, no end while it hovers");
@@ -148,15 +150,15 @@ fn jitter_at_the_zone_edge_does_not_flap() {
 }
 
 #[test]
-fn enter_sec_and_cooldown_delay_starts() {
+fn min_sec_and_cooldown_delay_starts() {
     let mut e = engine(vec![json!({
-        "id": "r", "kind": "intrusion", "zone": "walkway", "enter_sec": 1.0, "exit_sec": 0.0, "cooldown_sec": 5.0
+        "id": "r", "kind": "intrusion", "zone": "walkway", "min_sec": 1.0, "exit_sec": 0.0, "cooldown_sec": 5.0
     })]);
     // Inside 0–3000, out 3000–4000, back in from 4000 on.
     let path = |t: i64| vec![person(3, 0.5, if (3000..4000).contains(&t) { 0.3 } else { 0.7 })];
     let events = run(&mut e, 0, 12_000, 500, path);
     // Starts 1 s after entry; ends on the first frame out (exit_sec 0); the re-entry at 4000 would start at
-    // 5000 (enter_sec) but the cooldown runs until 3000 + 5000 = 8000.
+    // 5000 (min_sec) but the cooldown runs until 3000 + 5000 = 8000.
     assert_eq!(states(&events), vec![(1000, EventState::Start), (3000, EventState::End), (8000, EventState::Start)]);
 }
 
@@ -166,11 +168,12 @@ fn a_track_lost_and_refound_continues_its_stay() {
     // Inside from 0, unseen 1000–2200 (1.2 s < exit_sec 2 s), inside again until 6000, then gone for good.
     let path = |t: i64| if (1000..2200).contains(&t) || t >= 6000 { vec![] } else { vec![person(9, 0.4, 0.8)] };
     let events = run(&mut e, 0, 9000, 200, path);
-    // The dwell counts from 0 through the gap: start at 4000; the end comes 2 s after it vanished at 6000.
+    // The dwell counts from 0 through the gap: start at 4000; the end comes 2 s after it vanished at 6000, and
+    // is stamped with the last frame it was seen (5800).
     assert_eq!(states(&events), vec![(4000, EventState::Start), (8000, EventState::End)]);
     assert_eq!(events[0].1.details["dwell_sec"], 4.0);
-    assert_eq!(events[1].1.end_pts, Some(pts(6000)));
-    assert_eq!(events[1].1.details["dwell_sec"], 6.0);
+    assert_eq!(events[1].1.end_pts, Some(pts(5800)));
+    assert!((events[1].1.details["dwell_sec"].as_f64().unwrap() - 5.8).abs() < 1e-9);
     // A longer loss ends the stay: re-found after that, the dwell starts over.
     let mut e = engine(vec![json!({"id": "r", "kind": "loitering", "zone": "walkway", "dwell_sec": 4.0})]);
     let path = |t: i64| if (2000..4600).contains(&t) { vec![] } else { vec![person(9, 0.4, 0.8)] };
@@ -251,8 +254,9 @@ fn occupancy_holds_before_start_and_before_clearing() {
 #[test]
 fn filters_on_class_confidence_and_anchor() {
     let mut e = engine(vec![
-        json!({"id": "people", "kind": "intrusion", "zone": "walkway", "classes": ["person"], "min_confidence": 0.5}),
-        json!({"id": "centre", "kind": "intrusion", "zone": "walkway", "anchor": "center"}),
+        json!({"id": "people", "kind": "intrusion", "zone": "walkway", "classes": ["person"], "min_confidence": 0.5,
+               "min_sec": 0.0}),
+        json!({"id": "centre", "kind": "intrusion", "zone": "walkway", "anchor": "center", "min_sec": 0.0}),
     ]);
     let car = Obj { id: 1, class: CAR, score: 0.9, x: 0.5, y: 0.9 };
     let faint = Obj { id: 2, class: PERSON, score: 0.4, x: 0.5, y: 0.9 };
@@ -333,7 +337,7 @@ fn line_crossing_cooldown_suppresses_events_not_counts() {
 #[test]
 fn stream_time_going_back_ends_open_events_on_the_last_frame() {
     let mut e = engine(vec![
-        json!({"id": "i", "kind": "intrusion", "zone": "walkway"}),
+        json!({"id": "i", "kind": "intrusion", "zone": "walkway", "min_sec": 0.0}),
         json!({"id": "o", "kind": "occupancy", "zone": "walkway", "min_count": 1, "hold_sec": 0.0}),
     ]);
     let events = run(&mut e, 0, 1000, 200, |_| vec![person(1, 0.5, 0.8)]);
@@ -364,7 +368,7 @@ fn stream_time_going_back_ends_open_events_on_the_last_frame() {
 
 #[test]
 fn replacing_the_config_keeps_unchanged_rules_and_ends_changed_ones() {
-    let intrusion = json!({"id": "i", "kind": "intrusion", "zone": "walkway"});
+    let intrusion = json!({"id": "i", "kind": "intrusion", "zone": "walkway", "min_sec": 0.0});
     let loiter = json!({"id": "l", "kind": "loitering", "zone": "walkway", "dwell_sec": 1.0});
     let mut e = engine(vec![intrusion.clone(), loiter]);
     let events = run(&mut e, 0, 1200, 200, |_| vec![person(1, 0.5, 0.8)]);
@@ -394,7 +398,7 @@ fn replacing_the_config_keeps_unchanged_rules_and_ends_changed_ones() {
 fn a_bad_rule_leaves_the_rest_of_the_camera_running() {
     let mut config = shapes(vec![
         json!({"id": "bad", "kind": "intrusion", "zone": "bow"}),
-        json!({"id": "good", "kind": "intrusion", "zone": "walkway"}),
+        json!({"id": "good", "kind": "intrusion", "zone": "walkway", "min_sec": 0.0}),
     ]);
     config.zones.push(ZoneConfig { id: "bow".into(), polygon: vec![[0.1, 0.1], [0.9, 0.1], [0.1, 0.9], [0.9, 0.9]] });
     let (mut e, disabled) = RuleEngine::new("gate", &config, labels());
@@ -402,6 +406,173 @@ fn a_bad_rule_leaves_the_rest_of_the_camera_running() {
     assert!(disabled[0].reason.starts_with("camera `gate`, zone `bow`: the polygon crosses itself"), "{disabled:?}");
     let events = step(&mut e, 0, &[person(1, 0.5, 0.8)]);
     assert_eq!(events.iter().map(|e| e.rule.as_str()).collect::<Vec<_>>(), vec!["good"]);
+}
+
+/// A person walking right along the walkway at 5 fps (x 0.2 → 0.2 + 0.01 per frame, 50 px/s with an 80 px box)
+/// under track 1 until 3000 ms, unseen 3000–3600, then under track 2 where the walk led, until `until_ms`.
+fn fragmenting_walk(until_ms: i64) -> impl Fn(i64) -> Vec<Obj> {
+    move |t| {
+        let x = 0.2 + 0.01 * (t / 200) as f64;
+        match t {
+            0..3000 => vec![person(1, x, 0.8)],
+            3000..3600 => vec![],
+            t if t < until_ms => vec![person(2, x, 0.8)],
+            _ => vec![],
+        }
+    }
+}
+
+#[test]
+fn a_fragmenting_person_gives_one_start_and_one_end_spanning_both_ids() {
+    let mut e = engine(vec![json!({"id": "r", "kind": "intrusion", "zone": "walkway"})]);
+    let events = run(&mut e, 0, 12_000, 200, fragmenting_walk(8000));
+    // min_sec 1 s: start at 1000; track 2 continues the event; last seen 7800, so the end waits for
+    // exit_sec (from 8000) and grace_sec (from 7800): 10 000, stamped 7800.
+    assert_eq!(states(&events), vec![(1000, EventState::Start), (10_000, EventState::End)]);
+    let (start, end) = (&events[0].1, &events[1].1);
+    assert_eq!((start.track_id, start.details["track_ids"].clone()), (Some(1), json!([1])));
+    assert_eq!((end.track_id, end.details["track_ids"].clone()), (Some(1), json!([1, 2])));
+    assert_eq!(end.end_pts, Some(pts(7800)));
+    assert_eq!(end.bbox, Some(bbox(&person(2, 0.2 + 0.01 * 39.0, 0.8))), "the successor's last box");
+    assert!((end.details["duration_sec"].as_f64().unwrap() - 7.8).abs() < 1e-9, "{}", end.details);
+    assert_eq!(end.details["reason"], "left");
+    // Without continuity (grace_sec 0) the same walk is two intrusions.
+    let mut e = engine(vec![json!({"id": "r", "kind": "intrusion", "zone": "walkway", "grace_sec": 0.0})]);
+    let events = run(&mut e, 0, 12_000, 200, fragmenting_walk(8000));
+    let starts: Vec<Option<u64>> =
+        events.iter().filter(|(_, e)| e.state == EventState::Start).map(|(_, e)| e.track_id).collect();
+    assert_eq!(starts, vec![Some(1), Some(2)]);
+}
+
+#[test]
+fn a_successor_found_before_the_start_carries_its_first_track() {
+    // The fragment comes before min_sec is reached: the start names track 1 and lists both.
+    let mut e = engine(vec![json!({"id": "r", "kind": "intrusion", "zone": "walkway", "min_sec": 3.2})]);
+    let events = run(&mut e, 0, 4000, 200, fragmenting_walk(8000));
+    assert_eq!(states(&events), vec![(3600, EventState::Start)], "3.6 s after entry, on track 2's first frame");
+    assert_eq!((events[0].1.track_id, events[0].1.details["track_ids"].clone()), (Some(1), json!([1, 2])));
+    assert!((events[0].1.details.as_object().unwrap().len()) == 2, "{}", events[0].1.details);
+}
+
+#[test]
+fn two_people_far_apart_give_two_events() {
+    let mut e = engine(vec![json!({"id": "r", "kind": "intrusion", "zone": "walkway"})]);
+    // Person 1 stands at x 0.2 until 2000 ms and vanishes; person 2 appears at x 0.8 from 2400 ms on.
+    let events = run(&mut e, 0, 6000, 200, |t| match t {
+        0..2000 => vec![person(1, 0.2, 0.8)],
+        2000..2400 => vec![],
+        _ => vec![person(2, 0.8, 0.8)],
+    });
+    let got: Vec<(i64, EventState, Option<u64>)> = events.iter().map(|(t, e)| (*t, e.state, e.track_id)).collect();
+    assert_eq!(
+        got,
+        vec![(1000, EventState::Start, Some(1)), (3400, EventState::Start, Some(2)), (4000, EventState::End, Some(1))]
+    );
+    assert_eq!(events[2].1.end_pts, Some(pts(1800)));
+    assert_eq!(events[2].1.details["track_ids"], json!([1]));
+}
+
+#[test]
+fn min_sec_suppresses_a_short_pass_through() {
+    // Inside for 0.5 s (0–400 ms at 10 fps... 5 frames), then out of the zone and walking away.
+    let pass = |t: i64| vec![person(4, 0.5, if t < 500 { 0.55 } else { 0.45 })];
+    let mut e = engine(vec![json!({"id": "r", "kind": "intrusion", "zone": "walkway"})]);
+    let events = run(&mut e, 0, 5000, 100, pass);
+    assert!(events.is_empty(), "{events:?}");
+    // With min_sec 0 the same pass is an intrusion (so the check above can fail).
+    let mut e = engine(vec![json!({"id": "r", "kind": "intrusion", "zone": "walkway", "min_sec": 0.0})]);
+    let events = run(&mut e, 0, 5000, 100, pass);
+    assert_eq!(states(&events), vec![(0, EventState::Start), (2500, EventState::End)]);
+    assert_eq!(events[1].1.end_pts, Some(pts(500)), "seen leaving: the first frame outside");
+}
+
+#[test]
+fn loitering_fires_across_a_fragment_counting_from_the_first_entry() {
+    let mut e = engine(vec![json!({"id": "l", "kind": "loitering", "zone": "walkway", "dwell_sec": 5.0})]);
+    let events = run(&mut e, 0, 12_000, 200, fragmenting_walk(8000));
+    assert_eq!(states(&events), vec![(5000, EventState::Start), (10_000, EventState::End)]);
+    let (start, end) = (&events[0].1, &events[1].1);
+    assert_eq!((start.track_id, start.details["dwell_sec"].as_f64()), (Some(1), Some(5.0)));
+    assert_eq!(start.details["track_ids"], json!([1, 2]));
+    assert!((end.details["dwell_sec"].as_f64().unwrap() - 7.8).abs() < 1e-9, "{}", end.details);
+    // Without continuity neither fragment stays 5 s.
+    let mut e =
+        engine(vec![json!({"id": "l", "kind": "loitering", "zone": "walkway", "dwell_sec": 5.0, "grace_sec": 0.0})]);
+    assert!(run(&mut e, 0, 12_000, 200, fragmenting_walk(8000)).is_empty());
+}
+
+#[test]
+fn a_lost_object_ends_after_the_grace_period_stamped_where_it_was_last_seen() {
+    let mut e = engine(vec![json!({
+        "id": "r", "kind": "intrusion", "zone": "walkway", "min_sec": 0.0, "exit_sec": 0.0, "grace_sec": 3.0
+    })]);
+    let events = run(&mut e, 0, 8000, 200, |t| if t < 2000 { vec![person(3, 0.5, 0.8)] } else { vec![] });
+    // Last seen at 1800; no successor; the end waits 3 s: 4800.
+    assert_eq!(states(&events), vec![(0, EventState::Start), (4800, EventState::End)]);
+    assert_eq!((events[1].1.pts, events[1].1.end_pts), (pts(4800), Some(pts(1800))));
+    assert!((events[1].1.details["duration_sec"].as_f64().unwrap() - 1.8).abs() < 1e-9);
+    // A successor after the grace period is a new object.
+    let mut e = engine(vec![json!({"id": "r", "kind": "intrusion", "zone": "walkway", "min_sec": 0.0})]);
+    let events = run(&mut e, 0, 5000, 200, |t| match t {
+        0..2000 => vec![person(3, 0.5, 0.8)],
+        2000..4000 => vec![],
+        _ => vec![person(4, 0.5, 0.8)],
+    });
+    let got: Vec<(i64, EventState, Option<u64>)> = events.iter().map(|(t, e)| (*t, e.state, e.track_id)).collect();
+    assert_eq!(
+        got,
+        vec![(0, EventState::Start, Some(3)), (4000, EventState::End, Some(3)), (4000, EventState::Start, Some(4))]
+    );
+}
+
+#[test]
+fn a_stationary_object_stays_present() {
+    // A person standing still, reported on every frame (a tracker holds a stationary track without
+    // detections): one loitering event, updated, never ended.
+    let mut e = engine(vec![json!({"id": "l", "kind": "loitering", "zone": "walkway", "dwell_sec": 10.0})]);
+    let events = run(&mut e, 0, 35_000, 1000, |_| vec![person(5, 0.3, 0.7)]);
+    assert_eq!(
+        states(&events),
+        vec![(10_000, EventState::Start), (20_000, EventState::Update), (30_000, EventState::Update)]
+    );
+}
+
+#[test]
+fn line_crossing_follows_a_fragment_across_the_line_once() {
+    let rule = |grace: f64| json!({"id": "x", "kind": "line_crossing", "line": "door", "grace_sec": grace});
+    // Walks left along y 0.7 at 5 fps, 0.02 per frame, from x 0.7; track 1 is lost at x 0.54 (t 1600), and
+    // track 2 appears at x 0.44 (t 2600) on the far side and walks on to 0.2. Then track 2 fragments again
+    // (lost after x 0.3) and track 3 goes on: no second crossing.
+    let walk = |t: i64| {
+        let x = 0.7 - 0.02 * (t / 200) as f64;
+        match t {
+            0..1800 => vec![person(1, x, 0.7)],
+            1800..2600 => vec![],
+            2600..4200 => vec![person(2, x, 0.7)],
+            4200..4600 => vec![],
+            _ => vec![person(3, x, 0.7)],
+        }
+    };
+    let mut e = engine(vec![rule(2.0)]);
+    let events = run(&mut e, 0, 5400, 200, walk);
+    assert_eq!(events.len(), 1, "{events:?}");
+    let ev = &events[0].1;
+    assert_eq!((events[0].0, ev.details["direction"].as_str(), ev.track_id), (2600, Some("in"), Some(1)));
+    assert_eq!(ev.details["track_ids"], json!([1, 2]));
+    // Without continuity, track 2 starts a fresh path on the far side: the crossing is lost.
+    let mut e = engine(vec![rule(0.0)]);
+    assert!(run(&mut e, 0, 5400, 200, walk).is_empty());
+}
+
+#[test]
+fn a_negative_min_sec_disables_the_rule_naming_the_field() {
+    let (_, disabled) = RuleEngine::new(
+        "gate",
+        &shapes(vec![json!({"id": "r", "kind": "intrusion", "zone": "walkway", "min_sec": -1.0})]),
+        labels(),
+    );
+    assert_eq!(disabled.len(), 1);
+    assert_eq!(disabled[0].reason, "camera `gate`, rule `r`: `min_sec` = -1 must be a number of seconds ≥ 0");
 }
 
 /// Stands in for the event store: keeps what it is sent.
@@ -447,7 +618,8 @@ fn tracked(t_ms: i64, objs: &[Obj], input: Option<Arc<ModelInput>>) -> TrackedFr
 fn actor_sends_events_with_the_picture_and_takes_updates() {
     actix::System::new().block_on(async {
         let store = Store::default().start();
-        let config = shapes(vec![json!({"id": "i", "kind": "intrusion", "zone": "walkway", "exit_sec": 0.0})]);
+        let config =
+            shapes(vec![json!({"id": "i", "kind": "intrusion", "zone": "walkway", "exit_sec": 0.0, "min_sec": 0.0})]);
         let rules = RuleActor::new(Arc::from("gate"), &config, labels(), store.clone().recipient()).start();
         let picture = Arc::new(ModelInput {
             letterbox: crate::geometry::Letterbox::new(W, H, 64, 64),
@@ -473,7 +645,7 @@ fn actor_sends_events_with_the_picture_and_takes_updates() {
         assert_eq!((sent[1].event.state, sent[1].event.rule.as_str()), (EventState::End, "i"));
         assert!(sent[1].picture.is_none());
         // When the camera goes (the last address dropped), the actor ends what is still open.
-        let z = shapes(vec![json!({"id": "z", "kind": "intrusion", "zone": "walkway"})]);
+        let z = shapes(vec![json!({"id": "z", "kind": "intrusion", "zone": "walkway", "min_sec": 0.0})]);
         rules.send(UpdateRules(z)).await.unwrap();
         rules.send(tracked(400, &[person(1, 0.5, 0.8)], None)).await.unwrap();
         drop(rules);
