@@ -59,12 +59,7 @@ impl Sighting {
     fn of(pts: Pts, o: &Obs) -> Self {
         let b = &o.bbox;
         let (w, h) = (f64::from(b.x2 - b.x1).abs(), f64::from(b.y2 - b.y1).abs());
-        Self {
-            pts,
-            cx: f64::from(b.x1 + b.x2) / 2.0,
-            cy: f64::from(b.y1 + b.y2) / 2.0,
-            size: w.max(h).max(1.0),
-        }
+        Self { pts, cx: f64::from(b.x1 + b.x2) / 2.0, cy: f64::from(b.y1 + b.y2) / 2.0, size: w.max(h).max(1.0) }
     }
 }
 

@@ -175,15 +175,7 @@ impl PresenceState {
     }
 }
 
-fn end_event(
-    spec: &RuleSpec,
-    zone: &str,
-    ctx: &Ctx<'_>,
-    stay: &Stay,
-    ids: &[u64],
-    end: Stamp,
-    reason: &str,
-) -> Event {
+fn end_event(spec: &RuleSpec, zone: &str, ctx: &Ctx<'_>, stay: &Stay, ids: &[u64], end: Stamp, reason: &str) -> Event {
     let duration = secs(end.pts, stay.entered.pts);
     let details = match spec.kind {
         RuleKind::Loitering { .. } => json!({ "zone": zone, "dwell_sec": duration, "reason": reason }),

@@ -350,11 +350,8 @@ fn compile_rule(
         Some(other) => return Err(bad("anchor", format!("`{other}`"), "is unknown; use bottom_center or center")),
     };
     let cooldown_sec = seconds("cooldown_sec", rule.cooldown_sec, 0.0)?;
-    let grace_sec = if allowed.contains(&"grace_sec") {
-        seconds("grace_sec", rule.grace_sec, DEFAULT_GRACE_SEC)?
-    } else {
-        0.0
-    };
+    let grace_sec =
+        if allowed.contains(&"grace_sec") { seconds("grace_sec", rule.grace_sec, DEFAULT_GRACE_SEC)? } else { 0.0 };
     let classes = if rule.classes.is_empty() {
         None
     } else {
@@ -454,13 +451,18 @@ mod tests {
             "gate",
             &config(vec![
                 rule(serde_json::json!({"id": "a", "kind": "intrusion", "zone": "walkway", "enter_sec": 0.5})),
-                rule(serde_json::json!({"id": "b", "kind": "intrusion", "zone": "walkway", "min_sec": 0.0, "grace_sec": 0.0})),
+                rule(
+                    serde_json::json!({"id": "b", "kind": "intrusion", "zone": "walkway", "min_sec": 0.0, "grace_sec": 0.0}),
+                ),
             ]),
             &labels(),
         );
         assert!(disabled.is_empty(), "{disabled:?}");
         assert_eq!(specs[0].kind, RuleKind::Intrusion { min_sec: 0.5, exit_sec: 2.0 });
-        assert_eq!((specs[1].kind.clone(), specs[1].grace_sec), (RuleKind::Intrusion { min_sec: 0.0, exit_sec: 2.0 }, 0.0));
+        assert_eq!(
+            (specs[1].kind.clone(), specs[1].grace_sec),
+            (RuleKind::Intrusion { min_sec: 0.0, exit_sec: 2.0 }, 0.0)
+        );
     }
 
     #[test]
