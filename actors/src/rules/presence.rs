@@ -86,8 +86,8 @@ impl PresenceState {
         };
         let now = ctx.now;
         let keys = self.continuity.update(now.pts, obs);
-        let (ins, outs): (Vec<(&Obs, u64)>, Vec<(&Obs, u64)>) =
-            obs.iter().zip(keys).partition(|(o, _)| polygon.contains(o.point));
+        type Seen<'a> = Vec<(&'a Obs, u64)>;
+        let (ins, outs): (Seen<'_>, Seen<'_>) = obs.iter().zip(keys).partition(|(o, _)| polygon.contains(o.point));
         let inside: BTreeSet<u64> = ins.iter().map(|(_, k)| *k).collect();
         let mut seen = inside.clone();
         for (o, key) in ins {
