@@ -80,8 +80,11 @@ pub struct CameraStatus {
     pub fps_in: RateMeter,
     /// Frames skipped on purpose: above the camera's `detect_fps`.
     pub frames_skipped: u64,
-    /// Frames inferred and tracked.
+    /// Frames inferred (whole or in regions) and tracked.
     pub frames_inferred: u64,
+    /// Frames admitted by `detect_fps` with nothing to infer (`[detection] mode = "regions"`: no motion, no
+    /// moving track); tracked all the same, so tracks keep their state.
+    pub frames_still: u64,
     /// Inferred frames per second.
     pub fps_out: RateMeter,
     /// Frames neither inferred nor skipped by `detect_fps` (see [`CameraStatus::count_dropped`]).
@@ -100,8 +103,11 @@ impl CameraStatus {
     /// device was behind (a newer frame superseded them), unplaced, or a queue was full, plus the few frames in
     /// flight. `panoptes_frames_dropped_total` has them by reason.
     pub fn count_dropped(&mut self) {
-        self.frames_dropped =
-            self.frames_decoded.saturating_sub(self.frames_skipped).saturating_sub(self.frames_inferred);
+        self.frames_dropped = self
+            .frames_decoded
+            .saturating_sub(self.frames_skipped)
+            .saturating_sub(self.frames_inferred)
+            .saturating_sub(self.frames_still);
     }
 }
 
@@ -128,8 +134,12 @@ impl Handler<TrackedFrame> for StatusMeter {
 
     fn handle(&mut self, frame: TrackedFrame, _ctx: &mut Context<Self>) {
         if let Some(mut s) = self.board.get_mut(&frame.meta.camera) {
-            s.frames_inferred += 1;
-            s.fps_out.tick(Instant::now());
+            if frame.coverage.regions.as_ref().is_some_and(Vec::is_empty) {
+                s.frames_still += 1;
+            } else {
+                s.frames_inferred += 1;
+                s.fps_out.tick(Instant::now());
+            }
             s.count_dropped();
         }
     }

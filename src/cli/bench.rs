@@ -5,14 +5,18 @@
 //!    on batches of 1 and of `max_batch`, before and after the pipeline run (averaged); the better of
 //!    the two batch sizes is the baseline.
 //! 2. Pipeline: `streams` file cameras (paced in real time, like live cameras) through decode,
-//!    letterbox, batching, inference, tracking and the overlay hub; counted after a warm-up.
+//!    letterbox, batching, inference, tracking and the overlay hub; counted after a warm-up. Run twice in
+//!    the same invocation: `[detection] mode = "full_frame"` (every admitted frame whole: the baseline) and
+//!    `"regions"` (motion-aware regions). `--static-streams K` of the streams play a still scene with sensor
+//!    noise (one frame of the media, looped, made with the ffmpeg CLI) instead of the media.
 //!
-//! The ratio pipeline/raw says what the rest of the pipeline costs next to inference.
+//! The ratio pipeline/raw (full-frame run) says what the rest of the pipeline costs next to inference; the
+//! second table compares the two modes per kind of stream: inferred frames per second and CPU seconds.
 
 use crate::app::onnx_detector;
 use anyhow::Context;
 use panoptes_actors::batcher::GetStats;
-use panoptes_actors::config::{CameraConfig, Config};
+use panoptes_actors::config::{CameraConfig, Config, DetectionMode};
 use panoptes_actors::geometry::Letterbox;
 use panoptes_actors::hub::Subscribe;
 use panoptes_actors::infer::Detector;
@@ -48,13 +52,23 @@ pub struct Args {
     /// Per-stream detection rate cap, frames per second.
     #[arg(long, default_value_t = 30.0)]
     detect_fps: f32,
+    /// How many of the streams play a still scene with sensor noise (made from one frame of --media).
+    #[arg(long, default_value_t = 0)]
+    static_streams: usize,
 }
 
 pub fn run(args: Args) -> anyhow::Result<()> {
     anyhow::ensure!(args.streams > 0 && args.seconds > 0, "--streams and --seconds must be positive");
     anyhow::ensure!(args.media.is_file(), "media file {} does not exist; run `make setup`", args.media.display());
+    anyhow::ensure!(
+        args.static_streams <= args.streams,
+        "--static-streams {} is more than --streams {}",
+        args.static_streams,
+        args.streams
+    );
     let store_dir = super::TempDir::new("bench")?;
-    let config = bench_config(&args, &store_dir.0)?;
+    let still = (args.static_streams > 0).then(|| still_clip(&args.media, &store_dir.0)).transpose()?;
+    let mut config = bench_config(&args, still.as_deref(), &store_dir.0)?;
     let warmup = Duration::from_secs(3);
 
     // Raw throughput is measured before and after the pipeline run and averaged, so a load that drifts
@@ -66,7 +80,11 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let raw_b_before = raw_throughput(detector.as_mut(), args.max_batch, raw_secs)?;
     drop(detector);
 
-    let p = actix::System::new().block_on(pipeline_run(&config, warmup, Duration::from_secs(args.seconds)))?;
+    let measure = Duration::from_secs(args.seconds);
+    config.detection.mode = DetectionMode::FullFrame;
+    let p = actix::System::new().block_on(pipeline_run(&config, warmup, measure))?;
+    config.detection.mode = DetectionMode::Regions;
+    let r = actix::System::new().block_on(pipeline_run(&config, warmup, measure))?;
 
     let mut detector = onnx_detector(&config)(&config.devices[0])?;
     let raw1 = (raw1_before + raw_throughput(detector.as_mut(), 1, raw_secs)?) / 2.0;
@@ -103,10 +121,81 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     for (k, v) in rows {
         println!("| {k:width$} | {v:>vwidth$} |");
     }
+    println!();
+    let moving: Vec<String> = (args.static_streams..args.streams).map(camera_id).collect();
+    let still: Vec<String> = (0..args.static_streams).map(camera_id).collect();
+    let fps = |f: &PipelineFigures, ids: &[String]| -> String {
+        if ids.is_empty() {
+            return "—".into();
+        }
+        let total: u64 = ids.iter().map(|id| f.inferred_by_camera.get(id).copied().unwrap_or(0)).sum();
+        format!("{:.2}", total as f64 / ids.len() as f64 / f.secs)
+    };
+    let cpu = |f: &PipelineFigures| format!("{:.3}", f.cpu_secs / f.secs / args.streams as f64);
+    let inputs = |f: &PipelineFigures| format!("{:.1}", f.inputs as f64 / f.secs);
+    let compare = [
+        ("moving-stream inferred fps (mean)", fps(&p, &moving), fps(&r, &moving)),
+        ("static-stream inferred fps (mean)", fps(&p, &still), fps(&r, &still)),
+        ("model inputs/s (frames and regions)", inputs(&p), inputs(&r)),
+        ("CPU seconds per stream per second", cpu(&p), cpu(&r)),
+    ];
+    let width = compare.iter().map(|(k, _, _)| k.len()).max().unwrap_or(0);
+    println!(
+        "{} streams ({} moving, {} static), detect_fps {}: full_frame (baseline) vs regions, same run",
+        args.streams,
+        args.streams - args.static_streams,
+        args.static_streams,
+        args.detect_fps
+    );
+    println!("| {:width$} | {:>10} | {:>10} |", "measure", "full_frame", "regions");
+    println!("|-{}-|-{}:|-{}:|", "-".repeat(width), "-".repeat(9), "-".repeat(9));
+    for (k, a, b) in compare {
+        println!("| {k:width$} | {a:>10} | {b:>10} |");
+    }
     Ok(())
 }
 
-fn bench_config(args: &Args, store_dir: &std::path::Path) -> anyhow::Result<Config> {
+fn camera_id(i: usize) -> String {
+    format!("bench-{i}")
+}
+
+/// A still scene with sensor noise: one frame of `media` (at 10 s), looped for 20 s at 10 fps with temporal
+/// noise, H.264, made with the ffmpeg CLI into `dir`.
+fn still_clip(media: &std::path::Path, dir: &std::path::Path) -> anyhow::Result<PathBuf> {
+    let frame = dir.join("still.png");
+    let clip = dir.join("still.mp4");
+    let run = |args: &[&std::ffi::OsStr]| -> anyhow::Result<()> {
+        let out = std::process::Command::new("ffmpeg")
+            .args(["-v", "error", "-y"])
+            .args(args)
+            .output()
+            .context("running ffmpeg (the still-scene clip needs the ffmpeg CLI; `make setup` installs it)")?;
+        anyhow::ensure!(out.status.success(), "ffmpeg failed: {}", String::from_utf8_lossy(&out.stderr));
+        Ok(())
+    };
+    let os = |s: &'static str| std::ffi::OsStr::new(s);
+    run(&[os("-ss"), os("10"), os("-i"), media.as_os_str(), os("-frames:v"), os("1"), frame.as_os_str()])?;
+    run(&[
+        os("-loop"),
+        os("1"),
+        os("-framerate"),
+        os("10"),
+        os("-i"),
+        frame.as_os_str(),
+        os("-t"),
+        os("20"),
+        os("-vf"),
+        os("noise=alls=8:allf=t"),
+        os("-c:v"),
+        os("libx264"),
+        os("-pix_fmt"),
+        os("yuv420p"),
+        clip.as_os_str(),
+    ])?;
+    Ok(clip)
+}
+
+fn bench_config(args: &Args, still: Option<&std::path::Path>, store_dir: &std::path::Path) -> anyhow::Result<Config> {
     let mut config = crate::settings::load(None)?;
     if let Some(m) = &args.model {
         config.model.path = m.clone();
@@ -126,9 +215,12 @@ fn bench_config(args: &Args, store_dir: &std::path::Path) -> anyhow::Result<Conf
     let template = config.cameras.first().cloned().context("the default config has cameras")?;
     config.cameras = (0..args.streams)
         .map(|i| CameraConfig {
-            id: format!("bench-{i}"),
+            id: camera_id(i),
             url: None,
-            file: Some(args.media.clone()),
+            file: Some(match still {
+                Some(clip) if i < args.static_streams => clip.to_owned(),
+                _ => args.media.clone(),
+            }),
             loop_file: true,
             detect_fps: args.detect_fps,
             classes: vec![],
@@ -161,6 +253,12 @@ struct PipelineFigures {
     secs: f64,
     decoded: u64,
     inferred: u64,
+    /// Frames inferred (whole or in regions) per camera id.
+    inferred_by_camera: std::collections::HashMap<String, u64>,
+    /// Model inputs (frames and regions) inferred.
+    inputs: u64,
+    /// CPU seconds of this process (user + system).
+    cpu_secs: f64,
     batches: u64,
     infer_secs: f64,
     latencies_ms: Vec<f64>,
@@ -169,16 +267,20 @@ struct PipelineFigures {
 async fn pipeline_run(config: &Config, warmup: Duration, measure: Duration) -> anyhow::Result<PipelineFigures> {
     let mut pipeline = Pipeline::start(config, &onnx_detector(config)).await?;
     let (_, mut rx) = pipeline.hub.send(Subscribe { camera: None }).await?;
+    let per_camera = |pipeline: &Pipeline| -> std::collections::HashMap<String, u64> {
+        pipeline.status.iter().map(|s| (s.key().to_string(), s.frames_inferred)).collect()
+    };
     let snapshot = |pipeline: &Pipeline| {
         let decoded: u64 = pipeline.status.iter().map(|s| s.frames_decoded).sum();
         let batchers: Vec<_> = pipeline.batchers.iter().map(|(_, b)| b.clone()).collect();
         async move {
-            let mut stats = (decoded, 0u64, 0u64, 0f64);
+            let mut stats = (decoded, 0u64, 0u64, 0f64, 0u64);
             for b in batchers {
                 let s = b.send(GetStats).await?;
                 stats.1 += s.frames_inferred;
                 stats.2 += s.batches;
                 stats.3 += s.infer_secs;
+                stats.4 += s.inputs_inferred;
             }
             anyhow::Ok(stats)
         }
@@ -186,6 +288,7 @@ async fn pipeline_run(config: &Config, warmup: Duration, measure: Duration) -> a
     let warm_end = Instant::now() + warmup;
     while let Ok(Some(_)) = tokio::time::timeout_at(warm_end.into(), rx.recv()).await {}
     let before = snapshot(&pipeline).await?;
+    let (cameras_before, cpu_before) = (per_camera(&pipeline), cpu_seconds());
     let start = Instant::now();
     let end = start + measure;
     let mut latencies_ms = Vec::new();
@@ -198,12 +301,18 @@ async fn pipeline_run(config: &Config, warmup: Duration, measure: Duration) -> a
     }
     let secs = start.elapsed().as_secs_f64();
     let after = snapshot(&pipeline).await?;
+    let (cameras_after, cpu_after) = (per_camera(&pipeline), cpu_seconds());
     pipeline.stop().await;
+    let inferred_by_camera =
+        cameras_after.iter().map(|(id, n)| (id.clone(), n - cameras_before.get(id).copied().unwrap_or(0))).collect();
     latencies_ms.sort_by(f64::total_cmp);
     Ok(PipelineFigures {
         secs,
         decoded: after.0 - before.0,
         inferred: after.1 - before.1,
+        inferred_by_camera,
+        inputs: after.4 - before.4,
+        cpu_secs: cpu_after - cpu_before,
         batches: after.2 - before.2,
         infer_secs: after.3 - before.3,
         latencies_ms,
@@ -222,4 +331,16 @@ fn peak_rss_mib() -> Option<f64> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;
     let kb: f64 = status.lines().find(|l| l.starts_with("VmHWM:"))?.split_whitespace().nth(1)?.parse().ok()?;
     Some(kb / 1024.0)
+}
+
+/// CPU seconds (user + system) this process has used (Linux `/proc/self/stat`, clock ticks of 1/100 s).
+fn cpu_seconds() -> f64 {
+    let Ok(stat) = std::fs::read_to_string("/proc/self/stat") else { return f64::NAN };
+    // Fields after the command name (which is in parentheses and may hold spaces): utime is the 12th, stime the 13th.
+    let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    match (f.get(11).and_then(|v| v.parse::<f64>().ok()), f.get(12).and_then(|v| v.parse::<f64>().ok())) {
+        (Some(u), Some(s)) => (u + s) / 100.0,
+        _ => f64::NAN,
+    }
 }

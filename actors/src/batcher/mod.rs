@@ -58,6 +58,8 @@ pub struct BatcherStats {
     pub cameras: usize,
     pub batches: u64,
     pub frames_inferred: u64,
+    /// Model inputs inferred since start: whole frames and regions.
+    pub inputs_inferred: u64,
     /// Seconds spent in inference calls since start.
     pub infer_secs: f64,
 }
@@ -138,6 +140,7 @@ impl BatcherActor {
         let device = self.device().to_string();
         metrics::histogram!(m::INFERENCE_SECONDS, "device" => device.clone()).record(batch.elapsed.as_secs_f64());
         self.stats.batches += 1;
+        self.stats.inputs_inferred += batch.inputs as u64;
         self.stats.infer_secs += batch.elapsed.as_secs_f64();
         let labels = self.worker.labels();
         for (frame, mut detections) in batch.frames.into_iter().zip(batch.detections) {
