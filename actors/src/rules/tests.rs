@@ -527,14 +527,18 @@ fn a_lost_object_ends_after_the_grace_period_stamped_where_it_was_last_seen() {
 
 #[test]
 fn a_stationary_object_stays_present() {
-    // A person standing still, reported on every frame (a tracker holds a stationary track without
-    // detections): one loitering event, updated, never ended.
+    // A person standing still: detected on the first frame, then held by the tracker as stationary (detection
+    // did not run where they stand): one loitering event, updated, never ended; the dwell counts on.
     let mut e = engine(vec![json!({"id": "l", "kind": "loitering", "zone": "walkway", "dwell_sec": 10.0})]);
-    let events = run(&mut e, 0, 35_000, 1000, |_| vec![person(5, 0.3, 0.7)]);
-    assert_eq!(
-        states(&events),
-        vec![(10_000, EventState::Start), (20_000, EventState::Update), (30_000, EventState::Update)]
-    );
+    let labels = labels();
+    let o = person(5, 0.3, 0.7);
+    let mut got = Vec::new();
+    for t in (0..35_000).step_by(1000) {
+        let tracks = [Track { id: 5, class_id: PERSON, score: 0.9, bbox: bbox(&o), stationary: t > 0 }];
+        let frame = FrameInput { pts: pts(t), wall_ms: t, width: W, height: H, tracks: &tracks, labels: &labels };
+        got.extend(e.update(&frame).into_iter().map(|ev| (t, ev.state)));
+    }
+    assert_eq!(got, vec![(10_000, EventState::Start), (20_000, EventState::Update), (30_000, EventState::Update)]);
 }
 
 #[test]
