@@ -16,14 +16,16 @@ pub struct TrackHint {
     pub bbox: BBox,
     /// Speed of the box centre, source pixels per second of stream time.
     pub speed_px_per_sec: f32,
-    /// The track was not matched on its last update (the tracker is searching for it).
-    pub lost: bool,
 }
 
 impl TrackHint {
-    /// Moving by more than a tenth of its height per second (and at least 2 px/s), or lost.
+    /// Moving by more than a tenth of its height per second (and at least 2 px/s), lost or not: a moving
+    /// track needs a look on every frame to be followed (or re-found where it went). A still one does not:
+    /// motion wakes it when it moves, and the whole-frame passes confirm it is still there (also when it was
+    /// missed once, which on a still scene with a flickering detection would otherwise cost a region on
+    /// every frame).
     pub fn needs_look(&self) -> bool {
-        self.lost || self.speed_px_per_sec > (0.1 * self.bbox.height()).max(2.0)
+        self.speed_px_per_sec > (0.1 * self.bbox.height()).max(2.0)
     }
 }
 

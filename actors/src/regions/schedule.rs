@@ -4,7 +4,7 @@
 //! - `regions` mode: the whole frame on the first frame, after stream time went backwards, and whenever
 //!   `full_frame_sec` has passed since the last whole-frame pass (so that objects that never moved are
 //!   found); otherwise the regions planned around the frame's motion boxes and the predicted boxes of the
-//!   tracks that need looking at ([`TrackHint::needs_look`]): moving ones and lost ones being searched for.
+//!   tracks that need looking at ([`TrackHint::needs_look`]): the moving ones, lost or not.
 //!   Stationary tracks are left to the whole-frame passes and to motion, which wakes them when they move.
 
 use super::hints::TrackHint;
@@ -67,8 +67,8 @@ impl Scheduler {
 mod tests {
     use super::*;
 
-    fn hint(speed: f32, lost: bool) -> TrackHint {
-        TrackHint { bbox: BBox { x1: 100.0, y1: 100.0, x2: 140.0, y2: 200.0 }, speed_px_per_sec: speed, lost }
+    fn hint(speed: f32) -> TrackHint {
+        TrackHint { bbox: BBox { x1: 100.0, y1: 100.0, x2: 140.0, y2: 200.0 }, speed_px_per_sec: speed }
     }
 
     #[test]
@@ -77,9 +77,8 @@ mod tests {
         let size = (1920, 1080);
         assert_eq!(s.decide(0.0, size, 416, &[], &[]), Plan::Whole, "first frame");
         assert_eq!(s.decide(0.2, size, 416, &[], &[]), Plan::Nothing);
-        assert_eq!(s.decide(4.8, size, 416, &[], &[hint(1.0, false)]), Plan::Nothing, "a still track waits");
-        assert!(matches!(s.decide(4.9, size, 416, &[], &[hint(50.0, false)]), Plan::Regions(_)), "a moving one not");
-        assert!(matches!(s.decide(4.95, size, 416, &[], &[hint(0.0, true)]), Plan::Regions(_)), "nor a lost one");
+        assert_eq!(s.decide(4.8, size, 416, &[], &[hint(1.0)]), Plan::Nothing, "a still track waits");
+        assert!(matches!(s.decide(4.9, size, 416, &[], &[hint(50.0)]), Plan::Regions(_)), "a moving one not");
         assert_eq!(s.decide(5.0, size, 416, &[], &[]), Plan::Whole, "full_frame_sec after the last whole pass");
         assert_eq!(s.decide(5.2, size, 416, &[], &[]), Plan::Nothing);
         assert_eq!(s.decide(1.0, size, 416, &[], &[]), Plan::Whole, "time went backwards");

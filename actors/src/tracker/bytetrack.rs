@@ -250,6 +250,10 @@ struct STrack {
     unseen_sec: f64,
     /// The box of the last matched detection, `[x1, y1, x2, y2]`.
     last_obs: [f64; 4],
+    /// Speed of the box centre between its last two observations, pixels per second of stream time (half
+    /// the new estimate and half the previous one): what region planning calls moving. Unlike the Kalman
+    /// velocity it does not mistake detection jitter between sightings far apart in time for motion.
+    obs_speed: f64,
     /// The filter state right after the last match, for the observation-centric re-update.
     obs_state: (Mean, Covariance),
     /// Not observable on the latest update (its predicted centre was outside every covered region).
@@ -383,9 +387,9 @@ impl ByteTracker {
         self.tracked.len() + self.lost.len()
     }
 
-    /// Where each confirmed track (tracked or lost) is expected at stream time `t_sec`, with its speed, for
-    /// region planning ([`crate::regions`]): the Kalman mean moved on by its velocity, without touching the
-    /// filter (a lost track's height velocity is taken as zero, as its update will).
+    /// Where each confirmed track (tracked or lost) is expected at stream time `t_sec`, with its observed
+    /// speed, for region planning ([`crate::regions`]): the Kalman mean moved on by its velocity, without
+    /// touching the filter (a lost track's height velocity is taken as zero, as its update will).
     pub fn hints(&self, t_sec: f64) -> Vec<TrackHint> {
         let steps = self.last_t_sec.map_or(0.0, |last| ((t_sec - last) * self.params.nominal_fps).max(0.0));
         self.tracked
@@ -398,11 +402,9 @@ impl ByteTracker {
                 let (cx, cy) = (m[0] + m[4] * steps, m[1] + m[5] * steps);
                 let h = (m[3] + vh * steps).max(1.0);
                 let w = (m[2] + m[6] * steps) * h;
-                let speed = m[4].hypot(m[5]) * self.params.nominal_fps;
                 TrackHint {
                     bbox: BBox::from_center(cx as f32, cy as f32, w as f32, h as f32),
-                    speed_px_per_sec: speed as f32,
-                    lost: t.lost,
+                    speed_px_per_sec: t.obs_speed as f32,
                 }
             })
             .collect()
@@ -585,6 +587,7 @@ impl ByteTracker {
                 last_seen_sec: t_sec,
                 unseen_sec: 0.0,
                 last_obs: det.bbox,
+                obs_speed: 0.0,
                 obs_state: (mean, cov),
                 frozen: false,
             });
@@ -683,6 +686,12 @@ impl ByteTracker {
         track.score = det.score;
         track.classes.add(det.class_id);
         track.frame_id = self.frame;
+        let gap_sec = t_sec - track.last_seen_sec;
+        if gap_sec > 0.0 {
+            let centre = |b: &[f64; 4]| ((b[0] + b[2]) / 2.0, (b[1] + b[3]) / 2.0);
+            let ((x0, y0), (x1, y1)) = (centre(&track.last_obs), centre(&det.bbox));
+            track.obs_speed = 0.5 * track.obs_speed + 0.5 * (x1 - x0).hypot(y1 - y0) / gap_sec;
+        }
         track.last_seen_sec = t_sec;
         track.unseen_sec = 0.0;
         track.last_obs = det.bbox;
