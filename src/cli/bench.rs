@@ -207,6 +207,8 @@ fn bench_config(args: &Args, still: Option<&std::path::Path>, store_dir: &std::p
     // The benchmark's cameras have no rules; keep its (empty) event store out of the operator's.
     config.store.path = store_dir.join("events.db");
     config.store.snapshot_dir = store_dir.join("snapshots");
+    // Nor its recordings: the benchmark measures detection, and must not fill the operator's disk.
+    config.recording.enabled = false;
     config.devices.truncate(1);
     let dev = &mut config.devices[0];
     dev.max_batch = args.max_batch;
