@@ -69,8 +69,9 @@ pub struct Coverage {
 pub struct Frame {
     pub meta: FrameMeta,
     /// The whole frame letterboxed to the model input: inferred when `regions` is `None`, and the picture
-    /// of snapshots and the overlay in every case.
-    pub input: ModelInput,
+    /// of snapshots and the overlay in every case (on a frame with nothing to infer, the camera's last
+    /// converted picture: the scene is still).
+    pub input: Arc<ModelInput>,
     /// `None`: infer the whole frame (`input`). `Some`: infer only these regions (none: nothing at all; the
     /// frame still goes to the tracker so tracks keep their state).
     pub regions: Option<Vec<RegionInput>>,

@@ -161,7 +161,7 @@ impl BatcherActor {
                     motion: frame.motion,
                 },
                 labels: labels.clone(),
-                input: Some(Arc::new(frame.input)),
+                input: Some(frame.input),
                 full: frame.full,
             };
             if route.tracker.try_send(msg).is_err() {
@@ -212,7 +212,7 @@ impl BatcherActor {
                 detections: Vec::new(),
                 coverage: Coverage { regions: Some(Vec::new()), motion: frame.motion },
                 labels: self.worker.labels(),
-                input: Some(Arc::new(frame.input)),
+                input: Some(frame.input),
                 full: frame.full,
             };
             if route.tracker.try_send(msg).is_err() {
@@ -318,7 +318,7 @@ mod tests {
                 height: 4,
                 decoded_at: Instant::now(),
             },
-            input: ModelInput { letterbox: lb, chw: vec![marker; 48] },
+            input: Arc::new(ModelInput { letterbox: lb, chw: vec![marker; 48] }),
             regions: None,
             motion: Vec::new(),
             full: None,

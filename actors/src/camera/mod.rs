@@ -373,6 +373,8 @@ struct Flow {
     plans: DetectionPlans,
     /// The camera's motion detector, for the current frame size (regions mode with motion on).
     motion: Option<MotionDetector>,
+    /// The last picture converted to the model input (reused on still frames).
+    last_input: Option<Arc<crate::messages::ModelInput>>,
     motion_area: metrics::Gauge,
     lighting_changes: metrics::Counter,
 }
@@ -439,6 +441,7 @@ impl Session {
                 scheduler: Scheduler::new(&self.detection),
                 plans: DetectionPlans::new(&self.id),
                 motion: None,
+                last_input: None,
                 motion_area: metrics::gauge!(metric_names::MOTION_AREA, "camera" => self.id.to_string()),
                 lighting_changes: metrics::counter!(metric_names::MOTION_LIGHTING_CHANGES, "camera" => self.id.to_string()),
             };
@@ -580,8 +583,19 @@ impl Session {
             return Ok(());
         };
         let convert_error = |source| SessionError::Convert { camera: self.id.clone(), source };
-        let input = flow.converter.convert(&d.frame, placement.input_size).map_err(convert_error)?;
         let (plan, motion) = self.plan(&d, flow, placement.input_size);
+        // A still frame (nothing to infer) reuses the last picture: converting it would cost more than all
+        // else the camera does for it, and the scene has not changed.
+        let input = match (&plan, &flow.last_input) {
+            (Plan::Nothing, Some(last))
+                if (last.letterbox.src_w, last.letterbox.src_h) == (d.frame.width(), d.frame.height())
+                    && (last.letterbox.dst_w, last.letterbox.dst_h) == placement.input_size =>
+            {
+                last.clone()
+            }
+            _ => Arc::new(flow.converter.convert(&d.frame, placement.input_size).map_err(convert_error)?),
+        };
+        flow.last_input = Some(input.clone());
         let needs_full = self.feed.full_frame || matches!(plan, Plan::Regions(_));
         let full = if needs_full {
             Some(Arc::new(flow.full_converter.full_rgb(&d.frame).map_err(convert_error)?))
@@ -682,7 +696,7 @@ impl Session {
         };
         match sink.try_send(SubmitFrame(Frame {
             meta: meta.clone(),
-            input,
+            input: Arc::new(input),
             regions: None,
             motion: Vec::new(),
             full: None,

@@ -121,7 +121,7 @@ const REGION_MERGE_IOU: f32 = 0.5;
 /// What the detector runs on for `frame`: the whole frame, or each of its regions.
 fn frame_inputs(frame: &Frame) -> Vec<&ModelInput> {
     match &frame.regions {
-        None => vec![&frame.input],
+        None => vec![&*frame.input],
         Some(regions) => regions.iter().map(|r| &r.input).collect(),
     }
 }

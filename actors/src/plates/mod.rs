@@ -246,7 +246,7 @@ impl PlateActor {
             height: vehicle.image.height(),
             decoded_at: meta.decoded_at,
         };
-        let frame = Frame { meta: crop_meta, input, regions: None, motion: Vec::new(), full: None };
+        let frame = Frame { meta: crop_meta, input: Arc::new(input), regions: None, motion: Vec::new(), full: None };
         match sink.batcher.try_send(SubmitCrop { frame, lane: track }) {
             Ok(()) => {
                 t.in_flight = true;
