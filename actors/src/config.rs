@@ -391,14 +391,14 @@ impl Default for StoreConfig {
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct TrackerConfig {
-    /// Detections scoring above this take part in the first association, 0–1. Default 0.5.
+    /// Detections scoring above this take part in the first association, 0–1. Default 0.3.
     #[serde(default = "default_track_thresh")]
     pub track_thresh: f32,
     /// Detections between this and `track_thresh` only re-find existing tracks, 0–1. Default 0.1.
     /// The detector's `model.confidence` must not exceed it, or those detections never arrive.
     #[serde(default = "default_low_thresh")]
     pub low_thresh: f32,
-    /// Least score of an unmatched detection to start a new track, 0–1. Default 0.6.
+    /// Least score of an unmatched detection to start a new track, 0–1. Default 0.4.
     #[serde(default = "default_new_track_thresh")]
     pub new_track_thresh: f32,
     /// Largest `1 − IoU·score` distance for a match in the first association, 0–1. Default 0.8.
@@ -413,11 +413,11 @@ pub struct TrackerConfig {
     #[serde(default)]
     pub association: crate::tracker::Association,
     /// Observation-centric: largest centre distance, in track heights, of a match when IoU fails.
-    /// Default 0.35.
+    /// Default 0.2.
     #[serde(default = "default_distance_gate")]
     pub distance_gate: f32,
     /// Observation-centric: widening of the distance gate per second since the last match, in track
-    /// heights per second. Default 0.6.
+    /// heights per second. Default 0.3.
     #[serde(default = "default_distance_gate_per_sec")]
     pub distance_gate_per_sec: f32,
     /// Observation-centric: a lost track is still shown at its predicted box this long, in seconds. Default 0.3.

@@ -67,13 +67,14 @@ pub enum Association {
 pub struct TrackerParams {
     /// Association method. Default [`Association::ObservationCentric`].
     pub association: Association,
-    /// Detections scoring above this are "high" (first association, may start tracks). Default 0.5.
+    /// Detections scoring above this are "high" (first association, may start tracks). Default 0.3 (the
+    /// original: 0.5).
     pub track_thresh: f32,
     /// Detections scoring above this but below `track_thresh` are "low" (second association only);
     /// lower ones are ignored. Default 0.1.
     pub low_thresh: f32,
-    /// A high detection left unmatched starts a track if it scores at least this. Default 0.6
-    /// (`track_thresh + 0.1` in the original).
+    /// A high detection left unmatched starts a track if it scores at least this. Default 0.4
+    /// (`track_thresh + 0.1`; the original: 0.6).
     pub new_track_thresh: f32,
     /// First association: largest distance `1 − IoU·score` (or `1 − IoU` without `fuse_score`) for a
     /// match. Default 0.8.
@@ -96,10 +97,10 @@ pub struct TrackerParams {
     pub nominal_fps: f64,
     /// Observation-centric only: when IoU fails, a detection may still match a track whose predicted box
     /// centre is within this many track heights of the detection's centre (boxes of similar height).
-    /// Default 0.35.
+    /// Default 0.2.
     pub distance_gate: f32,
     /// Observation-centric only: how much the distance gate widens per second since the track's last
-    /// observation, in track heights per second. Default 0.6.
+    /// observation, in track heights per second. Default 0.3.
     pub distance_gate_per_sec: f32,
     /// Observation-centric only: a lost track is still returned, at its predicted box, for this long after
     /// its last observation (a detector miss at a low rate does not blank the object). 0 turns it off.
@@ -111,9 +112,11 @@ impl Default for TrackerParams {
     fn default() -> Self {
         Self {
             association: Association::ObservationCentric,
+            track_thresh: 0.3,
+            new_track_thresh: 0.4,
             lost_buffer_sec: 2.0,
-            distance_gate: 0.35,
-            distance_gate_per_sec: 0.6,
+            distance_gate: 0.2,
+            distance_gate_per_sec: 0.3,
             coast_sec: 0.3,
             ..Self::bytetrack()
         }
