@@ -2,7 +2,8 @@
 """Convert a Darknet YOLO model (cfg + weights) to ONNX in the Ultralytics detect layout.
 
 Output model (what the Panoptes detector expects from any Ultralytics export):
-  input  `images`  float32 [N, 3, H, W]  RGB / 255, N dynamic (H, W from the cfg's [net], e.g. 416)
+  input  `images`  float32 [N, 3, H, W]  RGB / 255, N dynamic; H, W from the cfg's [net] (e.g. 416), or
+                                        symbolic with --dynamic (any multiple of 32; anchors scale with it)
   output `output0` float32 [N, 4 + C, A] A = every anchor of every YOLO head (13*13*3 + 26*26*3 = 2535
                                           for yolov3-tiny at 416); rows: cx, cy, w, h in input pixels,
                                           then C class scores = objectness * class probability
@@ -21,6 +22,7 @@ Only numpy and onnx are used (no torch, no OpenCV): the converter is independent
 which scripts/verify_darknet_onnx.py uses as the reference.
 
 Usage: darknet2onnx.py --cfg yolov3-tiny.cfg --weights yolov3-tiny.weights --names coco.names --out model.onnx
+                      [--dynamic]
 """
 
 import argparse
@@ -217,31 +219,50 @@ def yolo_head(g, x, c, h, w, opts, idx, net_w, net_h):
         raise ConversionError(f"{where}: input has {c} channels, expected {na} * ({classes} + 5)")
     if net_w % w or net_h % h:
         raise ConversionError(f"{where}: grid {w}x{h} does not divide the input {net_w}x{net_h}")
-    stride_x, stride_y = net_w // w, net_h // h
     entries = classes + 5
     n_rows = h * w * na
 
-    # [N, na*E, h, w] -> [N, na, E, h, w] -> [N, E, h, w, na] -> [N, E, h*w*na]
-    t = g.op("Reshape", [x, g.const([0, na, entries, h, w], f"yolo{idx}_s5", np.int64)], f"yolo{idx}_r5")
-    t = g.op("Transpose", [t], f"yolo{idx}_t", perm=[0, 2, 3, 4, 1])
-    t = g.op("Reshape", [t, g.const([0, entries, n_rows], f"yolo{idx}_s3", np.int64)], f"yolo{idx}_r3")
+    # [N, na*E, h, w] -> [N, na, E, h*w] -> [N, E, h*w, na] -> [N, E, h*w*na]. The grid size is read from the
+    # tensor's shape, so the same graph serves any input size (a multiple of the largest stride).
+    t = g.op("Reshape", [x, g.const([0, na, entries, -1], f"yolo{idx}_s4", np.int64)], f"yolo{idx}_r4")
+    t = g.op("Transpose", [t], f"yolo{idx}_t", perm=[0, 2, 3, 1])
+    t = g.op("Reshape", [t, g.const([0, entries, -1], f"yolo{idx}_s3", np.int64)], f"yolo{idx}_r3")
     xy, wh, obj, cls = g.op("Split", [t, g.const([2, 2, 1, classes], f"yolo{idx}_split", np.int64)],
                             f"yolo{idx}_part", n_out=4, axis=1)
 
-    gy, gx, _a = np.meshgrid(np.arange(h), np.arange(w), np.arange(na), indexing="ij")
-    grid = np.stack([gx.reshape(-1), gy.reshape(-1)])  # [2, rows]
-    stride = np.array([[stride_x], [stride_y]], dtype=np.float64)
-    anchor_wh = np.tile(anchors[mask].T, (1, h * w))  # [2, rows], anchors cycle fastest
-    # cx = (sigmoid(tx) + col) * stride = sigmoid(tx) * stride + col * stride
-    xy = g.op("Mul", [g.op("Sigmoid", [xy]), g.const(np.broadcast_to(stride, (2, n_rows)), f"yolo{idx}_stride")])
-    xy = g.op("Add", [xy, g.const(grid * stride, f"yolo{idx}_grid")], f"yolo{idx}_xy")
-    wh = g.op("Mul", [g.op("Exp", [wh]), g.const(anchor_wh, f"yolo{idx}_anchors")], f"yolo{idx}_wh")
+    # Grid offsets [2, rows]: row r = (y * W + x) * na + a holds (x, y); anchors [2, rows] cycle fastest.
+    shape = g.op("Shape", [x], f"yolo{idx}_shape")
+    gh = g.op("Gather", [shape, g.const(np.array(2), f"yolo{idx}_i2", np.int64)], f"yolo{idx}_h", axis=0)
+    gw = g.op("Gather", [shape, g.const(np.array(3), f"yolo{idx}_i3", np.int64)], f"yolo{idx}_w", axis=0)
+    cells = g.op("Mul", [gh, gw], f"yolo{idx}_cells")
+    cell = g.op("Range", [g.const(np.array(0), f"yolo{idx}_zero", np.int64), cells,
+                          g.const(np.array(1), f"yolo{idx}_one", np.int64)], f"yolo{idx}_cell")
+    col = g.op("Mod", [cell, gw], f"yolo{idx}_col")
+    row = g.op("Div", [cell, gw], f"yolo{idx}_row")
+    axis0 = g.const([0], f"yolo{idx}_ax0", np.int64)
+    grid = g.op("Concat", [g.op("Unsqueeze", [col, axis0]), g.op("Unsqueeze", [row, axis0])], f"yolo{idx}_gxy",
+                axis=0)  # [2, h*w]
+    grid = g.op("Cast", [grid], f"yolo{idx}_gf", to=TensorProto.FLOAT)
+    full = g.op("Concat", [g.const([2], f"yolo{idx}_two", np.int64), g.op("Unsqueeze", [cells, axis0]),
+                           g.const([na], f"yolo{idx}_na", np.int64)], f"yolo{idx}_full", axis=0)
+    grid = g.op("Expand", [g.op("Unsqueeze", [grid, g.const([2], f"yolo{idx}_ax2", np.int64)]), full])
+    flat = g.const([2, -1], f"yolo{idx}_flat", np.int64)
+    grid = g.op("Reshape", [grid, flat], f"yolo{idx}_grid")
+    anchor_wh = anchors[mask].T.reshape(2, 1, na)  # [2, 1, na]
+    anchor_wh = g.op("Reshape", [g.op("Expand", [g.const(anchor_wh, f"yolo{idx}_anchors"), full]), flat],
+                     f"yolo{idx}_anchor_wh")
+
+    stride_x, stride_y = net_w // w, net_h // h
+    stride = g.const(np.array([[stride_x], [stride_y]], dtype=np.float64), f"yolo{idx}_stride")
+    # cx = (sigmoid(tx) + col) * stride
+    xy = g.op("Mul", [g.op("Add", [g.op("Sigmoid", [xy]), grid]), stride], f"yolo{idx}_xy")
+    wh = g.op("Mul", [g.op("Exp", [wh]), anchor_wh], f"yolo{idx}_wh")
     scores = g.op("Mul", [g.op("Sigmoid", [cls]), g.op("Sigmoid", [obj])], f"yolo{idx}_scores")
     out = g.op("Concat", [xy, wh, scores], f"yolo{idx}_out", axis=1)
     return out, classes, n_rows, max(stride_x, stride_y)
 
 
-def convert(cfg_path, weights_path, names):
+def convert(cfg_path, weights_path, names, dynamic=False):
     sections = parse_cfg(cfg_path)
     net = sections[0][1]
     net_w = opt_int(net, "width", 416, "[net]")
@@ -294,8 +315,11 @@ def convert(cfg_path, weights_path, names):
 
     graph = helper.make_graph(
         g.nodes, "darknet_" + os.path.splitext(os.path.basename(cfg_path))[0],
-        [helper.make_tensor_value_info("images", TensorProto.FLOAT, ["batch", channels, net_h, net_w])],
-        [helper.make_tensor_value_info("output0", TensorProto.FLOAT, ["batch", 4 + classes, anchors_total])],
+        [helper.make_tensor_value_info("images", TensorProto.FLOAT,
+                                       ["batch", channels, "height", "width"] if dynamic
+                                       else ["batch", channels, net_h, net_w])],
+        [helper.make_tensor_value_info("output0", TensorProto.FLOAT,
+                                       ["batch", 4 + classes, "anchors" if dynamic else anchors_total])],
         g.inits)
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)],
                               producer_name="panoptes-darknet2onnx", producer_version="1")
@@ -317,12 +341,15 @@ def main():
     ap.add_argument("--weights", required=True)
     ap.add_argument("--names", required=True, help="class names, one per line")
     ap.add_argument("--out", required=True)
+    ap.add_argument("--dynamic", action="store_true",
+                    help="symbolic input height and width: one model for any size that is a multiple of 32 "
+                         "(the detector then takes its size from [model] imgsz)")
     args = ap.parse_args()
 
     try:
         with open(args.names, encoding="utf-8") as f:
             names = [line.strip() for line in f if line.strip()]
-        model, classes, anchors, stride, (net_h, net_w) = convert(args.cfg, args.weights, names)
+        model, classes, anchors, stride, (net_h, net_w) = convert(args.cfg, args.weights, names, args.dynamic)
     except (ConversionError, OSError) as e:
         sys.exit(f"darknet2onnx: error: {e}")
 
@@ -344,7 +371,8 @@ def main():
     tmp = args.out + ".part"
     onnx.save(model, tmp)
     os.replace(tmp, args.out)
-    print(f"darknet2onnx: wrote {args.out}: images [N,3,{net_h},{net_w}] -> output0 [N,{4 + classes},{anchors}], "
+    dims = "H,W" if args.dynamic else f"{net_h},{net_w}"
+    print(f"darknet2onnx: wrote {args.out}: images [N,3,{dims}] -> output0 [N,{4 + classes},{anchors}], "
           f"{len(model.graph.node)} nodes, opset {OPSET}, IR {model.ir_version}")
 
 

@@ -24,12 +24,14 @@ enum Command {
     Run(cli::run::Args),
     /// Detect objects on still images and print one line per detection.
     Detect(cli::detect::Args),
-    /// Replay MOTChallenge detections through ByteTrack and write MOTChallenge tracks.
+    /// Replay MOTChallenge detections through the tracker and write MOTChallenge tracks.
     Track(cli::track::Args),
     /// Measure pipeline throughput and latency against raw ONNX Runtime on the same model.
     Bench(cli::bench::Args),
     /// Run one video file through the pipeline as fast as possible and print its events as JSON lines.
     Replay(cli::replay::Args),
+    /// Replay a labelled video and score the boxes, track ids and events shown against its labels.
+    Eval(cli::eval::Args),
 }
 
 fn main() -> std::process::ExitCode {
@@ -41,6 +43,7 @@ fn main() -> std::process::ExitCode {
         Command::Track(args) => cli::track::run(args),
         Command::Bench(args) => cli::bench::run(args),
         Command::Replay(args) => cli::replay::run(args),
+        Command::Eval(args) => cli::eval::run(args),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

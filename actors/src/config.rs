@@ -71,6 +71,11 @@ pub struct DetectionConfig {
     /// Regions mode: most regions per frame; a frame that needs more is inferred whole. Default 4.
     #[serde(default = "default_max_regions")]
     pub max_regions: usize,
+    /// Regions mode: most a region is enlarged to the model input, 1–4. Small objects are found and sized
+    /// well only when they reach the model at about half its input side; a region is never smaller than
+    /// the input side divided by this. 1: never enlarge (regions at least the model input). Default 2.
+    #[serde(default = "default_max_zoom")]
+    pub max_zoom: f32,
 }
 
 impl Default for DetectionConfig {
@@ -80,6 +85,7 @@ impl Default for DetectionConfig {
             full_frame_sec: default_full_frame_sec(),
             region_context: default_region_context(),
             max_regions: default_max_regions(),
+            max_zoom: default_max_zoom(),
         }
     }
 }
@@ -96,6 +102,9 @@ impl DetectionConfig {
         if !(1..=64).contains(&self.max_regions) {
             return Err(invalid("detection.max_regions", "must be 1–64"));
         }
+        if !(self.max_zoom.is_finite() && (1.0..=4.0).contains(&self.max_zoom)) {
+            return Err(invalid("detection.max_zoom", "must be 1–4 (1: never enlarge a region)"));
+        }
         Ok(())
     }
 }
@@ -108,6 +117,10 @@ fn default_region_context() -> f32 {
 }
 fn default_max_regions() -> usize {
     4
+}
+
+fn default_max_zoom() -> f32 {
+    2.0
 }
 
 /// `[[peers]]`: another Panoptes node (for example the one beside the recorder) whose clock offset to this
@@ -1253,6 +1266,9 @@ mod tests {
         c.detection.full_frame_sec = 5.0;
         c.detection.max_regions = 0;
         assert!(c.validate().unwrap_err().to_string().contains("detection.max_regions"));
+        c.detection.max_regions = 4;
+        c.detection.max_zoom = 0.5;
+        assert!(c.validate().unwrap_err().to_string().contains("detection.max_zoom"));
     }
 
     #[test]

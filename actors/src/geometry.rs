@@ -75,6 +75,15 @@ impl Rect {
         u64::from(self.w) * u64::from(self.h)
     }
 
+    /// The smallest rectangle of whole pixels holding `b`, inside a `frame_w` x `frame_h` frame.
+    pub fn around(b: &BBox, frame_w: u32, frame_h: u32) -> Self {
+        let x = (b.x1.floor().max(0.0) as u32).min(frame_w.saturating_sub(1));
+        let y = (b.y1.floor().max(0.0) as u32).min(frame_h.saturating_sub(1));
+        let right = (b.x2.ceil().max(0.0) as u32).clamp(x + 1, frame_w.max(x + 1));
+        let bottom = (b.y2.ceil().max(0.0) as u32).clamp(y + 1, frame_h.max(y + 1));
+        Self { x, y, w: right - x, h: bottom - y }
+    }
+
     pub fn to_bbox(self) -> BBox {
         BBox { x1: self.x as f32, y1: self.y as f32, x2: self.right() as f32, y2: self.bottom() as f32 }
     }

@@ -19,7 +19,8 @@ use panoptes_actors::alerts::{AlertCursor, Subscribe};
 use panoptes_actors::analytics::IdleProbe;
 use panoptes_actors::batcher::{BatcherActor, GetStats};
 use panoptes_actors::camera::source::{AccessUnit, FileSource, Opener, SourceError, VideoSource};
-use panoptes_actors::config::{CameraConfig, StoreConfig};
+use panoptes_actors::config::{CameraConfig, Config, StoreConfig};
+use panoptes_actors::hub::Subscribe as OverlaySubscribe;
 use panoptes_actors::messages::CameraId;
 use panoptes_actors::status::StatusBoard;
 use panoptes_actors::store::actor::MaxId;
@@ -67,14 +68,35 @@ fn replay_camera(cameras: &[CameraConfig], id: &str, input: &Path) -> anyhow::Re
 }
 
 pub fn run(args: Args) -> anyhow::Result<()> {
-    let mut config = crate::settings::load(args.config.as_deref())?;
-    let camera = replay_camera(&config.cameras, &args.camera, &args.input)?;
-    let temp;
-    let dir = match &args.store_dir {
-        Some(d) => d.clone(),
+    let (config, camera, _temp) = prepare(args.config.as_deref(), &args.camera, &args.input, args.store_dir.as_deref())?;
+    let mut out = std::io::stdout().lock();
+    let mut print = |json: &str| -> anyhow::Result<()> {
+        writeln!(out, "{json}").and_then(|()| out.flush()).context("writing to stdout")
+    };
+    let summary = actix::System::new().block_on(replay(config, camera, &mut print, None))?;
+    eprintln!("replay: {} frames decoded, {} inferred, {} events", summary.decoded, summary.inferred, summary.events);
+    // Then one line per extra batcher: `replay: <device>/<model>: N inferred` (fire frames, vehicle crops).
+    for line in summary.analytics {
+        eprintln!("{line}");
+    }
+    summary.outcome.map_err(|e| anyhow::anyhow!("replaying the file failed: {e}"))
+}
+
+/// The config and camera of a replay of `input` as camera `camera_id`, its store in `store_dir` or in the
+/// returned temporary directory (deleted when dropped).
+pub(super) fn prepare(
+    config_path: Option<&Path>,
+    camera_id: &str,
+    input: &Path,
+    store_dir: Option<&Path>,
+) -> anyhow::Result<(Config, CameraConfig, Option<TempDir>)> {
+    let mut config = crate::settings::load(config_path)?;
+    let camera = replay_camera(&config.cameras, camera_id, input)?;
+    let (dir, temp) = match store_dir {
+        Some(d) => (d.to_owned(), None),
         None => {
-            temp = TempDir::new("replay")?;
-            temp.0.clone()
+            let temp = TempDir::new("replay")?;
+            (temp.0.clone(), Some(temp))
         }
     };
     config.store = StoreConfig { path: dir.join("events.db"), snapshot_dir: dir.join("snapshots"), retention_days: 0 };
@@ -89,10 +111,29 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         // One camera fed one frame at a time: nothing to wait for.
         dev.max_wait_ms = 0;
     }
-    actix::System::new().block_on(replay(config, camera))
+    Ok((config, camera, temp))
 }
 
-async fn replay(config: panoptes_actors::config::Config, camera: CameraConfig) -> anyhow::Result<()> {
+/// What a replay did once the file has ended and the pipeline has drained.
+pub(super) struct Summary {
+    pub decoded: u64,
+    pub inferred: u64,
+    pub events: i64,
+    /// One line per extra batcher: `replay: <device>/<model>: N inferred` (fire frames, vehicle crops).
+    pub analytics: Vec<String>,
+    /// How the file ended: `Err` says why it stopped early.
+    pub outcome: Result<(), String>,
+}
+
+/// Replay `camera` (see [`prepare`]) through the whole pipeline: each event's JSON (the alert channel's
+/// format) goes to `on_alert` as it is stored, and each processed frame's overlay message (the
+/// `/ws/overlay` JSON) to `overlay`, when given.
+pub(super) async fn replay(
+    config: Config,
+    camera: CameraConfig,
+    on_alert: &mut dyn FnMut(&str) -> anyhow::Result<()>,
+    mut overlay: Option<&mut dyn FnMut(&str) -> anyhow::Result<()>>,
+) -> anyhow::Result<Summary> {
     let mut pipeline = start_pipeline(&config).await.context("starting the pipeline")?;
     let (ended_tx, mut ended) = oneshot::channel();
     let cursor_camera: CameraId = camera.id.as_str().into();
@@ -106,22 +147,34 @@ async fn replay(config: panoptes_actors::config::Config, camera: CameraConfig) -
     };
     let (_sub, live) = pipeline.alerts.send(Subscribe { camera: None }).await.context("alert hub")?;
     let mut cursor = AlertCursor::new(live, None, Some(0));
+    // The overlay hub drops messages for a client that falls behind: the loop below reads them as they come,
+    // and the replay reads one picture at a time, so none wait long.
+    let (_overlay_sub, mut frames) = match overlay {
+        Some(_) => pipeline.hub.send(OverlaySubscribe { camera: Some(cursor_camera.clone()) }).await.context("overlay hub")?,
+        None => (0, tokio::sync::mpsc::channel(1).1),
+    };
     let reader = pipeline.store.reader.clone();
     pipeline.add_camera_with_opener(camera, Arc::new(opener)).await.context("starting the camera")?;
-    let mut out = std::io::stdout().lock();
-    let mut print = |json: &str| -> anyhow::Result<()> {
-        writeln!(out, "{json}").and_then(|()| out.flush()).context("writing to stdout")
-    };
     let outcome = loop {
         tokio::select! {
             next = cursor.next(&reader) => match next? {
-                Some(alert) => print(&alert.json)?,
+                Some(alert) => on_alert(&alert.json)?,
                 None => bail!("the alert hub stopped"),
             },
+            Some(frame) = frames.recv(), if overlay.is_some() => {
+                if let Some(f) = overlay.as_mut() {
+                    f(&frame)?;
+                }
+            }
             end = &mut ended => break end.unwrap_or_else(|_| Err("the camera stopped".into())),
         }
     };
     pipeline.drain().await;
+    while let Ok(frame) = frames.try_recv() {
+        if let Some(f) = overlay.as_mut() {
+            f(&frame)?;
+        }
+    }
     let decoded = pipeline.status.get(&cursor_camera).map(|s| s.frames_decoded).unwrap_or(0);
     let mut inferred = 0;
     for (_, batcher) in &pipeline.batchers {
@@ -134,18 +187,13 @@ async fn replay(config: panoptes_actors::config::Config, camera: CameraConfig) -
     }
     pipeline.stop().await;
     let newest = pipeline.store.ask(MaxId).await??;
-    eprintln!("replay: {decoded} frames decoded, {inferred} inferred, {newest} events");
-    // Then one line per extra batcher: `replay: <device>/<model>: N inferred` (fire frames, vehicle crops).
-    for line in analytics {
-        eprintln!("{line}");
-    }
     while cursor.last_id() < newest {
         match cursor.next(&reader).await? {
-            Some(alert) => print(&alert.json)?,
+            Some(alert) => on_alert(&alert.json)?,
             None => bail!("the alert hub stopped"),
         }
     }
-    outcome.map_err(|e| anyhow::anyhow!("replaying the file failed: {e}"))
+    Ok(Summary { decoded, inferred, events: newest, analytics, outcome })
 }
 
 /// Where the camera's session reports, once, how the file ended (`Err`: why it stopped early).

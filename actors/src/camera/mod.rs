@@ -596,7 +596,7 @@ impl Session {
             _ => Arc::new(flow.converter.convert(&d.frame, placement.input_size).map_err(convert_error)?),
         };
         flow.last_input = Some(input.clone());
-        let needs_full = self.feed.full_frame || matches!(plan, Plan::Regions(_));
+        let needs_full = self.feed.full_frame || matches!(plan, Plan::Regions(_) | Plan::Tiles(_));
         let full = if needs_full {
             Some(Arc::new(flow.full_converter.full_rgb(&d.frame).map_err(convert_error)?))
         } else {
@@ -605,7 +605,7 @@ impl Session {
         let regions = match plan {
             Plan::Whole => None,
             Plan::Nothing => Some(Vec::new()),
-            Plan::Regions(rects) => {
+            Plan::Regions(rects) | Plan::Tiles(rects) => {
                 let rgb = full.as_deref().expect("converted above for regions");
                 let (w, h) = placement.input_size;
                 Some(rects.into_iter().map(|rect| RegionInput { rect, input: crop_to_chw(rgb, rect, w, h) }).collect())
@@ -638,7 +638,7 @@ impl Session {
             }
         };
         match &plan {
-            Plan::Whole => flow.plans.whole.increment(1),
+            Plan::Whole | Plan::Tiles(_) => flow.plans.whole.increment(1),
             Plan::Regions(_) => flow.plans.regions.increment(1),
             Plan::Nothing => flow.plans.nothing.increment(1),
         }

@@ -6,7 +6,10 @@
 //! whole detections before cut ones and higher scores first, and drops a detection when a kept one of the
 //! same class overlaps it by IoU above `iou` (the same object twice) or holds most of it (`CONTAINED` of the
 //! smaller box: a cut part of an object seen whole). A cut detection that nothing else explains is kept: it
-//! is the best view of that object on this frame.
+//! is the best view of that object on this frame. Last, of two kept detections of a class where one holds
+//! most of the other, the smaller goes: enlarged regions make a small detector see an object both whole and
+//! in parts (a head, the legs), and the part often scores higher. (Not when the larger is much wider: then
+//! it is a group seen as one object, and the object inside it stays.)
 
 use crate::geometry::{BBox, Rect};
 use crate::messages::Detection;
@@ -15,6 +18,9 @@ use crate::messages::Detection;
 const EDGE_PX: f32 = 2.0;
 /// Share of the smaller box inside a kept one above which the smaller is the same object.
 const CONTAINED: f32 = 0.8;
+/// A box inside a larger one is a part of it (a head, the legs) only when the larger is at most this much
+/// wider; a much wider one holds several objects (a group seen as one), and the object in it stays.
+const PART_WIDER: f32 = 100.0;
 
 /// The detections of one region, in source-frame pixels.
 #[derive(Clone, Debug)]
@@ -62,7 +68,20 @@ pub fn merge(parts: &[RegionDetections], frame_w: u32, frame_h: u32, iou: f32) -
             kept.push((region, d));
         }
     }
-    let mut out: Vec<Detection> = kept.into_iter().map(|(_, d)| d).collect();
+    let parts_of_others: Vec<bool> = kept
+        .iter()
+        .map(|(_, d)| {
+            kept.iter().any(|(_, k)| {
+                k.class_id == d.class_id
+                    && k.bbox.area() > d.bbox.area()
+                    && d.bbox.area() > 0.0
+                    && k.bbox.width() <= PART_WIDER * d.bbox.width()
+                    && intersection(&k.bbox, &d.bbox) / d.bbox.area() > CONTAINED
+            })
+        })
+        .collect();
+    let mut out: Vec<Detection> =
+        kept.into_iter().zip(parts_of_others).filter(|(_, part)| !part).map(|((_, d), _)| d).collect();
     out.sort_by(|a, b| b.score.total_cmp(&a.score));
     out
 }
@@ -112,6 +131,17 @@ mod tests {
         assert_eq!(merge(&parts, 1920, 1080, 0.45).len(), 2);
         assert!(!is_cut(&BBox { x1: 0.0, y1: 0.0, x2: 30.0, y2: 60.0 }, &a, 1920, 1080));
         assert!(is_cut(&BBox { x1: 385.0, y1: 100.0, x2: 416.0, y2: 200.0 }, &a, 1920, 1080));
+    }
+
+    #[test]
+    fn a_part_inside_the_whole_object_goes_even_when_it_scores_higher() {
+        let a = Rect { x: 0, y: 0, w: 416, h: 416 };
+        let parts = [RegionDetections {
+            rect: a,
+            // A person, and their legs scoring higher (IoU 0.4: NMS keeps both).
+            detections: vec![det(0, 0.6, 100.0, 100.0, 140.0, 200.0), det(0, 0.9, 102.0, 160.0, 138.0, 200.0)],
+        }];
+        assert_eq!(merge(&parts, 1920, 1080, 0.45), vec![det(0, 0.6, 100.0, 100.0, 140.0, 200.0)]);
     }
 
     #[test]

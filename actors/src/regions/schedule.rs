@@ -1,14 +1,15 @@
 //! Per camera: what to infer on each frame that `detect_fps` admits.
 //!
 //! - `full_frame` mode: the whole frame, always.
-//! - `regions` mode: the whole frame on the first frame, after stream time went backwards, and whenever
-//!   `full_frame_sec` has passed since the last whole-frame pass (so that objects that never moved are
-//!   found); otherwise the regions planned around the frame's motion boxes and the predicted boxes of the
-//!   tracks that need looking at ([`TrackHint::needs_look`]): the moving ones, lost or not.
+//! - `regions` mode: a full pass on the first frame, after stream time went backwards, and whenever
+//!   `full_frame_sec` has passed since the last full pass (so that objects that never moved are found);
+//!   otherwise the regions planned around the frame's motion boxes and the predicted boxes of the tracks
+//!   that need looking at ([`TrackHint::needs_look`]): the moving ones, lost or not. A full pass is the
+//!   frame in tiles at the regions' scale when regions are enlarged (`max_zoom` > 1), else the whole frame.
 //!   Stationary tracks are left to the whole-frame passes and to motion, which wakes them when they move.
 
 use super::hints::TrackHint;
-use super::plan::{Plan, PlanParams, plan};
+use super::plan::{Plan, PlanParams, plan, tiles};
 use crate::config::{DetectionConfig, DetectionMode};
 use crate::geometry::BBox;
 
@@ -41,25 +42,28 @@ impl Scheduler {
         if self.config.mode == DetectionMode::FullFrame {
             return Plan::Whole;
         }
+        let params = PlanParams {
+            frame_w,
+            frame_h,
+            model_side,
+            max_zoom: self.config.max_zoom,
+            context: self.config.region_context,
+            max_regions: self.config.max_regions,
+        };
         let due = self.last_whole_sec.is_none_or(|last| t_sec < last || t_sec - last >= self.config.full_frame_sec);
         let planned = if due {
             Plan::Whole
         } else {
             let boxes: Vec<BBox> =
                 motion.iter().copied().chain(hints.iter().filter(|h| h.needs_look()).map(|h| h.bbox)).collect();
-            let params = PlanParams {
-                frame_w,
-                frame_h,
-                model_side,
-                context: self.config.region_context,
-                max_regions: self.config.max_regions,
-            };
             plan(&boxes, &params)
         };
-        if planned == Plan::Whole {
-            self.last_whole_sec = Some(t_sec);
+        if planned != Plan::Whole {
+            return planned;
         }
-        planned
+        self.last_whole_sec = Some(t_sec);
+        // A full pass at the regions' scale where regions are enlarged, so boxes keep one size.
+        if params.max_zoom > 1.0 { Plan::Tiles(tiles(&params)) } else { Plan::Whole }
     }
 }
 
@@ -73,7 +77,7 @@ mod tests {
 
     #[test]
     fn regions_mode_passes_whole_frames_on_schedule_and_nothing_on_a_still_scene() {
-        let mut s = Scheduler::new(&DetectionConfig { full_frame_sec: 5.0, ..Default::default() });
+        let mut s = Scheduler::new(&DetectionConfig { full_frame_sec: 5.0, max_zoom: 1.0, ..Default::default() });
         let size = (1920, 1080);
         assert_eq!(s.decide(0.0, size, 416, &[], &[]), Plan::Whole, "first frame");
         assert_eq!(s.decide(0.2, size, 416, &[], &[]), Plan::Nothing);
@@ -82,6 +86,23 @@ mod tests {
         assert_eq!(s.decide(5.0, size, 416, &[], &[]), Plan::Whole, "full_frame_sec after the last whole pass");
         assert_eq!(s.decide(5.2, size, 416, &[], &[]), Plan::Nothing);
         assert_eq!(s.decide(1.0, size, 416, &[], &[]), Plan::Whole, "time went backwards");
+    }
+
+    #[test]
+    fn with_zoom_full_passes_are_tiles() {
+        let mut s = Scheduler::new(&DetectionConfig { full_frame_sec: 5.0, max_zoom: 2.0, ..Default::default() });
+        let Plan::Tiles(t) = s.decide(0.0, (768, 576), 416, &[], &[]) else { panic!("not tiles") };
+        assert_eq!(t.len(), 12);
+        assert_eq!(s.decide(0.2, (768, 576), 416, &[], &[]), Plan::Nothing);
+        // Motion everywhere: too many regions, so a full pass, in tiles, which resets the schedule.
+        let spread: Vec<BBox> = (0..12)
+            .map(|i| {
+                let (x, y) = ((i % 4) as f32 * 190.0, (i / 4) as f32 * 190.0);
+                BBox { x1: x, y1: y, x2: x + 30.0, y2: y + 60.0 }
+            })
+            .collect();
+        assert!(matches!(s.decide(1.0, (768, 576), 416, &spread, &[]), Plan::Tiles(_)));
+        assert_eq!(s.decide(5.5, (768, 576), 416, &[], &[]), Plan::Nothing, "the tiled pass at 1.0 counts");
     }
 
     #[test]
