@@ -68,7 +68,7 @@ pub struct DetectionConfig {
     /// region, as a fraction of the box's larger side. Default 0.5.
     #[serde(default = "default_region_context")]
     pub region_context: f32,
-    /// Regions mode: most regions per frame; a frame that needs more is inferred whole. Default 4.
+    /// Regions mode: most regions per frame; a frame that needs more gets a full pass instead. Default 8.
     #[serde(default = "default_max_regions")]
     pub max_regions: usize,
     /// Regions mode: most a region is enlarged to the model input, 1–4. Small objects are found and sized
@@ -116,7 +116,7 @@ fn default_region_context() -> f32 {
     0.5
 }
 fn default_max_regions() -> usize {
-    4
+    8
 }
 
 fn default_max_zoom() -> f32 {

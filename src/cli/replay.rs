@@ -118,6 +118,8 @@ pub(super) fn prepare(
 pub(super) struct Summary {
     pub decoded: u64,
     pub inferred: u64,
+    /// Model inputs inferred for those frames (a frame inferred in regions counts one per region).
+    pub inputs: u64,
     pub events: i64,
     /// One line per extra batcher: `replay: <device>/<model>: N inferred` (fire frames, vehicle crops).
     pub analytics: Vec<String>,
@@ -176,9 +178,12 @@ pub(super) async fn replay(
         }
     }
     let decoded = pipeline.status.get(&cursor_camera).map(|s| s.frames_decoded).unwrap_or(0);
-    let mut inferred = 0;
+    let (mut inferred, mut inputs) = (0, 0);
     for (_, batcher) in &pipeline.batchers {
-        inferred += batcher.send(GetStats).await.map(|s| s.frames_inferred).unwrap_or(0);
+        if let Ok(stats) = batcher.send(GetStats).await {
+            inferred += stats.frames_inferred;
+            inputs += stats.inputs_inferred;
+        }
     }
     let mut analytics = Vec::new();
     for (label, batcher) in pipeline.analytics.batchers() {
@@ -193,7 +198,7 @@ pub(super) async fn replay(
             None => bail!("the alert hub stopped"),
         }
     }
-    Ok(Summary { decoded, inferred, events: newest, analytics, outcome })
+    Ok(Summary { decoded, inferred, inputs, events: newest, analytics, outcome })
 }
 
 /// Where the camera's session reports, once, how the file ended (`Err`: why it stopped early).

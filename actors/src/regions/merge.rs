@@ -8,8 +8,7 @@
 //! smaller box: a cut part of an object seen whole). A cut detection that nothing else explains is kept: it
 //! is the best view of that object on this frame. Last, of two kept detections of a class where one holds
 //! most of the other, the smaller goes: enlarged regions make a small detector see an object both whole and
-//! in parts (a head, the legs), and the part often scores higher. (Not when the larger is much wider: then
-//! it is a group seen as one object, and the object inside it stays.)
+//! in parts (a head, the legs), and the part often scores higher.
 
 use crate::geometry::{BBox, Rect};
 use crate::messages::Detection;
@@ -18,9 +17,6 @@ use crate::messages::Detection;
 const EDGE_PX: f32 = 2.0;
 /// Share of the smaller box inside a kept one above which the smaller is the same object.
 const CONTAINED: f32 = 0.8;
-/// A box inside a larger one is a part of it (a head, the legs) only when the larger is at most this much
-/// wider; a much wider one holds several objects (a group seen as one), and the object in it stays.
-const PART_WIDER: f32 = 100.0;
 
 /// The detections of one region, in source-frame pixels.
 #[derive(Clone, Debug)]
@@ -75,7 +71,6 @@ pub fn merge(parts: &[RegionDetections], frame_w: u32, frame_h: u32, iou: f32) -
                 k.class_id == d.class_id
                     && k.bbox.area() > d.bbox.area()
                     && d.bbox.area() > 0.0
-                    && k.bbox.width() <= PART_WIDER * d.bbox.width()
                     && intersection(&k.bbox, &d.bbox) / d.bbox.area() > CONTAINED
             })
         })

@@ -141,6 +141,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         mean_lag: lags.iter().sum::<u64>() as f64 / lags.len().max(1) as f64,
         decoded: summary.decoded,
         inferred: summary.inferred,
+        inputs: summary.inputs,
         classes: totals,
         distinct_person_ids: person_ids.len(),
         people: labels.people.as_ref().map(|p| p.distinct),
@@ -179,6 +180,7 @@ struct Report {
     mean_lag: f64,
     decoded: u64,
     inferred: u64,
+    inputs: u64,
     classes: BTreeMap<&'static str, Counts>,
     distinct_person_ids: usize,
     people: Option<u32>,
@@ -193,9 +195,14 @@ fn fixed(v: f64, digits: usize) -> String {
 impl Report {
     fn table(&self, camera: &str, input: &str) -> String {
         let mut s = format!(
-            "eval: camera {camera} on {input}: {} frames decoded, {} processed; {} labelled frames (boxes on screen \
-             at each: mean lag {:.2} frames)\n",
-            self.decoded, self.inferred, self.labelled_frames, self.mean_lag
+            "eval: camera {camera} on {input}: {} frames decoded, {} processed, {} model inputs ({:.1} a frame); {} \
+             labelled frames (boxes on screen at each: mean lag {:.2} frames)\n",
+            self.decoded,
+            self.inferred,
+            self.inputs,
+            self.inputs as f64 / self.inferred.max(1) as f64,
+            self.labelled_frames,
+            self.mean_lag
         );
         let sources: Vec<String> = self.sources.iter().map(|(k, n)| format!("{n} {k}")).collect();
         s += &format!("labels: made for {}; boxes by source: {}\n", self.labels_video, sources.join(", "));
@@ -252,6 +259,7 @@ impl Report {
             "mean_lag_frames": self.mean_lag,
             "frames_decoded": self.decoded,
             "frames_processed": self.inferred,
+            "model_inputs": self.inputs,
             "classes": self.classes.iter().map(|(class, c)| (class.to_string(), serde_json::json!({
                 "labelled": c.true_pos + c.false_neg,
                 "true_pos": c.true_pos,
