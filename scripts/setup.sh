@@ -4,7 +4,8 @@
 #      opencv-doc for the vtest clip, chromium for the web console's browser tests),
 #   2. the Python venv .venv with the pins in scripts/requirements.txt,
 #   3. the assets under var/ (ignored by git): test videos, still images, the COCO YOLOv3-tiny model
-#      converted from Darknet (and verified against OpenCV DNN), the fall-detection model,
+#      converted from Darknet (and verified against OpenCV DNN; also a dynamic-size copy for
+#      scripts/labels/), the fall-detection model,
 #   4. issue 3's models: the plate and fire/smoke YOLOv8 checkpoints exported to ONNX in a venv over Debian's
 #      CPU torch (verified against PyTorch), the PP-OCRv4 recogniser and labelled plate crops (scripts/models/).
 #   5. the browser tests' Node.js packages: Node.js (Debian's nodejs + npm when there is no node) and
@@ -206,6 +207,27 @@ else
         --onnx "$MODEL" --image "$VAR/images/bus.jpg" --image "$VAR/images/zidane.jpg" \
         --video-frame "$VAR/media/vtest-h264.mp4:100"
     fingerprint >"$STAMP"
+fi
+
+# ---------------------------------------------------------------------------------------------
+step "dynamic-size YOLOv3-tiny (var/models/yolov3-tiny-coco-dynamic.onnx; labelling and size sweeps)"
+DYN="$VAR/models/yolov3-tiny-coco-dynamic.onnx"
+if [[ -s "$DYN" && "$DYN" -nt "$SCRIPTS/darknet2onnx.py" && "$DYN" -nt "$MODEL" ]]; then
+    echo "    already converted"
+else
+    "$PY" "$SCRIPTS/darknet2onnx.py" --cfg "$DARKNET/yolov3-tiny.cfg" --weights "$DARKNET/yolov3-tiny.weights" \
+        --names "$DARKNET/coco.names" --out "$DYN.part" --dynamic
+    # At the cfg's 416 it must give exactly what the verified fixed-size model gives.
+    "$PY" - "$MODEL" "$DYN.part" <<'PYEOF'
+import sys
+import numpy as np
+import onnxruntime as ort
+x = np.random.default_rng(0).random((2, 3, 416, 416), dtype=np.float32)
+fixed, dynamic = (ort.InferenceSession(p).run(None, {"images": x})[0] for p in sys.argv[1:3])
+if fixed.shape != dynamic.shape or np.abs(fixed - dynamic).max() > 1e-4:
+    sys.exit(f"dynamic model differs from the fixed one at 416: max |diff| {np.abs(fixed - dynamic).max()}")
+PYEOF
+    mv "$DYN.part" "$DYN"
 fi
 
 # ---------------------------------------------------------------------------------------------
