@@ -98,6 +98,9 @@ fn a_broken_labels_file_is_refused_with_its_name_and_the_reason() {
     )
     .unwrap();
     let err = eval(&input, &labels, &dir.path().join("f.json")).unwrap_err();
-    assert!(err.contains("broken.json") && err.contains("frame 3") && err.contains("[50.0, 40.0, 10.0, 90.0]"), "{err}");
+    assert!(
+        err.contains("broken.json") && err.contains("frame 3") && err.contains("[50.0, 40.0, 10.0, 90.0]"),
+        "{err}"
+    );
     assert!(err.contains("tests/data/labels/README.md"), "{err}");
 }

@@ -55,6 +55,9 @@ pub struct Args {
     /// How many of the streams play a still scene with sensor noise (made from one frame of --media).
     #[arg(long, default_value_t = 0)]
     static_streams: usize,
+    /// Regions mode: most a region is enlarged (`[detection] max_zoom`); default: the embedded config's.
+    #[arg(long)]
+    max_zoom: Option<f32>,
 }
 
 pub fn run(args: Args) -> anyhow::Result<()> {
@@ -69,6 +72,10 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let store_dir = super::TempDir::new("bench")?;
     let still = (args.static_streams > 0).then(|| still_clip(&args.media, &store_dir.0)).transpose()?;
     let mut config = bench_config(&args, still.as_deref(), &store_dir.0)?;
+    if let Some(zoom) = args.max_zoom {
+        config.detection.max_zoom = zoom;
+        config.validate().context("--max-zoom")?;
+    }
     let warmup = Duration::from_secs(3);
 
     // Raw throughput is measured before and after the pipeline run and averaged, so a load that drifts
@@ -141,11 +148,12 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     ];
     let width = compare.iter().map(|(k, _, _)| k.len()).max().unwrap_or(0);
     println!(
-        "{} streams ({} moving, {} static), detect_fps {}: full_frame (baseline) vs regions, same run",
+        "{} streams ({} moving, {} static), detect_fps {}: full_frame (baseline) vs regions (max_zoom {}), same run",
         args.streams,
         args.streams - args.static_streams,
         args.static_streams,
-        args.detect_fps
+        args.detect_fps,
+        config.detection.max_zoom
     );
     println!("| {:width$} | {:>10} | {:>10} |", "measure", "full_frame", "regions");
     println!("|-{}-|-{}:|-{}:|", "-".repeat(width), "-".repeat(9), "-".repeat(9));

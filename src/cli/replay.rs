@@ -68,7 +68,8 @@ fn replay_camera(cameras: &[CameraConfig], id: &str, input: &Path) -> anyhow::Re
 }
 
 pub fn run(args: Args) -> anyhow::Result<()> {
-    let (config, camera, _temp) = prepare(args.config.as_deref(), &args.camera, &args.input, args.store_dir.as_deref())?;
+    let (config, camera, _temp) =
+        prepare(args.config.as_deref(), &args.camera, &args.input, args.store_dir.as_deref())?;
     let mut out = std::io::stdout().lock();
     let mut print = |json: &str| -> anyhow::Result<()> {
         writeln!(out, "{json}").and_then(|()| out.flush()).context("writing to stdout")
@@ -127,14 +128,17 @@ pub(super) struct Summary {
     pub outcome: Result<(), String>,
 }
 
+/// Where a replay hands each JSON line (an event, an overlay message).
+pub(super) type LineSink<'a> = dyn FnMut(&str) -> anyhow::Result<()> + 'a;
+
 /// Replay `camera` (see [`prepare`]) through the whole pipeline: each event's JSON (the alert channel's
 /// format) goes to `on_alert` as it is stored, and each processed frame's overlay message (the
 /// `/ws/overlay` JSON) to `overlay`, when given.
 pub(super) async fn replay(
     config: Config,
     camera: CameraConfig,
-    on_alert: &mut dyn FnMut(&str) -> anyhow::Result<()>,
-    mut overlay: Option<&mut dyn FnMut(&str) -> anyhow::Result<()>>,
+    on_alert: &mut LineSink<'_>,
+    mut overlay: Option<&mut LineSink<'_>>,
 ) -> anyhow::Result<Summary> {
     let mut pipeline = start_pipeline(&config).await.context("starting the pipeline")?;
     let (ended_tx, mut ended) = oneshot::channel();
@@ -152,7 +156,9 @@ pub(super) async fn replay(
     // The overlay hub drops messages for a client that falls behind: the loop below reads them as they come,
     // and the replay reads one picture at a time, so none wait long.
     let (_overlay_sub, mut frames) = match overlay {
-        Some(_) => pipeline.hub.send(OverlaySubscribe { camera: Some(cursor_camera.clone()) }).await.context("overlay hub")?,
+        Some(_) => {
+            pipeline.hub.send(OverlaySubscribe { camera: Some(cursor_camera.clone()) }).await.context("overlay hub")?
+        }
         None => (0, tokio::sync::mpsc::channel(1).1),
     };
     let reader = pipeline.store.reader.clone();

@@ -94,8 +94,16 @@ impl Labels {
                 if !matches!(o.class.as_str(), "person" | "vehicle") {
                     return Err(format!("frame {}: class {:?}: expected person or vehicle", f.frame, o.class));
                 }
-                if !(x1 < x2 && y1 < y2) || x1 < -1.0 || y1 < -1.0 || x2 > labels.width as f32 + 1.0 || y2 > labels.height as f32 + 1.0 {
-                    return Err(format!("frame {}: box {:?} is not [x1, y1, x2, y2] inside {}x{}", f.frame, o.bbox, labels.width, labels.height));
+                if !(x1 < x2 && y1 < y2)
+                    || x1 < -1.0
+                    || y1 < -1.0
+                    || x2 > labels.width as f32 + 1.0
+                    || y2 > labels.height as f32 + 1.0
+                {
+                    return Err(format!(
+                        "frame {}: box {:?} is not [x1, y1, x2, y2] inside {}x{}",
+                        f.frame, o.bbox, labels.width, labels.height
+                    ));
                 }
             }
         }
@@ -213,20 +221,25 @@ pub fn score_frame(labels: &[LabelledObject], shown: &[Shown], min_height: f32) 
                 c.false_neg += 1;
             }
         }
-        let false_boxes: Vec<&&Shown> =
-            preds.iter().zip(&pred_used).filter(|(p, used)| !**used && p.bbox[3] - p.bbox[1] >= min_height).map(|(p, _)| p).collect();
-        c.false_pos = false_boxes.len() as u32;
-        c.false_on_object = false_boxes
+        let false_boxes: Vec<&&Shown> = preds
             .iter()
-            .filter(|p| truth.iter().any(|(t, _)| inside_share(&p.bbox, &t.bbox) >= 0.5))
-            .count() as u32;
+            .zip(&pred_used)
+            .filter(|(p, used)| !**used && p.bbox[3] - p.bbox[1] >= min_height)
+            .map(|(p, _)| p)
+            .collect();
+        c.false_pos = false_boxes.len() as u32;
+        c.false_on_object =
+            false_boxes.iter().filter(|p| truth.iter().any(|(t, _)| inside_share(&p.bbox, &t.bbox) >= 0.5)).count()
+                as u32;
         out.insert(class, c);
     }
     out
 }
 
 /// Sum per-class counts over frames.
-pub fn total<'a>(frames: impl IntoIterator<Item = &'a BTreeMap<&'static str, Counts>>) -> BTreeMap<&'static str, Counts> {
+pub fn total<'a>(
+    frames: impl IntoIterator<Item = &'a BTreeMap<&'static str, Counts>>,
+) -> BTreeMap<&'static str, Counts> {
     let mut out: BTreeMap<&'static str, Counts> = BTreeMap::new();
     for f in frames {
         for (class, c) in f {
@@ -252,8 +265,8 @@ mod tests {
             obj("vehicle", [100.0, 100.0, 200.0, 150.0], false),
         ];
         let shown = [
-            Shown { class: "person", bbox: [1.0, 2.0, 10.0, 100.0] },  // hit
-            Shown { class: "person", bbox: [0.0, 0.0, 10.0, 100.0] },  // duplicate of the same person: false alarm
+            Shown { class: "person", bbox: [1.0, 2.0, 10.0, 100.0] }, // hit
+            Shown { class: "person", bbox: [0.0, 0.0, 10.0, 100.0] }, // duplicate of the same person: false alarm
             Shown { class: "person", bbox: [300.0, 0.0, 310.0, 30.0] }, // nothing there
             Shown { class: "vehicle", bbox: [100.0, 100.0, 140.0, 150.0] }, // IoU 0.4: no match
         ];
@@ -279,7 +292,7 @@ mod tests {
     fn objects_below_min_height_count_neither_way() {
         let truth = [obj("person", [0.0, 0.0, 10.0, 20.0], false), obj("person", [50.0, 0.0, 60.0, 100.0], false)];
         let shown = [
-            Shown { class: "person", bbox: [0.0, 0.0, 10.0, 20.0] },   // finds the small one: nothing
+            Shown { class: "person", bbox: [0.0, 0.0, 10.0, 20.0] }, // finds the small one: nothing
             Shown { class: "person", bbox: [200.0, 0.0, 210.0, 25.0] }, // small, nothing there: not false
             Shown { class: "person", bbox: [300.0, 0.0, 310.0, 45.0] }, // tall enough, nothing there: false
         ];
@@ -294,7 +307,9 @@ mod tests {
         let file = |frames: &str| {
             format!(r#"{{"video": "v.mp4", "width": 100, "height": 100, "provenance": "test", "frames": {frames}}}"#)
         };
-        assert!(Labels::parse(&file(r#"[{"frame": 1, "objects": [{"class": "person", "box": [1, 2, 3, 4]}]}]"#)).is_ok());
+        assert!(
+            Labels::parse(&file(r#"[{"frame": 1, "objects": [{"class": "person", "box": [1, 2, 3, 4]}]}]"#)).is_ok()
+        );
         for (frames, want) in [
             (r#"[{"frame": 1, "objects": [{"class": "dog", "box": [1, 2, 3, 4]}]}]"#, "dog"),
             (r#"[{"frame": 1, "objects": [{"class": "person", "box": [3, 2, 1, 4]}]}]"#, "[3.0, 2.0, 1.0, 4.0]"),
