@@ -71,8 +71,10 @@ fn a_car_photo_clip_yields_one_plate_event_with_its_text_list_match_and_snapshot
     let dir = tempfile::tempdir().unwrap();
     let input = still_clip(dir.path(), 3);
     let store = dir.path().join("kept");
+    // A photo held still for 3 s has no motion: in regions mode only the first frame's full pass would see
+    // the car. This test is about reading the plate, so every admitted frame is inferred whole.
     let config = format!(
-        "[tracker]\ntrack_thresh = 0.3\nnew_track_thresh = 0.35\n\n{}",
+        "[detection]\nmode = \"full_frame\"\n\n[tracker]\ntrack_thresh = 0.3\nnew_track_thresh = 0.35\n\n{}",
         config_with_cameras(
             "[[cameras]]\nid = \"gate\"\nurl = \"rtsp://127.0.0.1:1/none\"\ndetect_fps = 5\n\n\
              [cameras.plates]\npattern = \"[0-9][A-Z]{2}[0-9]{4}\"\nallow = [\"5AU 5341\"]\ndeny = [\"7XYZ123\"]\nmin_votes = 3\n"

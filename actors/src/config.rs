@@ -436,6 +436,10 @@ pub struct TrackerConfig {
     /// Observation-centric: a lost track is still shown at its predicted box this long, in seconds. Default 0.3.
     #[serde(default = "default_coast_sec")]
     pub coast_sec: f64,
+    /// Matched detections before a new track is confirmed, gets an id and is shown, 1–10. Default 3 (2 with
+    /// `association = "byte_track"`, as the original).
+    #[serde(default)]
+    pub min_hits: Option<u32>,
 }
 
 impl Default for TrackerConfig {
@@ -450,6 +454,7 @@ impl Default for TrackerConfig {
             distance_gate: default_distance_gate(),
             distance_gate_per_sec: default_distance_gate_per_sec(),
             coast_sec: default_coast_sec(),
+            min_hits: None,
         }
     }
 }

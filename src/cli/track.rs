@@ -53,6 +53,10 @@ pub struct Args {
     /// How long a lost track is still written at its predicted box, in seconds (0: never).
     #[arg(long)]
     pub coast_sec: Option<f64>,
+    /// Matched detections before a new track is confirmed and written. Default: the tracker's (3; 2 with
+    /// --bytetrack).
+    #[arg(long)]
+    pub min_hits: Option<u32>,
 }
 
 /// The tracker parameters the options ask for.
@@ -73,6 +77,7 @@ fn params(args: &Args) -> TrackerParams {
         distance_gate: args.distance_gate.unwrap_or(base.distance_gate),
         distance_gate_per_sec: args.distance_gate_per_sec.unwrap_or(base.distance_gate_per_sec),
         coast_sec: args.coast_sec.unwrap_or(base.coast_sec),
+        min_hits: args.min_hits.unwrap_or(base.min_hits),
         ..base
     }
 }

@@ -4,8 +4,8 @@
 //! as a part (a torso, half a car) in that region while a neighbouring region may see it whole. A detection
 //! is *cut* when it touches an edge of its region that is not an edge of the frame. Merging keeps, greedily,
 //! whole detections before cut ones and higher scores first, and drops a detection when a kept one of the
-//! same class overlaps it by IoU above `iou` (the same object twice) or holds most of it (`CONTAINED` of the
-//! smaller box: a cut part of an object seen whole). A cut detection that nothing else explains is kept: it
+//! same class overlaps it by IoU above `iou` (the same object twice) or holds most of it (`CONTAINED` of its
+//! area: a cut part of an object seen whole). A cut detection that nothing else explains is kept: it
 //! is the best view of that object on this frame. Last, of two kept detections of a class where one holds
 //! most of the other, the smaller goes: enlarged regions make a small detector see an object both whole and
 //! in parts (a head, the legs), and the part often scores higher.
@@ -42,43 +42,33 @@ fn intersection(a: &BBox, b: &BBox) -> f32 {
 /// One list of detections for a frame of `frame_w` x `frame_h` from its regions' detections, highest score
 /// first. `iou` is the NMS threshold of the detector (`model.iou`).
 pub fn merge(parts: &[RegionDetections], frame_w: u32, frame_h: u32, iou: f32) -> Vec<Detection> {
-    let mut all: Vec<(bool, usize, Detection)> = parts
+    let mut all: Vec<(bool, Detection)> = parts
         .iter()
-        .enumerate()
-        .flat_map(|(i, p)| p.detections.iter().map(move |d| (is_cut(&d.bbox, &p.rect, frame_w, frame_h), i, *d)))
+        .flat_map(|p| p.detections.iter().map(move |d| (is_cut(&d.bbox, &p.rect, frame_w, frame_h), *d)))
         .collect();
-    all.sort_by(|a, b| a.0.cmp(&b.0).then(b.2.score.total_cmp(&a.2.score)));
-    let mut kept: Vec<(usize, Detection)> = Vec::new();
-    for (_, region, d) in all {
-        let same_object = kept.iter().any(|(kr, k)| {
-            if k.class_id != d.class_id {
-                return false;
-            }
-            if k.bbox.iou(&d.bbox) > iou {
-                return true;
-            }
-            let smaller = k.bbox.area().min(d.bbox.area());
-            *kr != region && smaller > 0.0 && intersection(&k.bbox, &d.bbox) / smaller > CONTAINED
-        });
+    all.sort_by(|a, b| a.0.cmp(&b.0).then(b.1.score.total_cmp(&a.1.score)));
+    let mut kept: Vec<Detection> = Vec::new();
+    for (_, d) in all {
+        // The same object as a kept detection: overlapping it, or mostly inside it (a part of an object seen
+        // whole). A kept box inside `d` is settled below.
+        let same_object =
+            kept.iter().any(|k| k.class_id == d.class_id && (k.bbox.iou(&d.bbox) > iou || part_of(&d.bbox, &k.bbox)));
         if !same_object {
-            kept.push((region, d));
+            kept.push(d);
         }
     }
-    let parts_of_others: Vec<bool> = kept
-        .iter()
-        .map(|(_, d)| {
-            kept.iter().any(|(_, k)| {
-                k.class_id == d.class_id
-                    && k.bbox.area() > d.bbox.area()
-                    && d.bbox.area() > 0.0
-                    && intersection(&k.bbox, &d.bbox) / d.bbox.area() > CONTAINED
-            })
-        })
-        .collect();
-    let mut out: Vec<Detection> =
-        kept.into_iter().zip(parts_of_others).filter(|(_, part)| !part).map(|((_, d), _)| d).collect();
+    // Of two kept boxes where one holds most of the other, the smaller goes.
+    let parts: Vec<bool> =
+        kept.iter().map(|d| kept.iter().any(|k| k.class_id == d.class_id && part_of(&d.bbox, &k.bbox))).collect();
+    let mut out: Vec<Detection> = kept.into_iter().zip(parts).filter(|(_, part)| !part).map(|(d, _)| d).collect();
     out.sort_by(|a, b| b.score.total_cmp(&a.score));
     out
+}
+
+/// Whether `small` is smaller than `big` and lies mostly (`CONTAINED`) inside it.
+fn part_of(small: &BBox, big: &BBox) -> bool {
+    let area = small.area();
+    area > 0.0 && area < big.area() && intersection(small, big) / area > CONTAINED
 }
 
 #[cfg(test)]

@@ -24,8 +24,9 @@ pub enum Plan {
     Regions(Vec<Rect>),
     /// The whole frame, letterboxed to the model input.
     Whole,
-    /// The whole frame as overlapping tiles, each enlarged like a region ([`tiles`]): a full pass at the
-    /// scale of the regions, so a track's boxes keep one size whichever pass saw it.
+    /// A full pass as regions: the frame in overlapping tiles, each enlarged like a region ([`tiles`]), so a
+    /// track's boxes keep one size whichever pass saw it; and the whole frame, for objects too large for a
+    /// tile.
     Tiles(Vec<Rect>),
 }
 

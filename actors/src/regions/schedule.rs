@@ -5,13 +5,14 @@
 //!   `full_frame_sec` has passed since the last full pass (so that objects that never moved are found);
 //!   otherwise the regions planned around the frame's motion boxes and the predicted boxes of the tracks
 //!   that need looking at ([`TrackHint::needs_look`]): the moving ones, lost or not. A full pass is the
-//!   frame in tiles at the regions' scale when regions are enlarged (`max_zoom` > 1), else the whole frame.
+//!   frame in tiles at the regions' scale plus the whole frame when regions are enlarged (`max_zoom` > 1),
+//!   else the whole frame.
 //!   Stationary tracks are left to the whole-frame passes and to motion, which wakes them when they move.
 
 use super::hints::TrackHint;
 use super::plan::{Plan, PlanParams, plan, tiles};
 use crate::config::{DetectionConfig, DetectionMode};
-use crate::geometry::BBox;
+use crate::geometry::{BBox, Rect};
 
 /// One camera's choice of what to infer.
 #[derive(Clone, Debug)]
@@ -62,8 +63,14 @@ impl Scheduler {
             return planned;
         }
         self.last_whole_sec = Some(t_sec);
-        // A full pass at the regions' scale where regions are enlarged, so boxes keep one size.
-        if params.max_zoom > 1.0 { Plan::Tiles(tiles(&params)) } else { Plan::Whole }
+        if params.max_zoom <= 1.0 {
+            return Plan::Whole;
+        }
+        // A full pass at the regions' scale, so boxes keep one size; and the whole frame with it, for objects
+        // too large for a tile (whose parts the tiles see are merged into the whole).
+        let mut full = tiles(&params);
+        full.push(Rect::frame(frame_w, frame_h));
+        Plan::Tiles(full)
     }
 }
 
@@ -92,7 +99,8 @@ mod tests {
     fn with_zoom_full_passes_are_tiles() {
         let mut s = Scheduler::new(&DetectionConfig { full_frame_sec: 5.0, max_zoom: 2.0, ..Default::default() });
         let Plan::Tiles(t) = s.decide(0.0, (768, 576), 416, &[], &[]) else { panic!("not tiles") };
-        assert_eq!(t.len(), 12);
+        assert_eq!(t.len(), 13, "12 tiles and the whole frame");
+        assert_eq!(t[12], Rect::frame(768, 576));
         assert_eq!(s.decide(0.2, (768, 576), 416, &[], &[]), Plan::Nothing);
         // Motion everywhere: too many regions, so a full pass, in tiles, which resets the schedule.
         let spread: Vec<BBox> = (0..12)

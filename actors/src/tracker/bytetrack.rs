@@ -106,6 +106,9 @@ pub struct TrackerParams {
     /// its last observation (a detector miss at a low rate does not blank the object). 0 turns it off.
     /// Default 0.3.
     pub coast_sec: f64,
+    /// Matched detections a new track needs, on consecutive inferences of its place, before it is
+    /// confirmed, gets an id and is shown. Default 3 (the original: 2, confirmation on the second frame).
+    pub min_hits: u32,
 }
 
 impl Default for TrackerParams {
@@ -118,6 +121,7 @@ impl Default for TrackerParams {
             distance_gate: 0.2,
             distance_gate_per_sec: 0.3,
             coast_sec: 0.3,
+            min_hits: 3,
             ..Self::bytetrack()
         }
     }
@@ -142,6 +146,7 @@ impl TrackerParams {
             distance_gate: 0.0,
             distance_gate_per_sec: 0.0,
             coast_sec: 0.0,
+            min_hits: 2,
         }
     }
 }
@@ -198,6 +203,10 @@ impl TrackerParams {
             let expected = "a finite number of seconds, 0 or more";
             return Err(ParamsError::OutOfRange { field: "coast_sec", value: self.coast_sec, expected });
         }
+        if !(1..=10).contains(&self.min_hits) {
+            let expected = "a whole number from 1 to 10";
+            return Err(ParamsError::OutOfRange { field: "min_hits", value: f64::from(self.min_hits), expected });
+        }
         Ok(())
     }
 }
@@ -241,6 +250,8 @@ struct STrack {
     cov: Covariance,
     lost: bool,
     activated: bool,
+    /// Detections matched so far (confirmation at `min_hits`).
+    hits: u32,
     score: f32,
     classes: ClassVotes,
     /// Update call (frame) that started the track and the last one that matched it.
@@ -576,13 +587,14 @@ impl ByteTracker {
                 continue;
             }
             let (mean, cov) = self.kf.initiate(det.xyah());
-            let activated = self.frame == 1;
+            let activated = self.frame == 1 || p.min_hits <= 1;
             born.push(STrack {
                 id: activated.then(|| self.take_id()),
                 mean,
                 cov,
                 lost: false,
                 activated,
+                hits: 1,
                 score: det.score,
                 classes: ClassVotes::new(det.class_id),
                 start_frame: self.frame,
@@ -700,7 +712,8 @@ impl ByteTracker {
         track.last_obs = det.bbox;
         track.obs_state = (track.mean, track.cov);
         track.frozen = false;
-        if !track.activated {
+        track.hits = track.hits.saturating_add(1);
+        if !track.activated && track.hits >= self.params.min_hits {
             track.activated = true;
             track.id = Some(self.take_id());
         }

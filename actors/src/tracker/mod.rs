@@ -117,6 +117,7 @@ impl From<&crate::config::TrackerConfig> for TrackerParams {
             distance_gate: c.distance_gate,
             distance_gate_per_sec: c.distance_gate_per_sec,
             coast_sec: c.coast_sec,
+            min_hits: c.min_hits.unwrap_or(base.min_hits),
             ..base
         }
     }
