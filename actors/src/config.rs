@@ -436,8 +436,8 @@ pub struct TrackerConfig {
     /// Observation-centric: a lost track is still shown at its predicted box this long, in seconds. Default 0.3.
     #[serde(default = "default_coast_sec")]
     pub coast_sec: f64,
-    /// Matched detections before a new track is confirmed, gets an id and is shown, 1–10. Default 3 (2 with
-    /// `association = "byte_track"`, as the original).
+    /// Matched detections before a new track is confirmed, gets an id and is shown, 1–10. Default 2 (as the
+    /// original ByteTrack).
     #[serde(default)]
     pub min_hits: Option<u32>,
 }

@@ -53,8 +53,7 @@ pub struct Args {
     /// How long a lost track is still written at its predicted box, in seconds (0: never).
     #[arg(long)]
     pub coast_sec: Option<f64>,
-    /// Matched detections before a new track is confirmed and written. Default: the tracker's (3; 2 with
-    /// --bytetrack).
+    /// Matched detections before a new track is confirmed and written. Default 2.
     #[arg(long)]
     pub min_hits: Option<u32>,
 }
