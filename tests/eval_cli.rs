@@ -6,23 +6,9 @@
 
 mod common;
 
-use common::{asset, root};
+use common::{cut_clip, root};
 use std::path::{Path, PathBuf};
 use std::process::Command;
-
-/// The first `secs` seconds of the vtest clip (10 fps), cut without re-encoding.
-fn clip(dir: &Path, secs: u32) -> PathBuf {
-    let out = dir.join("clip.mp4");
-    let status = Command::new("ffmpeg")
-        .args(["-hide_banner", "-loglevel", "error", "-nostdin", "-y", "-i"])
-        .arg(asset("media/vtest-h264.mp4"))
-        .args(["-t", &secs.to_string(), "-c", "copy"])
-        .arg(&out)
-        .status()
-        .expect("ffmpeg (installed by scripts/setup.sh)");
-    assert!(status.success());
-    out
-}
 
 /// The labelled vtest frames before `frames`, with every box moved by `shift` pixels (x, y).
 fn labels_subset(dir: &Path, frames: u64, shift: (f64, f64)) -> PathBuf {
@@ -66,7 +52,7 @@ fn eval(input: &Path, labels: &Path, json: &Path, zoom: f32) -> Result<serde_jso
 #[test]
 fn the_demo_camera_finds_the_labelled_people_and_misplaced_labels_score_nothing() {
     let dir = tempfile::tempdir().unwrap();
-    let input = clip(dir.path(), 8);
+    let input = cut_clip("media/vtest-h264.mp4", dir.path(), 8);
     let json = dir.path().join("figures.json");
 
     let labels = labels_subset(dir.path(), 80, (0.0, 0.0));
@@ -99,7 +85,7 @@ fn the_demo_camera_finds_the_labelled_people_and_misplaced_labels_score_nothing(
 #[test]
 fn a_broken_labels_file_is_refused_with_its_name_and_the_reason() {
     let dir = tempfile::tempdir().unwrap();
-    let input = clip(dir.path(), 1);
+    let input = cut_clip("media/vtest-h264.mp4", dir.path(), 1);
     let labels = dir.path().join("broken.json");
     std::fs::write(
         &labels,

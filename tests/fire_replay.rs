@@ -6,21 +6,12 @@
 
 mod common;
 
-use common::{asset, config_with_cameras, root};
+use common::{config_with_cameras, cut_clip, root};
 use std::process::Command;
 
 /// The first `secs` seconds of a clip, cut without re-encoding.
 fn cut(src: &str, dir: &std::path::Path, secs: u32) -> std::path::PathBuf {
-    let out = dir.join("clip.mp4");
-    let status = Command::new("ffmpeg")
-        .args(["-hide_banner", "-loglevel", "error", "-nostdin", "-y", "-i"])
-        .arg(asset(src))
-        .args(["-t", &secs.to_string(), "-c", "copy"])
-        .arg(&out)
-        .status()
-        .expect("ffmpeg (installed by scripts/setup.sh)");
-    assert!(status.success());
-    out
+    cut_clip(src, dir, secs)
 }
 
 /// Replay the first 20 s of `src` with fire/smoke on; returns the events and the replay's summary lines.

@@ -2,21 +2,12 @@
 
 mod common;
 
-use common::{asset, config_with_cameras, root};
+use common::{config_with_cameras, cut_clip, root};
 use std::process::Command;
 
 /// The first `secs` seconds of the vtest clip (10 fps), cut without re-encoding.
 fn clip(dir: &std::path::Path, secs: u32) -> std::path::PathBuf {
-    let out = dir.join("clip.mp4");
-    let status = Command::new("ffmpeg")
-        .args(["-hide_banner", "-loglevel", "error", "-nostdin", "-y", "-i"])
-        .arg(asset("media/vtest-h264.mp4"))
-        .args(["-t", &secs.to_string(), "-c", "copy"])
-        .arg(&out)
-        .status()
-        .expect("ffmpeg (installed by scripts/setup.sh)");
-    assert!(status.success());
-    out
+    cut_clip("media/vtest-h264.mp4", dir, secs)
 }
 
 fn replay(config: &str, args: &[&str]) -> (bool, String, String) {

@@ -16,7 +16,7 @@ import cv2
 import numpy as np
 import onnxruntime as ort
 
-from prelabel import VEHICLES, iou, letterbox
+from prelabel import VEHICLES, iou, letterbox, tiles
 
 CONF = 0.25
 
@@ -44,15 +44,6 @@ def nms(boxes, thr=0.45):
         if all(o[5] != b[5] or iou(o, b) < thr for o in out):
             out.append(b)
     return out
-
-
-def crops(w, h, side):
-    def starts(n):
-        if n <= side:
-            return [0]
-        k = int(np.ceil((n - side) / (side * 0.75))) + 1
-        return [round(i * (n - side) / (k - 1)) for i in range(k)]
-    return [(x, y) for y in starts(h) for x in starts(w)]
 
 
 def score(frames, dets, min_h, min_score):
@@ -117,7 +108,7 @@ def main():
                     n_inputs += 1
                 else:
                     d = []
-                    for x, y in crops(bgr.shape[1], bgr.shape[0], side):
+                    for x, y in tiles(bgr.shape[1], bgr.shape[0], side):
                         d += detect(session, names, bgr[y:y + side, x:x + side], m, x, y)
                         n_inputs += 1
                 ms += (time.perf_counter() - t0) * 1000

@@ -21,6 +21,21 @@ pub fn asset(rel: &str) -> PathBuf {
     p
 }
 
+/// The first `secs` seconds of the media asset `src` (a path under `var/`), cut without re-encoding into
+/// `dir/clip.mp4`.
+pub fn cut_clip(src: &str, dir: &Path, secs: u32) -> PathBuf {
+    let out = dir.join("clip.mp4");
+    let status = Command::new("ffmpeg")
+        .args(["-hide_banner", "-loglevel", "error", "-nostdin", "-y", "-i"])
+        .arg(asset(src))
+        .args(["-t", &secs.to_string(), "-c", "copy"])
+        .arg(&out)
+        .status()
+        .expect("ffmpeg (installed by scripts/setup.sh)");
+    assert!(status.success());
+    out
+}
+
 /// Reads a child's output lines on a thread, so the child never blocks on a full pipe.
 fn pump_lines(out: impl std::io::Read + Send + 'static, tag: &'static str) -> mpsc::Receiver<String> {
     let (tx, rx) = mpsc::channel();
