@@ -1,8 +1,7 @@
 //! `panoptes eval`: the demo config's vtest camera on the first 8 s of the clip, scored against the
-//! hand-corrected labels of the frames in that span (tests/data/labels/vtest.json), with the built-in
-//! `max_zoom = 2` (the demo config uses 1 to fit two cores; eval is unpaced, so it measures what the
-//! detector and tracker show when inference keeps up) and with 1; the same labels moved to where nobody
-//! walks score nothing; a broken labels file is refused by name.
+//! hand-corrected labels of the frames in that span (tests/data/labels/vtest.json), with the demo's
+//! `max_zoom = 2` and with 1 (regions never enlarged); the same labels moved to where nobody walks score
+//! nothing; a broken labels file is refused by name.
 
 mod common;
 
@@ -57,15 +56,15 @@ fn the_demo_camera_finds_the_labelled_people_and_misplaced_labels_score_nothing(
 
     let labels = labels_subset(dir.path(), 80, (0.0, 0.0));
     let figures = eval(&input, &labels, &json, 2.0).unwrap();
-    // Frames 20 and 60 are labelled in the first 8 s; detect_fps 5 of 10 fps processes every other frame.
+    // Frames 20 and 60 are labelled in the first 8 s; detect_fps 2 of 10 fps processes every fifth frame.
     assert_eq!(figures["labelled_frames"], 2, "{figures}");
-    assert!((35..=40).contains(&figures["frames_processed"].as_u64().unwrap()), "{figures}");
+    assert!((14..=16).contains(&figures["frames_processed"].as_u64().unwrap()), "{figures}");
     assert!(figures["model_inputs"].as_u64().unwrap() >= figures["frames_processed"].as_u64().unwrap());
     let person = &figures["classes"]["person"];
-    // 10 labelled people; the demo config finds 8 of them with 1 false box (measured 2026-12-03).
+    // 10 labelled people; the demo config finds 7 of them with no false box (measured 2026-12-03).
     assert_eq!(person["labelled"], 10, "{figures}");
-    assert!(person["recall"].as_f64().unwrap() >= 0.7, "{figures}");
-    assert!(person["precision"].as_f64().unwrap() >= 0.7, "{figures}");
+    assert!(person["recall"].as_f64().unwrap() >= 0.6, "{figures}");
+    assert!(person["precision"].as_f64().unwrap() >= 0.8, "{figures}");
     let rules: Vec<&str> = figures["rules"].as_array().unwrap().iter().map(|r| r["id"].as_str().unwrap()).collect();
     assert_eq!(rules, ["walkway-intrusion", "walkway-loitering", "walkway-crowd"]);
 

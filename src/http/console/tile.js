@@ -10,8 +10,9 @@ import { drawTracks, fit } from "./draw.js";
 import { LivePlayer } from "./live.js";
 import { JpegPlayer } from "./jpeg.js";
 
-/** Seconds a frame the detector skipped keeps the boxes of the last inferred frame. */
-const HOLD_SEC = 0.5;
+/** Seconds a frame the detector skipped keeps the boxes of the last inferred frame: a little over the gap
+ * between inferred frames at 1 detection per second, the lowest rate the demo uses. */
+const HOLD_SEC = 1.1;
 
 export class Tile {
   constructor(camera, feed, { onEditZones }) {
