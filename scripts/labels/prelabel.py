@@ -17,9 +17,14 @@ import argparse
 import json
 import os
 
+import sys
+
 import cv2
 import numpy as np
 import onnxruntime as ort
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+from verify_darknet_onnx import letterbox  # noqa: E402  (the same letterbox the converter is verified with)
 
 VEHICLES = {"car", "truck", "bus", "motorbike"}
 TILE = 640  # tile side after the 2x upscale, and the model size for tiles
@@ -27,20 +32,9 @@ WHOLE = 960  # model size for the whole (upscaled) frame
 SCORE = 0.25
 
 
-def letterbox(bgr, size):
-    h, w = bgr.shape[:2]
-    scale = min(size / h, size / w)
-    nh, nw = round(h * scale), round(w * scale)
-    top, left = (size - nh) // 2, (size - nw) // 2
-    canvas = np.full((size, size, 3), 114, np.uint8)
-    canvas[top:top + nh, left:left + nw] = cv2.resize(bgr, (nw, nh), interpolation=cv2.INTER_LINEAR)
-    chw = canvas[:, :, ::-1].transpose(2, 0, 1).astype(np.float32) / 255.0
-    return chw, scale, left, top
-
-
 def infer(session, names, bgr, size, ox, oy, up):
     """Boxes [x1, y1, x2, y2, score, class] in original-frame pixels for one image at offset (ox, oy)."""
-    chw, scale, left, top = letterbox(bgr, size)
+    chw, scale, (left, top) = letterbox(bgr, size)
     out = session.run(None, {"images": chw[None]})[0][0]  # [4 + C, A]
     scores = out[4:]
     cls = scores.argmax(0)

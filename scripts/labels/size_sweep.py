@@ -22,7 +22,7 @@ CONF = 0.25
 
 
 def detect(session, names, bgr, size, ox=0, oy=0):
-    chw, scale, left, top = letterbox(bgr, size)
+    chw, scale, (left, top) = letterbox(bgr, size)
     out = session.run(None, {"images": chw[None]})[0][0]
     scores = out[4:]
     cls, best = scores.argmax(0), scores.max(0)

@@ -30,17 +30,25 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::oneshot;
 
+/// What a replay plays: a config, one of its cameras, and the video that stands in for its source (also
+/// `panoptes eval`'s).
 #[derive(clap::Args)]
-pub struct Args {
+pub struct Source {
     /// TOML config file (model, devices, the camera's rules); the embedded demo config when absent.
     #[arg(long)]
-    config: Option<PathBuf>,
+    pub config: Option<PathBuf>,
     /// Id of the configured camera whose settings and rules apply to the file.
     #[arg(long)]
-    camera: String,
+    pub camera: String,
     /// The video file (MP4/MKV, H.264 or H.265).
     #[arg(long)]
-    input: PathBuf,
+    pub input: PathBuf,
+}
+
+#[derive(clap::Args)]
+pub struct Args {
+    #[command(flatten)]
+    source: Source,
     /// Keep the events and their snapshots in this directory (`events.db`, `snapshots/`); by default a
     /// temporary directory is used and deleted at exit.
     #[arg(long)]
@@ -68,8 +76,7 @@ fn replay_camera(cameras: &[CameraConfig], id: &str, input: &Path) -> anyhow::Re
 }
 
 pub fn run(args: Args) -> anyhow::Result<()> {
-    let (config, camera, _temp) =
-        prepare(args.config.as_deref(), &args.camera, &args.input, args.store_dir.as_deref())?;
+    let (config, camera, _temp) = prepare(&args.source, args.store_dir.as_deref())?;
     let mut out = std::io::stdout().lock();
     let mut print = |json: &str| -> anyhow::Result<()> {
         writeln!(out, "{json}").and_then(|()| out.flush()).context("writing to stdout")
@@ -83,16 +90,14 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     summary.outcome.map_err(|e| anyhow::anyhow!("replaying the file failed: {e}"))
 }
 
-/// The config and camera of a replay of `input` as camera `camera_id`, its store in `store_dir` or in the
+/// The config and camera of a replay of `source`, its store in `store_dir` or in the
 /// returned temporary directory (deleted when dropped).
 pub(super) fn prepare(
-    config_path: Option<&Path>,
-    camera_id: &str,
-    input: &Path,
+    source: &Source,
     store_dir: Option<&Path>,
 ) -> anyhow::Result<(Config, CameraConfig, Option<TempDir>)> {
-    let mut config = crate::settings::load(config_path)?;
-    let camera = replay_camera(&config.cameras, camera_id, input)?;
+    let mut config = crate::settings::load(source.config.as_deref())?;
+    let camera = replay_camera(&config.cameras, &source.camera, &source.input)?;
     let (dir, temp) = match store_dir {
         Some(d) => (d.to_owned(), None),
         None => {

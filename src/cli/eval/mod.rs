@@ -11,7 +11,7 @@
 
 mod score;
 
-use super::replay::{prepare, replay};
+use super::replay::{Source, prepare, replay};
 use anyhow::{Context, bail};
 use score::{Counts, Labels, Shown, label_class, ratio, score_frame, total};
 use serde::Deserialize;
@@ -21,15 +21,8 @@ use std::path::PathBuf;
 
 #[derive(clap::Args)]
 pub struct Args {
-    /// TOML config file (model, devices, the camera's rules); the embedded demo config when absent.
-    #[arg(long)]
-    config: Option<PathBuf>,
-    /// Id of the configured camera whose settings and rules apply to the video.
-    #[arg(long)]
-    camera: String,
-    /// The labelled video (MP4/MKV, H.264 or H.265).
-    #[arg(long)]
-    input: PathBuf,
+    #[command(flatten)]
+    source: Source,
     /// The labels (JSON; format in tests/data/labels/README.md).
     #[arg(long)]
     labels: PathBuf,
@@ -69,7 +62,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let text = std::fs::read_to_string(&args.labels).with_context(|| format!("--labels {}", args.labels.display()))?;
     let labels = Labels::parse(&text)
         .map_err(|e| anyhow::anyhow!("--labels {}: {e}; see tests/data/labels/README.md", args.labels.display()))?;
-    let (config, camera, _temp) = prepare(args.config.as_deref(), &args.camera, &args.input, None)?;
+    let (config, camera, _temp) = prepare(&args.source, None)?;
     let rules: Vec<(String, String, Option<String>)> =
         camera.rules.iter().map(|r| (r.id.clone(), r.kind.clone(), r.zone.clone())).collect();
 
@@ -111,7 +104,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     };
     let summary = actix::System::new().block_on(replay(config, camera, &mut on_alert, Some(&mut on_overlay)))?;
     if let Err(e) = &summary.outcome {
-        bail!("replaying {} failed: {e}", args.input.display());
+        bail!("replaying {} failed: {e}", args.source.input.display());
     }
     if shown.is_empty() {
         bail!("no frame was processed: is the camera's detect_fps 0, or the video empty?");
@@ -154,7 +147,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             })
             .collect(),
     };
-    print!("{}", report.table(&args.camera, &args.input.display().to_string()));
+    print!("{}", report.table(&args.source.camera, &args.source.input.display().to_string()));
     if let Some(path) = &args.json {
         std::fs::write(path, report.json().to_string()).with_context(|| format!("--json {}", path.display()))?;
     }
