@@ -292,18 +292,24 @@ impl STrack {
 pub enum Coverage<'a> {
     /// The whole frame was inferred.
     Full,
-    /// Only these regions (source-frame pixels) were inferred; none: nothing was inferred on this frame.
-    Regions(&'a [BBox]),
+    /// Only `regions` (source-frame pixels) of a `width` x `height` frame were inferred; none: nothing was
+    /// inferred on this frame.
+    Regions { regions: &'a [BBox], width: f64, height: f64 },
 }
 
 impl Coverage<'_> {
-    /// Whether the point `(x, y)` was looked at.
+    /// Whether the point `(x, y)` was looked at. A point outside the frame counts as looked at: an object
+    /// predicted there has left the view, and must be missed (and age out) rather than held.
     fn covers(&self, x: f64, y: f64) -> bool {
-        match self {
+        match *self {
             Coverage::Full => true,
-            Coverage::Regions(regions) => regions
-                .iter()
-                .any(|r| x >= f64::from(r.x1) && x <= f64::from(r.x2) && y >= f64::from(r.y1) && y <= f64::from(r.y2)),
+            Coverage::Regions { regions, width, height } => {
+                !(0.0..=width).contains(&x)
+                    || !(0.0..=height).contains(&y)
+                    || regions.iter().any(|r| {
+                        x >= f64::from(r.x1) && x <= f64::from(r.x2) && y >= f64::from(r.y1) && y <= f64::from(r.y2)
+                    })
+            }
         }
     }
 }
@@ -478,7 +484,10 @@ impl ByteTracker {
         let mut fate = vec![Fate::Unmatched; tracks.len()];
         // Tracks detection did not look for on this frame are left as they are.
         for (track, fate) in tracks.iter_mut().zip(&mut fate) {
-            let (cx, cy) = (track.mean[0] + steps * track.mean[4], track.mean[1] + steps * track.mean[5]);
+            // Looked for where its motion would have taken it while held (up to the lost buffer): a track
+            // that walked out of view is missed and ages out, one that stands still stays held.
+            let ahead = steps + track.unseen_sec.min(p.lost_buffer_sec) * p.nominal_fps;
+            let (cx, cy) = (track.mean[0] + ahead * track.mean[4], track.mean[1] + ahead * track.mean[5]);
             track.frozen = !coverage.covers(cx, cy);
             if track.frozen {
                 track.unseen_sec += dt_sec;
@@ -985,5 +994,57 @@ mod tests {
         let nan = Detection { class_id: 0, score: f32::NAN, bbox: det(0.0, 0.0, 0.9).bbox };
         assert!(t.update(&[flat, nan], 0.0).is_empty());
         assert_eq!(t.live_tracks(), 0);
+    }
+
+    /// A 1000 x 600 frame on which only `regions` were inferred.
+    fn regions(regions: &[BBox]) -> Coverage<'_> {
+        Coverage::Regions { regions, width: 1000.0, height: 600.0 }
+    }
+
+    #[test]
+    fn a_track_outside_every_region_is_held_stationary_until_a_pass_covers_it() {
+        let mut t = ByteTracker::new(TrackerParams::default()).unwrap();
+        let (a, b) = (det(100.0, 100.0, 0.9), det(700.0, 100.0, 0.9));
+        t.update(&[a, b], 0.0);
+        t.update(&[a, b], 0.2);
+        // Ten seconds of frames inferred only around `b`: `a` was not looked for, so it is held, not lost.
+        let around_b = [BBox { x1: 600.0, y1: 0.0, x2: 900.0, y2: 400.0 }];
+        let mut time = 0.2;
+        while time < 10.0 {
+            time += 0.2;
+            let tracks = t.update_covered(&[b], time, regions(&around_b));
+            assert_eq!(ids(&tracks), vec![1, 2], "at {time:.1} s");
+            let held = tracks.iter().find(|tr| tr.id == 1).unwrap();
+            assert!(held.stationary, "at {time:.1} s");
+            assert_eq!(held.bbox, a.bbox, "a held track keeps its last box");
+            assert!(!tracks.iter().find(|tr| tr.id == 2).unwrap().stationary);
+        }
+        // A full pass that does not find `a` any more: it is lost, then gone after the lost buffer.
+        let whole = [BBox { x1: 0.0, y1: 0.0, x2: 1000.0, y2: 600.0 }];
+        let mut end = time;
+        while end < time + TrackerParams::default().lost_buffer_sec + 0.5 {
+            end += 0.2;
+            t.update_covered(&[b], end, regions(&whole));
+        }
+        assert_eq!(t.live_tracks(), 1, "only b is left");
+    }
+
+    #[test]
+    fn a_track_predicted_out_of_the_frame_is_missed_not_held() {
+        // Walking right at 200 px/s towards the right edge of the 1000 px frame.
+        let mut t = ByteTracker::new(TrackerParams::default()).unwrap();
+        let mut time = 0.0;
+        for step in 0..8 {
+            let tracks = t.update(&[det(560.0 + 40.0 * step as f32, 100.0, 0.9)], time);
+            assert_eq!(ids(&tracks), vec![1]);
+            time += 0.2;
+        }
+        // Then out of view: nothing moves, nothing is inferred. Its motion takes it out of the frame, so it is
+        // missed and ages out instead of being held where it was last seen.
+        while time < 6.0 {
+            t.update_covered(&[], time, regions(&[]));
+            time += 0.2;
+        }
+        assert_eq!(t.live_tracks(), 0, "a person who walked out of view is not kept as a stationary ghost");
     }
 }

@@ -67,7 +67,9 @@ impl Handler<FrameDetections> for TrackerActor {
         // Tracks outside every inferred region were not looked for: they are held, not missed.
         let regions: Option<Vec<crate::geometry::BBox>> =
             msg.coverage.regions.as_ref().map(|rs| rs.iter().map(|r| r.to_bbox()).collect());
-        let coverage = regions.as_deref().map_or(Coverage::Full, Coverage::Regions);
+        let (width, height) = (f64::from(msg.meta.width), f64::from(msg.meta.height));
+        let coverage =
+            regions.as_deref().map_or(Coverage::Full, |regions| Coverage::Regions { regions, width, height });
         let tracks = self.tracker.update_covered(&msg.detections, msg.meta.pts.as_secs_f64(), coverage);
         if self.tracker.resets() != resets {
             tracing::info!(camera = %self.camera, pts = ?msg.meta.pts, "stream time went backwards: tracks reset, ids continue");
