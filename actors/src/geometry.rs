@@ -88,6 +88,11 @@ impl Rect {
         BBox { x1: self.x as f32, y1: self.y as f32, x2: self.right() as f32, y2: self.bottom() as f32 }
     }
 
+    /// Whether `b` and this rectangle share some area.
+    pub fn touches(&self, b: &BBox) -> bool {
+        b.x1 < self.right() as f32 && b.x2 > self.x as f32 && b.y1 < self.bottom() as f32 && b.y2 > self.y as f32
+    }
+
     /// Whether `b` lies inside this rectangle (with `slack` pixels of tolerance).
     pub fn contains(&self, b: &BBox, slack: f32) -> bool {
         b.x1 >= self.x as f32 - slack

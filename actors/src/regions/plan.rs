@@ -6,7 +6,8 @@
 //! adds nothing, one whose union with a region still fits a square of at most one and a half times the
 //! smallest side joins it, any other opens a region of its own. A frame whose regions would number more
 //! than `max_regions`, or cover most of the frame, is inferred whole instead: the regions would cost more
-//! than the frame.
+//! than the frame. With enlargement (`max_zoom` > 1), where the whole frame is a full pass in tiles, such a
+//! frame gets only the tiles of that pass which touch its boxes, when that is fewer.
 //!
 //! Squares keep a region at one scale in both axes, so that the model sees objects undistorted. A region is
 //! resized to the model input: a small one is enlarged (by at most `max_zoom`), so that a small object
@@ -20,7 +21,8 @@ use crate::geometry::{BBox, Rect};
 pub enum Plan {
     /// Nothing moves and no track needs looking at.
     Nothing,
-    /// These regions (at most `max_regions`, each at least the model side where the frame allows).
+    /// These regions (each at least the smallest side where the frame allows): at most `max_regions`, or
+    /// more, all of them tiles ([`tiles`]), on a busy frame with enlargement.
     Regions(Vec<Rect>),
     /// The whole frame, letterboxed to the model input.
     Whole,
@@ -105,6 +107,7 @@ pub fn plan(boxes: &[BBox], p: &PlanParams) -> Plan {
             .collect();
     }
     grown.sort_by(|a, b| b.area().total_cmp(&a.area()));
+    let boxes = grown.clone();
     // Each region as the union of the boxes it holds; squared at the end.
     let mut unions: Vec<BBox> = Vec::new();
     for b in grown {
@@ -123,6 +126,15 @@ pub fn plan(boxes: &[BBox], p: &PlanParams) -> Plan {
     let regions: Vec<Rect> = unions.iter().map(|u| square(u, p)).collect();
     let covered: u64 = regions.iter().map(Rect::area).sum();
     if regions.len() > p.max_regions || covered as f64 >= 0.9 * (u64::from(p.frame_w) * u64::from(p.frame_h)) as f64 {
+        if p.zoomed() {
+            // A full pass would be all the tiles and the whole frame; the tiles touching a box see every
+            // object of the frame that moves or is tracked, at the regions' scale, for less.
+            let all = tiles(p);
+            let touched: Vec<Rect> = all.iter().copied().filter(|t| boxes.iter().any(|b| t.touches(b))).collect();
+            if touched.len() < all.len() {
+                return Plan::Regions(touched);
+            }
+        }
         return Plan::Whole;
     }
     Plan::Regions(regions)
@@ -258,6 +270,22 @@ mod tests {
     }
 
     #[test]
+    fn with_zoom_a_busy_frame_gets_the_tiles_that_touch_its_boxes() {
+        let p = PlanParams { max_zoom: 2.0, max_regions: 2, ..params(768, 576) };
+        let all = tiles(&p);
+        // Five people spread along the top band: more regions than allowed, all in the top row of tiles.
+        let top: Vec<BBox> = (0..5).map(|i| bb(20.0 + i as f32 * 160.0, 20.0, 40.0 + i as f32 * 160.0, 60.0)).collect();
+        let Plan::Regions(r) = plan(&top, &p) else { panic!() };
+        assert_eq!(r, all[..4].to_vec(), "the top row of 4 tiles");
+        // Spread over every tile: the full pass (tiles and the whole frame, made by the scheduler).
+        let everywhere: Vec<BBox> = all
+            .iter()
+            .map(|t| bb(t.x as f32 + 100.0, t.y as f32 + 100.0, t.x as f32 + 120.0, t.y as f32 + 140.0))
+            .collect();
+        assert_eq!(plan(&everywhere, &p), Plan::Whole);
+    }
+
+    #[test]
     fn a_frame_narrower_than_the_model_side_gives_frame_limited_regions() {
         let Plan::Regions(r) = plan(&[bb(10.0, 10.0, 40.0, 60.0)], &params(1280, 360)) else { panic!() };
         assert_eq!((r[0].w, r[0].h), (416, 360));
@@ -292,7 +320,8 @@ mod tests {
                 Plan::Nothing => prop_assert!(boxes.iter().all(|b| b.width() <= 0.0 || b.height() <= 0.0)),
                 Plan::Whole | Plan::Tiles(_) => {}
                 Plan::Regions(regions) => {
-                    prop_assert!(regions.len() <= max_regions);
+                    let all = tiles(&p);
+                    prop_assert!(regions.len() <= max_regions || regions.iter().all(|r| all.contains(r)), "{regions:?}");
                     for r in &regions {
                         prop_assert!(r.right() <= fw && r.bottom() <= fh);
                         prop_assert!(r.w >= min.min(fw) && r.h >= min.min(fh));
