@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
-"""Check that docs/config.md documents every configuration field in actors/src/config.rs.
+"""Check that docs/config.md documents every configuration field in actors/src/config/.
 
-Reads every `#[derive(... Deserialize ...)]` struct with named fields in config.rs and its `pub <field>:` lines
+Reads every `#[derive(... Deserialize ...)]` struct with named fields in the config module's files (config.rs below) and its `pub <field>:` lines
 (honouring `#[serde(rename = "...")]`, skipping `#[serde(flatten)]` and `#[serde(skip...)]`), and every
 `#[serde(rename_all = "lowercase")]` enum's variants. Then checks docs/config.md:
 
@@ -14,7 +14,7 @@ Exit status 0 when all hold; 1 with one line per problem otherwise; 2 when a fil
 
 Extra TOML files given as arguments (e.g. config/default.toml, deploy/panoptes.toml) get the same key check.
 
-Usage: python3 docs/check_config_doc.py [--config-rs actors/src/config.rs] [--doc docs/config.md] [--root Config]
+Usage: python3 docs/check_config_doc.py [--config-rs actors/src/config] [--doc docs/config.md] [--root Config]
                                         [FILE.toml ...]
 """
 
@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-DEFAULT_CONFIG_RS = ROOT / "actors" / "src" / "config.rs"
+DEFAULT_CONFIG_RS = ROOT / "actors" / "src" / "config"
 DEFAULT_DOC = ROOT / "docs" / "config.md"
 
 ITEM_RE = re.compile(r"^pub\s+(struct|enum)\s+([A-Za-z0-9_]+)\s*(\{|\(|;)?")
@@ -226,6 +226,13 @@ def check(config_rs: str, doc: str, root: str = "Config") -> list[str]:
     return problems
 
 
+def read_rust(path: Path) -> str:
+    """One Rust file, or every `.rs` file of a module folder (sorted), as one text."""
+    if path.is_dir():
+        return "\n".join(p.read_text(encoding="utf-8") for p in sorted(path.glob("*.rs")))
+    return path.read_text(encoding="utf-8")
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--config-rs", type=Path, default=DEFAULT_CONFIG_RS)
@@ -234,7 +241,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("toml", nargs="*", type=Path, help="configuration files whose keys to check too")
     args = ap.parse_args(argv)
     try:
-        config_rs = args.config_rs.read_text(encoding="utf-8")
+        config_rs = read_rust(args.config_rs)
         doc = args.doc.read_text(encoding="utf-8")
         extra = [(p, p.read_text(encoding="utf-8")) for p in args.toml]
     except OSError as e:

@@ -4,7 +4,7 @@
 //! the pipeline and flush the store. A second signal exits at once.
 
 use crate::control::Control;
-use crate::http::auth::{AuthPolicy, TokenCache};
+use crate::http::auth::AuthPolicy;
 use crate::http::{self, AppState};
 use actix_web::{App, HttpServer, middleware, web};
 use anyhow::Context;
@@ -15,6 +15,7 @@ use panoptes_actors::infer::ocr::{OcrError, OcrOptions, PlateReader};
 use panoptes_actors::infer::{Detector, InferError};
 use panoptes_actors::pipeline::{Pipeline, PipelineError};
 use panoptes_actors::store::admin::AdminStore;
+use panoptes_actors::store::tokens::TokenCache;
 use panoptes_actors::store::tokens::{self, Role};
 use std::net::TcpListener;
 use std::time::Instant;

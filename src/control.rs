@@ -5,13 +5,13 @@
 //! Every change is validated fully, written in one store transaction, applied to the pipeline, and only then
 //! committed: a change the pipeline refuses is rolled back, and nothing is half-stored.
 
-use crate::http::auth::TokenCache;
 use panoptes_actors::config::{CameraConfig, ConfigError, check_id};
 use panoptes_actors::pipeline::{Pipeline, PipelineError};
 use panoptes_actors::rules::spec::{self, RulesConfig};
 use panoptes_actors::rules::{GetRuleStatus, RuleStatus, UpdateRules};
 use panoptes_actors::store::StoreError;
 use panoptes_actors::store::admin::AdminStore;
+use panoptes_actors::store::tokens::TokenCache;
 use panoptes_actors::store::tokens::{self, Role, TokenInfo};
 use tokio::sync::{mpsc, oneshot};
 

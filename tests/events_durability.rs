@@ -54,7 +54,7 @@ fn child_writes_events_until_killed() {
     actix::System::new().block_on(async move {
         let config =
             StoreConfig { path: dir.join("events.db"), snapshot_dir: dir.join("snapshots"), retention_days: 0 };
-        let (store, alerts) = panoptes_actors::store::actor::start(&config).unwrap();
+        let (store, alerts) = panoptes_actors::alerts::start_with_store(&config).unwrap();
         let (_sub, live) = alerts.send(Subscribe { camera: None }).await.unwrap();
         let mut cursor = AlertCursor::new(live, None, None);
         let events = store.intake.clone().recipient::<NewEvent>();

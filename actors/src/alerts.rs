@@ -21,7 +21,9 @@
 //!    later event and reads the store again from its last id: the dropped event is there, since it was
 //!    committed before it was announced. A slow client so never loses an event; it catches up from disk.
 
+use crate::config::StoreConfig;
 use crate::metric_names as m;
+use crate::store::actor::{Announce, EventsAfter, StoreHandle, StoreReader};
 use crate::store::{StoreError, StoredEvent};
 use actix::prelude::*;
 use futures::future::LocalBoxFuture;
@@ -48,11 +50,6 @@ impl Alert {
         Self { id: e.id, camera: e.event.camera.clone(), json: e.to_json().into() }
     }
 }
-
-/// store writer → hub: this event has been committed; tell the clients.
-#[derive(Message)]
-#[rtype(result = "()")]
-pub struct Announce(pub Arc<StoredEvent>);
 
 /// A client fell behind: set by the hub when it drops a message, read and cleared by the cursor.
 #[derive(Debug, Default)]
@@ -303,6 +300,26 @@ impl Handler<Unsubscribe> for AlertHub {
     fn handle(&mut self, Unsubscribe(id): Unsubscribe, _ctx: &mut Context<Self>) {
         self.fanout.unsubscribe(id);
         self.set_clients_gauge();
+    }
+}
+
+/// Open the event store and start it with an alert hub that tells the clients of every event it commits.
+/// Must be called inside a running actix `System`.
+pub fn start_with_store(config: &StoreConfig) -> Result<(StoreHandle, Addr<AlertHub>), StoreError> {
+    let opened = crate::store::actor::open(config)?;
+    let hub = AlertHub::new(opened.head()).start();
+    Ok((opened.start(hub.clone().recipient()), hub))
+}
+
+impl Backlog for Addr<StoreReader> {
+    fn after<'a>(
+        &'a self,
+        after_id: i64,
+        camera: Option<&'a str>,
+        limit: usize,
+    ) -> LocalBoxFuture<'a, Result<Vec<StoredEvent>, StoreError>> {
+        let msg = EventsAfter { after_id, camera: camera.map(str::to_owned), limit };
+        Box::pin(async move { self.send(msg).await.map_err(|_| StoreError::Gone)? })
     }
 }
 

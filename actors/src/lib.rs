@@ -1,22 +1,21 @@
 //! The Panoptes pipeline: actors and the pure cores they drive.
 //!
-//! # Layout
-//! - [`camera`]: one supervised actor per camera — RTSP (retina) or file source, libavcodec decoding,
-//!   conversion to the model input, reconnect with backoff.
-//! - [`batcher`]: one actor per device — gathers frames from many cameras into micro-batches
-//!   ([`batcher::BatchQueue`] is the pure core) and hands them to the inference worker.
-//! - [`infer`]: ONNX Runtime loading, the model session on its own thread, pre- and post-processing
-//!   (letterbox, Ultralytics output decoding, NMS).
-//! - [`tracker`]: one actor per camera running ByteTrack (Kalman filter, assignment).
-//! - [`rules`]: one actor per camera running the analytics rules (intrusion, loitering, occupancy, line
-//!   crossing) over tracked frames, on stream time ([`rules::RuleEngine`] is the pure core).
-//! - [`allocator`]: places cameras on devices ([`allocator::plan`] is the pure core).
-//! - [`hub`]: bounded fan-out of overlay messages to WebSocket clients.
-//! - [`record`]: recording to fragmented MP4 segments, event clips, the live fMP4 feed.
-//! - [`store`]: the durable event store (SQLite, snapshots) and its writer/reader actors.
-//! - [`alerts`]: fan-out of stored events to alert clients, with gap-free resume from the store.
-//! - [`pipeline`]: starts and wires the actors from a [`config::Config`]; [`status`]: live camera status.
-//! - [`messages`], [`time`], [`geometry`], [`config`], [`metric_names`]: the shared vocabulary.
+//! # Layers
+//! Lowest first; a module uses only modules of its own layer or of lower ones, and the module graph has no
+//! cycle (`tests/layers.rs` reads every `crate::` reference and fails otherwise; `docs/design/layers.md`).
+//! Where a lower layer must tell a higher one something, it takes a [`actix::Recipient`] of its own message
+//! (the store's writer announces committed events to whatever the wiring gives it: the alert hub).
+//!
+//! | layer | modules |
+//! |---|---|
+//! | vocabulary | [`time`] (media and wall time, clocks), [`geometry`] (boxes, letterbox; zones and lines in [`geometry::plane`]), [`metric_names`], [`media`] (codecs, access units), [`messages`] (frames, detections, tracks, events) |
+//! | settings and boards | [`config`] (one file per section where it has grown: [`config::tracker`]), [`status`] (live camera status) |
+//! | storage and per-frame planning | [`store`] (SQLite events, snapshots, tokens, playback links), [`motion`], [`regions`] |
+//! | detection | [`infer`] (ONNX Runtime, pre/post-processing, OCR), [`batcher`] (micro-batches per device) |
+//! | tracking, analysis, recording | [`tracker`] (ByteTrack + observation-centric), [`rules`] (intrusion, loitering, occupancy, line crossing), [`fire`], [`plates`], [`record`] (fMP4 segments, clips, live feed) |
+//! | delivery | [`hub`] (overlay fan-out), [`alerts`] (stored events to alert clients, gap-free resume; starts the store with its hub) |
+//! | cameras, analytics wiring, placement | [`camera`] (supervised source → decode → motion → regions → batcher), [`analytics`] (extra models' wiring), [`allocator`] |
+//! | wiring | [`pipeline`]: starts and wires the actors from a [`config::Config`] |
 //!
 //! This crate never depends on actix-web; the HTTP surface lives in the `panoptes` binary.
 
@@ -30,6 +29,7 @@ pub mod fire;
 pub mod geometry;
 pub mod hub;
 pub mod infer;
+pub mod media;
 pub mod messages;
 pub mod metric_names;
 pub mod motion;

@@ -123,7 +123,7 @@ impl Pipeline {
         factory: &DetectorFactory<'_>,
         loaders: Option<&AuxLoaders<'_>>,
     ) -> Result<Self, PipelineError> {
-        let (store, alerts) = crate::store::actor::start(&config.store)?;
+        let (store, alerts) = crate::alerts::start_with_store(&config.store)?;
         let events = store.intake.clone().recipient();
         let recording = RecordingHandle::start(&config.store.path, &config.recording)?;
         let status = StatusBoard::default();

@@ -145,6 +145,16 @@ impl Handler<TrackedFrame> for StatusMeter {
     }
 }
 
+/// One rule or analytic of a camera, as `GET /api/cameras/{id}/status` lists it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct RuleEntry {
+    pub id: String,
+    pub kind: String,
+    pub enabled: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

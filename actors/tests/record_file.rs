@@ -3,7 +3,8 @@
 //! ffprobe must read every segment with the same packet PTS (and, with B-frames, the same decode order) as the
 //! source, and ffmpeg must decode every picture to the same pixels as the source file (`framemd5`).
 
-use panoptes_actors::camera::source::{AccessUnit, read_all_units};
+use panoptes_actors::camera::source::read_all_units;
+use panoptes_actors::media::AccessUnit;
 use panoptes_actors::record::recorder::Recorder;
 use panoptes_actors::store::recordings::RecordingIndex;
 use panoptes_actors::time::Pts;

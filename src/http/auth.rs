@@ -10,36 +10,7 @@ use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::{Method, Uri, header};
 use actix_web::middleware::Next;
-use panoptes_actors::store::tokens::{self, Role, TokenInfo};
-use std::collections::HashMap;
-use std::sync::{Arc, RwLock};
-
-/// Hashes of the valid tokens → (id, role); filled from the store at start, kept current by the token API.
-#[derive(Clone, Default)]
-pub struct TokenCache(Arc<RwLock<HashMap<String, (i64, Role)>>>);
-
-impl TokenCache {
-    pub fn from_rows(rows: Vec<(TokenInfo, String)>) -> Self {
-        let cache = Self::default();
-        for (info, hash) in rows {
-            cache.insert(hash, info.id, info.role);
-        }
-        cache
-    }
-
-    pub fn insert(&self, hash: String, id: i64, role: Role) {
-        self.0.write().unwrap_or_else(|e| e.into_inner()).insert(hash, (id, role));
-    }
-
-    pub fn remove(&self, id: i64) {
-        self.0.write().unwrap_or_else(|e| e.into_inner()).retain(|_, (i, _)| *i != id);
-    }
-
-    /// The role of a secret, if it is a valid token.
-    pub fn role_of(&self, secret: &str) -> Option<Role> {
-        self.0.read().unwrap_or_else(|e| e.into_inner()).get(&tokens::hash(secret)).map(|(_, role)| *role)
-    }
-}
+use panoptes_actors::store::tokens::{Role, TokenCache};
 
 /// What the middleware enforces (`[auth]`).
 #[derive(Clone)]
@@ -143,8 +114,8 @@ mod tests {
 
     fn policy() -> AuthPolicy {
         let tokens = TokenCache::default();
-        tokens.insert(tokens::hash("adm"), 1, Role::Admin);
-        tokens.insert(tokens::hash("view"), 2, Role::Viewer);
+        tokens.insert(panoptes_actors::store::tokens::hash("adm"), 1, Role::Admin);
+        tokens.insert(panoptes_actors::store::tokens::hash("view"), 2, Role::Viewer);
         AuthPolicy { enabled: true, public_metrics: true, tokens }
     }
 

@@ -13,6 +13,7 @@
 //! (`GET /api/cameras/{id}/status`); the camera and its other rules run on.
 
 use crate::batcher::{BatcherActor, RegisterCamera, Route, UnregisterCamera};
+pub use crate::config::AnalyticsError;
 use crate::config::{CameraConfig, Config, DeviceConfig};
 use crate::fire::{FireActor, FireSpec};
 use crate::infer::ocr::{OcrError, PlateReader};
@@ -22,9 +23,9 @@ use crate::messages::{CameraId, Flush, NewEvent, SubmitFrame};
 use crate::plates::ocr_worker::OcrWorker;
 use crate::plates::spec::PlatesSpec;
 use crate::plates::{PlateActor, PlateSink};
+pub use crate::status::RuleEntry;
 use crate::status::StatusBoard;
 use actix::prelude::*;
-use serde::Serialize;
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
@@ -34,31 +35,6 @@ pub type RuleBoard = Arc<dashmap::DashMap<CameraId, (Addr<crate::rules::RuleActo
 
 /// Room in the OCR worker's queue (plate crops waiting to be read, all cameras together).
 pub const OCR_QUEUE: usize = 16;
-
-/// A plate or fire section that cannot run, naming the camera and the field.
-#[derive(Debug, Clone, PartialEq, thiserror::Error)]
-pub enum AnalyticsError {
-    #[error("invalid config field `cameras.{camera}.{section}.{field}`: {reason}")]
-    Invalid { camera: String, section: String, field: String, reason: String },
-    #[error("cameras.{camera}: `{field}`: {reason}")]
-    Model { camera: String, field: String, reason: String },
-}
-
-impl AnalyticsError {
-    pub fn invalid(camera: &str, section: &str, field: &str, reason: String) -> Self {
-        Self::Invalid { camera: camera.into(), section: section.into(), field: field.into(), reason }
-    }
-}
-
-/// One rule or analytic of a camera, as `GET /api/cameras/{id}/status` lists it.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-pub struct RuleEntry {
-    pub id: String,
-    pub kind: String,
-    pub enabled: bool,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub reason: Option<String>,
-}
 
 /// The extra models an analytic runs.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -13,7 +13,7 @@
 //! H.265 (x265 wavefronts) ~420 fps with 1 thread, 540–700 fps with 2.
 
 use super::nal::{self, Framing, NalError};
-use super::source::{AccessUnit, StreamParams, VideoCodec};
+use crate::media::{AccessUnit, StreamParams, VideoCodec};
 use crate::messages::CameraId;
 use crate::time::Pts;
 use ffmpeg_next::{codec, decoder, frame};

@@ -7,7 +7,7 @@
 //! the parameter sets prepended to key frames, lets the decoder be built from the codec id alone,
 //! with no `unsafe` to set `AVCodecContext.extradata`.
 
-use super::source::VideoCodec;
+use crate::media::VideoCodec;
 
 /// The Annex B start code written before each NAL unit.
 pub const START_CODE: [u8; 4] = [0, 0, 0, 1];

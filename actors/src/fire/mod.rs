@@ -5,7 +5,7 @@
 
 pub mod persistence;
 
-use crate::analytics::AnalyticsError;
+use crate::config::AnalyticsError;
 use crate::config::FireConfig;
 use crate::geometry::BBox;
 use crate::messages::{CameraId, Event, EventKind, EventState, Flush, FrameDetections, NewEvent};

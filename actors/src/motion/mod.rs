@@ -15,7 +15,7 @@
 
 use crate::config::MotionConfig;
 use crate::geometry::BBox;
-use crate::rules::geometry::{Point, Polygon};
+use crate::geometry::plane::{Point, Polygon};
 
 /// Rows of the working picture.
 const WORK_HEIGHT: u32 = 120;

@@ -3,7 +3,7 @@
 
 use super::lists::PlateLists;
 use super::vote::VoteParams;
-use crate::analytics::AnalyticsError;
+use crate::config::AnalyticsError;
 use crate::config::PlatesConfig;
 use crate::infer::ocr::PlateLayout;
 use crate::infer::ocr::plate_text::PlatePattern;

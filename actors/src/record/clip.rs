@@ -80,7 +80,7 @@ pub fn build(files: &[(String, Vec<u8>)], event: i64, pre: i64, post: i64) -> Re
 mod tests {
     use super::super::mp4::{SampleInfo, TrackInfo, init_segment, media_segment, parse_file};
     use super::*;
-    use crate::camera::source::VideoCodec;
+    use crate::media::VideoCodec;
 
     fn init(sps_byte: u8) -> Vec<u8> {
         let record = vec![1, 0x64, 0x00, 0x28, 0xff, 0xe1, 0, 2, 0x67, sps_byte, 1, 0, 1, 0x68];

@@ -26,8 +26,8 @@ pub mod recorder;
 pub mod retention;
 pub mod worker;
 
-use crate::camera::source::{AccessUnit, StreamParams};
 use crate::config::RecordingConfig;
+use crate::media::{AccessUnit, StreamParams};
 use crate::messages::CameraId;
 use crate::store::StoreError;
 use crate::store::recordings::RecordingIndex;
@@ -86,21 +86,21 @@ pub fn is_random_access(au: &AccessUnit) -> bool {
     au.key || length_size(au.params.codec, &au.params.extradata).is_some_and(|n| has_irap(au.params.codec, &au.data, n))
 }
 
-fn length_size(codec: crate::camera::source::VideoCodec, record: &[u8]) -> Option<usize> {
+fn length_size(codec: crate::media::VideoCodec, record: &[u8]) -> Option<usize> {
     if record.starts_with(&[0, 0, 1]) || record.starts_with(&[0, 0, 0, 1]) {
         return None;
     }
     let byte = match codec {
-        crate::camera::source::VideoCodec::H264 => record.get(4)?,
-        crate::camera::source::VideoCodec::H265 => record.get(21)?,
+        crate::media::VideoCodec::H264 => record.get(4)?,
+        crate::media::VideoCodec::H265 => record.get(21)?,
     };
     Some(usize::from(byte & 0b11) + 1)
 }
 
-fn has_irap(codec: crate::camera::source::VideoCodec, data: &[u8], length_size: usize) -> bool {
+fn has_irap(codec: crate::media::VideoCodec, data: &[u8], length_size: usize) -> bool {
     nal_types(data, length_size).any(|h| match codec {
-        crate::camera::source::VideoCodec::H264 => h & 0x1f == 5,
-        crate::camera::source::VideoCodec::H265 => (16..=21).contains(&((h >> 1) & 0x3f)),
+        crate::media::VideoCodec::H264 => h & 0x1f == 5,
+        crate::media::VideoCodec::H265 => (16..=21).contains(&((h >> 1) & 0x3f)),
     })
 }
 
@@ -193,7 +193,7 @@ impl RecordingHandle {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::camera::source::VideoCodec;
+    use crate::media::VideoCodec;
     use crate::time::Pts;
 
     fn unit(codec: VideoCodec, record: Vec<u8>, nals: &[&[u8]]) -> AccessUnit {

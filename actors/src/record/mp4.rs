@@ -11,7 +11,7 @@
 //! Samples are stored as the sources deliver them (length-prefixed NAL units, the length size of the
 //! configuration record): no re-encoding, no re-framing.
 
-use crate::camera::source::VideoCodec;
+use crate::media::VideoCodec;
 
 /// Sample flags of a sync sample: `sample_depends_on = 2` (an I picture).
 pub const SYNC_SAMPLE_FLAGS: u32 = 0x0200_0000;

@@ -7,7 +7,7 @@
 use super::fragmenter::{Built, Fragmenter};
 use super::mp4::{self, TrackInfo};
 use super::{RecordError, TrackState};
-use crate::camera::source::AccessUnit;
+use crate::media::AccessUnit;
 use crate::messages::CameraId;
 use crate::metric_names as m;
 use crate::store::recordings::{NewSegment, RecordingIndex};
@@ -221,7 +221,7 @@ pub fn track_info(camera: &CameraId, au: &AccessUnit) -> Result<TrackInfo, Recor
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::camera::source::{StreamParams, VideoCodec};
+    use crate::media::{StreamParams, VideoCodec};
 
     fn avcc() -> Vec<u8> {
         vec![1, 0x64, 0x00, 0x28, 0xff, 0xe1, 0, 4, 0x67, 0x64, 0, 0x28, 1, 0, 2, 0x68, 0xeb]

@@ -11,7 +11,7 @@ use super::TrackState;
 use super::fragmenter::Fragmenter;
 use super::live::{LiveFeed, LiveInit};
 use super::recorder::{Recorder, rescale};
-use crate::camera::source::AccessUnit;
+use crate::media::AccessUnit;
 use crate::messages::CameraId;
 use crate::metric_names as m;
 use crate::store::recordings::RecordingIndex;
@@ -132,7 +132,7 @@ fn run(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::camera::source::{StreamParams, VideoCodec};
+    use crate::media::{StreamParams, VideoCodec};
 
     #[test]
     fn a_full_queue_drops_up_to_the_next_key_frame() {

@@ -223,7 +223,7 @@ mod tests {
 
     fn obs(id: u64, class: &str, cx: f32, cy: f32, h: f32) -> Obs {
         let bbox = BBox { x1: cx - h / 4.0, y1: cy - h / 2.0, x2: cx + h / 4.0, y2: cy + h / 2.0 };
-        Obs { track_id: id, class: class.into(), score: 0.9, bbox, point: super::super::geometry::Point::new(0.0, 0.0) }
+        Obs { track_id: id, class: class.into(), score: 0.9, bbox, point: crate::geometry::plane::Point::new(0.0, 0.0) }
     }
 
     fn at(ms: i64) -> Pts {

@@ -6,12 +6,12 @@
 //! [`super::line_crossing`]; the per-object ones follow objects across track fragments with
 //! [`super::continuity`].
 
-use super::geometry::Point;
 use super::line_crossing::LineState;
 use super::occupancy::OccupancyState;
 use super::presence::PresenceState;
 use super::spec::{self, Anchor, DisabledRule, RuleKind, RuleSpec, RulesConfig};
 use crate::geometry::BBox;
+use crate::geometry::plane::Point;
 use crate::messages::{Event, EventKind, EventState, Track, TrackedFrame};
 use crate::time::Pts;
 use serde::Serialize;
@@ -175,7 +175,7 @@ pub struct RuleStatus {
     pub active: Vec<String>,
     pub disabled: Vec<DisabledRule>,
     /// Every configured rule in config order: id, kind, whether it runs, and why not.
-    pub rules: Vec<crate::analytics::RuleEntry>,
+    pub rules: Vec<crate::status::RuleEntry>,
 }
 
 /// One camera's rules and their state.
@@ -289,7 +289,7 @@ impl RuleEngine {
                 .map(|(id, kind)| {
                     let reason = self.disabled.iter().find(|d| d.rule == *id).map(|d| d.reason.clone());
                     let running = self.rules.iter().any(|r| r.spec.id == *id);
-                    crate::analytics::RuleEntry {
+                    crate::status::RuleEntry {
                         id: id.clone(),
                         kind: kind.clone(),
                         enabled: running,

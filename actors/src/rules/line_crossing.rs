@@ -1,7 +1,7 @@
 //! Line crossing: counts tracks whose anchor crosses a directed segment `a → b`, each way.
 //!
 //! Direction: `in` is a crossing onto the right-hand side of a walker going from `a` to `b` on the picture read
-//! as a map (top = north) — the side where [`super::geometry::cross`] is positive; `out` is the other way. For a
+//! as a map (top = north) — the side where [`crate::geometry::plane::cross`] is positive; `out` is the other way. For a
 //! line drawn top to bottom, `in` moves from the right half of the picture to the left; drawn left to right,
 //! `in` moves down the picture.
 //!
@@ -22,8 +22,8 @@
 
 use super::continuity::Continuity;
 use super::engine::{Ctx, Obs, Stamp, TIME_EPS, secs};
-use super::geometry::{Point, segments_intersect, signed_distance};
 use super::spec::{RuleKind, RuleSpec, Target};
+use crate::geometry::plane::{Point, segments_intersect, signed_distance};
 use crate::messages::{Event, EventState};
 use serde_json::json;
 use std::collections::BTreeMap;
@@ -63,7 +63,7 @@ impl LineState {
             return;
         };
         let now = ctx.now;
-        let band = min_distance.max(super::geometry::EPS);
+        let band = min_distance.max(crate::geometry::plane::EPS);
         let keys = self.continuity.update(now.pts, obs);
         for (o, key) in obs.iter().zip(keys) {
             let p = o.point;

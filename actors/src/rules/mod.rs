@@ -1,7 +1,7 @@
 //! Analytics rules: one [`RuleActor`] per camera turns tracked frames into events (intrusion, loitering,
 //! occupancy, line crossing) for the event store.
 //!
-//! - [`geometry`]: point-in-polygon, segment intersection, simple-polygon checks, side of a line.
+//! - geometry (point-in-polygon, segment intersection, simple polygons, side of a line) is [`crate::geometry::plane`].
 //! - [`spec`]: checks a camera's `zones`, `lines` and `rules` config into [`spec::RuleSpec`]s; a bad rule is
 //!   disabled on its own, with the reason, never the camera.
 //! - [`engine`]: [`RuleEngine`], the pure core: frames in, [`Event`](crate::messages::Event)s out, on stream time.
@@ -13,7 +13,6 @@
 
 mod continuity;
 pub mod engine;
-pub mod geometry;
 mod line_crossing;
 mod occupancy;
 mod presence;

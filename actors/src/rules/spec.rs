@@ -4,8 +4,8 @@
 //! (an unknown kind, a missing or invalid zone, a field that does not belong to the kind, a class the model does
 //! not know), and the camera and its other rules keep running.
 
-use super::geometry::{Point, Polygon, PolygonDefect};
 use crate::config::{CameraConfig, LineConfig, RuleConfig, ZoneConfig};
+use crate::geometry::plane::{Point, Polygon, PolygonDefect};
 use serde::Serialize;
 use std::collections::{HashMap, HashSet};
 
@@ -168,7 +168,7 @@ pub fn compile_line(camera: &str, line: &LineConfig) -> Result<(Point, Point), S
     }
     check_range(&camera, &format!("line `{id}`"), &line.points)?;
     let (a, b) = (Point::from(line.points[0]), Point::from(line.points[1]));
-    if (b.x - a.x).hypot(b.y - a.y) <= super::geometry::EPS {
+    if (b.x - a.x).hypot(b.y - a.y) <= crate::geometry::plane::EPS {
         return Err(ShapeError::LineZeroLength { camera, line: id });
     }
     Ok((a, b))

@@ -3,7 +3,7 @@
 //! ```text
 //! rules ──NewEvent──▶ EventIntake (event loop; bounds the backlog; adds playback links)
 //!                        └──WriteEvent──▶ StoreWriter (own thread): snapshot → insert → commit
-//!                                            └──Announce──▶ AlertHub ──▶ /ws/alerts clients
+//!                                            └──Announce──▶ (the alert hub: crate::alerts) ──▶ /ws/alerts clients
 //! HTTP, alert resume ──Query/GetEvent/EventsAfter──▶ StoreReader (2 threads, read-only connections)
 //! ```
 //!
@@ -15,16 +15,14 @@
 //! writes), so the API never waits behind an fsync.
 
 use super::db::{EventQuery, Page, Store};
+use super::playback::PlaybackLinks;
 use super::snapshot;
 use super::{StoreError, StoredEvent, safe_camera_dir};
-use crate::alerts::{AlertHub, Announce, Backlog};
 use crate::config::StoreConfig;
 use crate::messages::{Event, Flush, ModelInput, NewEvent};
 use crate::metric_names as m;
-use crate::time::playback::PlaybackLinks;
 use crate::time::{now_unix_ms, now_unix_ns};
 use actix::prelude::*;
-use futures::future::LocalBoxFuture;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -49,36 +47,61 @@ pub struct StoreHandle {
     pub links: PlaybackLinks,
 }
 
-/// Open the store (creating and migrating it), then start the alert hub, the writer and the readers.
-/// Must be called inside a running actix `System`.
-pub fn start(config: &StoreConfig) -> Result<(StoreHandle, Addr<AlertHub>), StoreError> {
+/// The store opened and migrated, not started yet: its newest event id is known (the alert hub starts from
+/// it), and [`OpenedStore::start`] starts the writer and the readers.
+pub struct OpenedStore {
+    store: Store,
+    head: i64,
+    config: StoreConfig,
+}
+
+/// A committed event, announced by the writer to whoever the wiring chose (the alert hub): only after its
+/// row and snapshot are durable.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct Announce(pub Arc<StoredEvent>);
+
+/// Open the store, creating and migrating it.
+pub fn open(config: &StoreConfig) -> Result<OpenedStore, StoreError> {
     let store = Store::open(&config.path)?;
     let head = store.max_id()?;
     tracing::info!(path = %config.path.display(), newest_id = head, "event store open");
-    let alerts = AlertHub::new(head).start();
-    let counters = Arc::new(Counters::default());
-    let opened = Mutex::new(Some(store));
-    let writer = {
-        let (path, dir, alerts, counters) =
-            (config.path.clone(), config.snapshot_dir.clone(), alerts.clone(), counters.clone());
-        let retention =
-            (config.retention_days > 0).then(|| Duration::from_secs(u64::from(config.retention_days) * 86_400));
-        SyncArbiter::start(1, move || StoreWriter {
-            // The first writer takes the store opened above; a restarted one opens it again.
-            store: opened.lock().unwrap_or_else(|e| e.into_inner()).take(),
-            path: path.clone(),
-            snapshot_dir: dir.clone(),
-            alerts: alerts.clone(),
-            counters: counters.clone(),
-            retention,
-            last_prune: None,
-        })
-    };
-    let path = config.path.clone();
-    let reader = SyncArbiter::start(READERS, move || StoreReader { store: None, path: path.clone() });
-    let links = PlaybackLinks::default();
-    let intake = EventIntake { writer, counters, links: links.clone() }.start();
-    Ok((StoreHandle { intake, reader, snapshot_dir: config.snapshot_dir.clone(), links }, alerts))
+    Ok(OpenedStore { store, head, config: config.clone() })
+}
+
+impl OpenedStore {
+    /// The newest stored event id (0 when empty).
+    pub fn head(&self) -> i64 {
+        self.head
+    }
+
+    /// Start the writer, which announces every committed event to `announce`, and the readers. Must be
+    /// called inside a running actix `System`.
+    pub fn start(self, announce: Recipient<Announce>) -> StoreHandle {
+        let OpenedStore { store, config, .. } = self;
+        let counters = Arc::new(Counters::default());
+        let opened = Mutex::new(Some(store));
+        let writer = {
+            let (path, dir, counters) = (config.path.clone(), config.snapshot_dir.clone(), counters.clone());
+            let retention =
+                (config.retention_days > 0).then(|| Duration::from_secs(u64::from(config.retention_days) * 86_400));
+            SyncArbiter::start(1, move || StoreWriter {
+                // The first writer takes the store opened above; a restarted one opens it again.
+                store: opened.lock().unwrap_or_else(|e| e.into_inner()).take(),
+                path: path.clone(),
+                snapshot_dir: dir.clone(),
+                announce: announce.clone(),
+                counters: counters.clone(),
+                retention,
+                last_prune: None,
+            })
+        };
+        let path = config.path.clone();
+        let reader = SyncArbiter::start(READERS, move || StoreReader { store: None, path: path.clone() });
+        let links = PlaybackLinks::default();
+        let intake = EventIntake { writer, counters, links: links.clone() }.start();
+        StoreHandle { intake, reader, snapshot_dir: config.snapshot_dir, links }
+    }
 }
 
 #[derive(Default)]
@@ -150,7 +173,7 @@ pub struct StoreWriter {
     store: Option<Store>,
     path: PathBuf,
     snapshot_dir: PathBuf,
-    alerts: Addr<AlertHub>,
+    announce: Recipient<Announce>,
     counters: Arc<Counters>,
     retention: Option<Duration>,
     last_prune: Option<Instant>,
@@ -249,7 +272,7 @@ impl Handler<WriteEvent> for StoreWriter {
                 let kind = crate::store::db::kind_label(stored.event.kind);
                 metrics::counter!(m::EVENTS_STORED, "camera" => camera, "kind" => kind).increment(1);
                 // Committed: only now may anyone hear of it.
-                self.alerts.do_send(Announce(Arc::new(stored)));
+                self.announce.do_send(Announce(Arc::new(stored)));
             }
             Err(e) => {
                 metrics::counter!(m::EVENTS_DROPPED, "camera" => camera.clone(), "reason" => "error").increment(1);
@@ -342,18 +365,6 @@ impl Handler<MaxId> for StoreReader {
     }
 }
 
-impl Backlog for Addr<StoreReader> {
-    fn after<'a>(
-        &'a self,
-        after_id: i64,
-        camera: Option<&'a str>,
-        limit: usize,
-    ) -> LocalBoxFuture<'a, Result<Vec<StoredEvent>, StoreError>> {
-        let msg = EventsAfter { after_id, camera: camera.map(str::to_owned), limit };
-        Box::pin(async move { self.send(msg).await.map_err(|_| StoreError::Gone)? })
-    }
-}
-
 impl StoreHandle {
     /// Ask the readers; a stopped reader is [`StoreError::Gone`].
     pub async fn ask<M>(&self, msg: M) -> Result<M::Result, StoreError>
@@ -379,7 +390,7 @@ impl StoreHandle {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::alerts::{AlertCursor, Subscribe};
+    use crate::alerts::{AlertCursor, Subscribe, start_with_store as start};
     use crate::geometry::{BBox, Letterbox};
     use crate::messages::{EventKind, EventState};
     use crate::time::Pts;

@@ -20,6 +20,7 @@
 pub mod actor;
 pub mod admin;
 pub mod db;
+pub mod playback;
 pub mod recordings;
 pub mod schema;
 pub mod snapshot;

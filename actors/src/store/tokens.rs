@@ -3,6 +3,8 @@
 use rand::RngCore;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
 
 /// What a token may do.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -53,6 +55,33 @@ pub fn generate() -> String {
     rand::rng().fill_bytes(&mut bytes);
     let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
     format!("pt_{hex}")
+}
+
+/// Hashes of the valid tokens → (id, role); filled from the store at start, kept current by the token API.
+#[derive(Clone, Default)]
+pub struct TokenCache(Arc<RwLock<HashMap<String, (i64, Role)>>>);
+
+impl TokenCache {
+    pub fn from_rows(rows: Vec<(TokenInfo, String)>) -> Self {
+        let cache = Self::default();
+        for (info, hash) in rows {
+            cache.insert(hash, info.id, info.role);
+        }
+        cache
+    }
+
+    pub fn insert(&self, hash: String, id: i64, role: Role) {
+        self.0.write().unwrap_or_else(|e| e.into_inner()).insert(hash, (id, role));
+    }
+
+    pub fn remove(&self, id: i64) {
+        self.0.write().unwrap_or_else(|e| e.into_inner()).retain(|_, (i, _)| *i != id);
+    }
+
+    /// The role of a secret, if it is a valid token.
+    pub fn role_of(&self, secret: &str) -> Option<Role> {
+        self.0.read().unwrap_or_else(|e| e.into_inner()).get(&hash(secret)).map(|(_, role)| *role)
+    }
 }
 
 #[cfg(test)]

@@ -18,7 +18,8 @@ pub mod compare;
 pub mod kalman;
 pub mod mot;
 
-pub use bytetrack::{Association, ByteTracker, Coverage, ParamsError, TrackerParams};
+pub use crate::config::tracker::{Association, ParamsError, TrackerParams};
+pub use bytetrack::{ByteTracker, Coverage};
 
 use crate::messages::{CameraId, FrameDetections, TrackedFrame};
 use crate::metric_names;
@@ -101,28 +102,6 @@ impl Handler<crate::messages::Flush> for TrackerActor {
 
     /// Every frame sent before has been tracked and forwarded.
     fn handle(&mut self, _msg: crate::messages::Flush, _ctx: &mut Context<Self>) {}
-}
-
-impl From<&crate::config::TrackerConfig> for TrackerParams {
-    fn from(c: &crate::config::TrackerConfig) -> Self {
-        let base = match c.association {
-            Association::ByteTrack => Self::bytetrack(),
-            Association::ObservationCentric => Self::default(),
-        };
-        Self {
-            association: c.association,
-            track_thresh: c.track_thresh,
-            low_thresh: c.low_thresh,
-            new_track_thresh: c.new_track_thresh,
-            match_thresh: c.match_thresh,
-            lost_buffer_sec: c.lost_buffer_sec,
-            distance_gate: c.distance_gate,
-            distance_gate_per_sec: c.distance_gate_per_sec,
-            coast_sec: c.coast_sec,
-            min_hits: c.min_hits.unwrap_or(base.min_hits),
-            ..base
-        }
-    }
 }
 
 #[cfg(test)]

@@ -1,4 +1,7 @@
-//! Boxes and the letterbox transform between a camera frame and the model input.
+//! Boxes and the letterbox transform between a camera frame and the model input, in pixels; zones and lines
+//! in normalised picture coordinates ([`plane`]).
+
+pub mod plane;
 
 use serde::{Deserialize, Serialize};
 

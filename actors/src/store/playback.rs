@@ -5,13 +5,13 @@
 //! The event's frame time is its wall time on this node (`Event::wall_ms`: from the camera's RTCP sender
 //! reports when it sends them, which is how MediaMTX's `useAbsoluteTimestamp` passes the camera's clock on).
 //! When the recorder's clock is another machine's, the offset to the Panoptes node on that machine
-//! (`playback.peer`, estimated by [`super::peers`]) moves the time onto the recorder's clock; the link
+//! (`playback.peer`, estimated by [`crate::time::peers`]) moves the time onto the recorder's clock; the link
 //! carries that offset and its uncertainty.
 
-use super::offset::OffsetEstimate;
-use super::peers::PeerClocks;
 use crate::config::PlaybackConfig;
 use crate::messages::{CameraId, Event};
+use crate::time::offset::OffsetEstimate;
+use crate::time::peers::PeerClocks;
 use dashmap::DashMap;
 use serde::Serialize;
 use std::sync::Arc;

@@ -4,10 +4,13 @@
 //! binary; this module only says what a valid configuration is. Every field is documented in
 //! `docs/config.md` with its default and unit.
 
+pub mod tracker;
+
 use serde::Deserialize;
 use std::collections::HashSet;
 use std::fmt;
 use std::path::PathBuf;
+pub use tracker::{Association, TrackerConfig, TrackerParams};
 
 /// The whole configuration.
 #[derive(Clone, Debug, Deserialize)]
@@ -400,65 +403,6 @@ impl Default for StoreConfig {
     }
 }
 
-/// `[tracker]`: ByteTrack settings, shared by every camera.
-#[derive(Clone, Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct TrackerConfig {
-    /// Detections scoring above this take part in the first association, 0–1. Default 0.3.
-    #[serde(default = "default_track_thresh")]
-    pub track_thresh: f32,
-    /// Detections between this and `track_thresh` only re-find existing tracks, 0–1. Default 0.1.
-    /// The detector's `model.confidence` must not exceed it, or those detections never arrive.
-    #[serde(default = "default_low_thresh")]
-    pub low_thresh: f32,
-    /// Least score of an unmatched detection to start a new track, 0–1. Default 0.4.
-    #[serde(default = "default_new_track_thresh")]
-    pub new_track_thresh: f32,
-    /// Largest `1 − IoU·score` distance for a match in the first association, 0–1. Default 0.8.
-    #[serde(default = "default_match_thresh")]
-    pub match_thresh: f32,
-    /// How long a lost track can be re-found, in seconds of stream time it could have been seen.
-    /// Default 2.0.
-    #[serde(default = "default_lost_buffer_sec")]
-    pub lost_buffer_sec: f64,
-    /// `"observation_centric"` (ByteTrack plus re-update, recovery, distance gate; for 2–10 detections/s)
-    /// or `"bytetrack"` (the original). Default `"observation_centric"`.
-    #[serde(default)]
-    pub association: crate::tracker::Association,
-    /// Observation-centric: largest centre distance, in track heights, of a match when IoU fails.
-    /// Default 0.2.
-    #[serde(default = "default_distance_gate")]
-    pub distance_gate: f32,
-    /// Observation-centric: widening of the distance gate per second since the last match, in track
-    /// heights per second. Default 0.3.
-    #[serde(default = "default_distance_gate_per_sec")]
-    pub distance_gate_per_sec: f32,
-    /// Observation-centric: a lost track is still shown at its predicted box this long, in seconds. Default 0.3.
-    #[serde(default = "default_coast_sec")]
-    pub coast_sec: f64,
-    /// Matched detections before a new track is confirmed, gets an id and is shown, 1–10. Default 2 (as the
-    /// original ByteTrack).
-    #[serde(default)]
-    pub min_hits: Option<u32>,
-}
-
-impl Default for TrackerConfig {
-    fn default() -> Self {
-        Self {
-            track_thresh: default_track_thresh(),
-            low_thresh: default_low_thresh(),
-            new_track_thresh: default_new_track_thresh(),
-            match_thresh: default_match_thresh(),
-            lost_buffer_sec: default_lost_buffer_sec(),
-            association: crate::tracker::Association::default(),
-            distance_gate: default_distance_gate(),
-            distance_gate_per_sec: default_distance_gate_per_sec(),
-            coast_sec: default_coast_sec(),
-            min_hits: None,
-        }
-    }
-}
-
 /// `[server]`: the HTTP surface.
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -710,9 +654,9 @@ impl MotionConfig {
             if let Some(p) = polygon.iter().find(|p| !p.iter().all(|v| v.is_finite() && (0.0..=1.0).contains(v))) {
                 return Err(invalid(here, format!("point [{}, {}] is outside the frame; use 0–1", p[0], p[1])));
             }
-            let pts = polygon.iter().copied().map(crate::rules::geometry::Point::from).collect();
-            use crate::rules::geometry::PolygonDefect as D;
-            let why = match crate::rules::geometry::Polygon::new(pts) {
+            let pts = polygon.iter().copied().map(crate::geometry::plane::Point::from).collect();
+            use crate::geometry::plane::PolygonDefect as D;
+            let why = match crate::geometry::plane::Polygon::new(pts) {
                 Ok(_) => continue,
                 Err(D::RepeatedPoint(i)) => format!("point {i} repeats the next one"),
                 Err(D::Crossing(a, b)) => format!("edge {a} crosses edge {b}"),
@@ -864,6 +808,21 @@ impl CameraConfig {
     }
 }
 
+/// A plate or fire section that cannot run, naming the camera and the field.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum AnalyticsError {
+    #[error("invalid config field `cameras.{camera}.{section}.{field}`: {reason}")]
+    Invalid { camera: String, section: String, field: String, reason: String },
+    #[error("cameras.{camera}: `{field}`: {reason}")]
+    Model { camera: String, field: String, reason: String },
+}
+
+impl AnalyticsError {
+    pub fn invalid(camera: &str, section: &str, field: &str, reason: String) -> Self {
+        Self::Invalid { camera: camera.into(), section: section.into(), field: field.into(), reason }
+    }
+}
+
 /// A configuration that cannot run, naming the field and what to do.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum ConfigError {
@@ -893,7 +852,7 @@ impl Config {
         if !(32..=4096).contains(&self.model.imgsz) || !self.model.imgsz.is_multiple_of(32) {
             return Err(invalid("model.imgsz", "must be a multiple of 32 between 32 and 4096"));
         }
-        crate::tracker::TrackerParams::from(&self.tracker).validate().map_err(|e| invalid("tracker", e.to_string()))?;
+        TrackerParams::from(&self.tracker).validate().map_err(|e| invalid("tracker", e.to_string()))?;
         if self.model.confidence > self.tracker.low_thresh {
             tracing::warn!(
                 "model.confidence {} is above tracker.low_thresh {}: ByteTrack's low-score association gets no detections",
@@ -1123,30 +1082,6 @@ fn default_imgsz() -> u32 {
 }
 fn default_confidence() -> f32 {
     0.1
-}
-fn default_track_thresh() -> f32 {
-    crate::tracker::TrackerParams::default().track_thresh
-}
-fn default_low_thresh() -> f32 {
-    crate::tracker::TrackerParams::default().low_thresh
-}
-fn default_new_track_thresh() -> f32 {
-    crate::tracker::TrackerParams::default().new_track_thresh
-}
-fn default_match_thresh() -> f32 {
-    crate::tracker::TrackerParams::default().match_thresh
-}
-fn default_lost_buffer_sec() -> f64 {
-    crate::tracker::TrackerParams::default().lost_buffer_sec
-}
-fn default_distance_gate() -> f32 {
-    crate::tracker::TrackerParams::default().distance_gate
-}
-fn default_distance_gate_per_sec() -> f32 {
-    crate::tracker::TrackerParams::default().distance_gate_per_sec
-}
-fn default_coast_sec() -> f64 {
-    crate::tracker::TrackerParams::default().coast_sec
 }
 fn default_iou() -> f32 {
     0.45
