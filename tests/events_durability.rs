@@ -5,8 +5,6 @@
 //! through the store's intake (the `NewEvent` recipient rules use), and prints each event the *alert hub*
 //! delivers. The parent kills the child with SIGKILL in the middle of the stream, then reopens the database:
 //! every id the child printed must be there, with its event and its snapshot.
-//!
-//! The lead replaces the child with `panoptes run` and real rules once the rules engine is merged.
 
 use panoptes_actors::alerts::{AlertCursor, Subscribe};
 use panoptes_actors::config::StoreConfig;

@@ -41,7 +41,7 @@ pub struct LatestPicture {
     pub input: Arc<crate::messages::ModelInput>,
 }
 
-/// The picture of the latest processed frame of `camera` (for the live page until video streaming lands).
+/// The picture of the latest processed frame of `camera` (`GET /api/cameras/{id}/frame.jpg`).
 #[derive(Message)]
 #[rtype(result = "Option<LatestPicture>")]
 pub struct GetLatestPicture(pub CameraId);

@@ -197,11 +197,6 @@ impl Pipeline {
         &self.labels
     }
 
-    /// Ids of the running cameras.
-    pub fn camera_ids(&self) -> Vec<CameraId> {
-        self.cameras.keys().cloned().collect()
-    }
-
     /// The rule actor of a camera (to update its rules or read their status).
     pub fn rules(&self, camera: &str) -> Option<Addr<RuleActor>> {
         self.cameras.get(camera).map(|c| c.rules.clone())

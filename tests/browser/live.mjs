@@ -130,7 +130,7 @@ await page.routeWebSocket(/\/ws\/live\/vtest/, (ws) => {
 let step = "load";
 const result = { timescale, segments: segments.length };
 try {
-  await page.goto(`${url}/`);
+  await page.goto(`${url}/?debug`);
   await page.waitForSelector('.tile[data-camera="vtest"]', { timeout: 15000 });
   console.log("STEP load ok");
 

@@ -30,10 +30,6 @@ impl<K: PartialEq + Clone, T> BatchQueue<K, T> {
         Self { max_batch, max_wait, slots: VecDeque::new() }
     }
 
-    pub fn max_batch(&self) -> usize {
-        self.max_batch
-    }
-
     /// Number of frames waiting (at most one per camera).
     pub fn len(&self) -> usize {
         self.slots.len()

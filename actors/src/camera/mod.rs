@@ -217,16 +217,6 @@ impl CameraActor {
         Self::spawn_built(move || Self::with_opener(config, status, opener))
     }
 
-    /// [`CameraActor::spawn_with_opener`] with the camera's analytics feed.
-    pub fn spawn_with_feed(
-        config: CameraConfig,
-        status: StatusBoard,
-        opener: Arc<dyn Opener>,
-        feed: CameraFeed,
-    ) -> (Addr<CameraActor>, Arbiter) {
-        Self::spawn_built(move || Self::with_feed(config, status, opener, feed))
-    }
-
     /// Start a supervised camera built by `make` (on its new arbiter's thread) on a new arbiter.
     pub fn spawn_built(make: impl FnOnce() -> Self + Send + 'static) -> (Addr<CameraActor>, Arbiter) {
         let arbiter = Arbiter::new();

@@ -6,7 +6,7 @@
 //! ([`VideoSource::take_sender_reports`]). It does no decoding and keeps no time across sessions: the
 //! camera's [`crate::time::stream::StreamClock`] turns these into timeline PTS and wall time.
 //! [`Opener`] opens a new source for each session, so the actor's reconnect loop and its tests can
-//! swap the real network for a fake (STYLE.md convention 2).
+//! swap the real network for a fake.
 
 use crate::config::{CameraConfig, ConfigError, SourceSpec, Transport};
 use crate::media::{AccessUnit, StreamParams, VideoCodec};

@@ -87,11 +87,6 @@ impl Fragmenter {
         self.reorders
     }
 
-    /// Restart fragment numbering (a new file) from 1.
-    pub fn restart_sequence(&mut self) {
-        self.sequence = 0;
-    }
-
     /// Take one unit (decode order); returns the fragment it closed, if any.
     pub fn push(&mut self, pts: i64, wall_ms: i64, key: bool, data: &[u8]) -> Option<Built> {
         if self.last_pts.is_some_and(|last| pts < last) {

@@ -24,8 +24,8 @@
 //! drops the points of the old segment but keeps the drift measured so far as the prior slope for
 //! the new one, so one report or one second of frames already maps well.
 
-use super::Pts;
 use super::fit::{FitOptions, LowerFit, lower_envelope};
+use super::{NS_PER_SEC, Pts};
 use serde::Serialize;
 use std::collections::VecDeque;
 
@@ -186,7 +186,7 @@ impl ClockMap {
         }
         let (t0, n0) = *self.origin.get_or_insert((self.rescale(pts), wall_ns));
         let x = (self.rescale(pts) - t0) as f64 / f64::from(self.clock_rate);
-        Point { x, z: (wall_ns - n0) as f64 / 1e9 - x }
+        Point { x, z: (wall_ns - n0) as f64 / NS_PER_SEC - x }
     }
 
     fn rescale(&self, pts: Pts) -> i64 {
@@ -282,7 +282,7 @@ impl ClockMap {
     pub fn wall(&self, pts: Pts, arrival_ns: Option<i64>) -> Option<WallTime> {
         let x = self.x_of(pts)?;
         let (_, n0) = self.origin?;
-        let to_ns = |z: f64| n0 + ((x + z) * 1e9).round() as i64;
+        let to_ns = |z: f64| n0 + ((x + z) * NS_PER_SEC).round() as i64;
         let arrival = self.arrival_z(x);
         let sr = self.sr_fit.map(|f| (f.line.at(x), f.uncertainty_at(x)));
         let trusted = match (sr, arrival) {
@@ -290,12 +290,12 @@ impl ClockMap {
             (Some(_), None) => true,
             _ => false,
         };
-        let quantum = 1e9 / f64::from(self.clock_rate);
+        let quantum = NS_PER_SEC / f64::from(self.clock_rate);
         if trusted && let Some((z, u)) = sr {
             return Some(WallTime {
                 unix_ns: to_ns(z),
                 source: MappingSource::Rtcp,
-                uncertainty_ns: (u * 1e9 + quantum).round() as i64,
+                uncertainty_ns: (u * NS_PER_SEC + quantum).round() as i64,
             });
         }
         let (z, u) = arrival?;
@@ -303,7 +303,11 @@ impl ClockMap {
         if let Some(a) = arrival_ns {
             unix_ns = unix_ns.min(a);
         }
-        Some(WallTime { unix_ns, source: MappingSource::Arrival, uncertainty_ns: (u * 1e9 + quantum).round() as i64 })
+        Some(WallTime {
+            unix_ns,
+            source: MappingSource::Arrival,
+            uncertainty_ns: (u * NS_PER_SEC + quantum).round() as i64,
+        })
     }
 
     /// The map's state at the latest frame.

@@ -21,7 +21,7 @@
 //! The frame interval used for re-basing is the median spacing of the recent PTS values sorted
 //! (correct with B-frames), or `nominal_fps` until a few frames have been seen.
 
-use super::{Pts, RtpUnwrapper};
+use super::{NS_PER_SEC, Pts, RtpUnwrapper};
 use serde::Serialize;
 use std::collections::VecDeque;
 
@@ -180,7 +180,7 @@ impl Timeline {
                 let interval = self.interval_ticks();
                 let gap = match (arrival_ns, self.last_arrival_ns) {
                     (Some(now), Some(before)) => {
-                        let wall = (now - before) as f64 / 1e9 - secs(interval);
+                        let wall = (now - before) as f64 / NS_PER_SEC - secs(interval);
                         (wall.max(0.0) * f64::from(self.clock_rate)).round() as i64
                     }
                     _ => 0,

@@ -25,10 +25,6 @@ export function setToken(value) {
   else localStorage.removeItem(STORAGE_KEY);
 }
 
-export function hasToken() {
-  return token !== null;
-}
-
 /** Called on any 401 (missing or unknown token): the app shows its login prompt. */
 export function whenUnauthorized(f) {
   onUnauthorized = f;

@@ -44,8 +44,8 @@ async function main() {
 
   const feed = new OverlayFeed();
   const tiles = new Map();
-  // For debugging from the browser's console and for the browser tests: the tiles (their FrameBuffers).
-  window.panoptesConsole = { tiles };
+  // Opened with `?debug`: the tiles (their FrameBuffers) for the browser's console and the browser tests.
+  if (new URLSearchParams(location.search).has("debug")) window.panoptesConsole = { tiles };
   const editor = new ZoneEditor($("#zone-editor"));
   const viewer = new EventViewer($("#event-viewer"));
   const editZones = (camera) => editor.open(camera);
