@@ -48,44 +48,72 @@ pub fn crop_to_chw(frame: &RgbFrame, rect: Rect, dst_w: u32, dst_h: u32) -> Mode
     let (px, py) = (letterbox.pad_x as usize, letterbox.pad_y as usize);
     let plane = w * h;
     let mut chw = vec![PAD_VALUE; 3 * plane];
-    let stride = frame.width as usize * 3;
     // Block size of the pre-average: how many whole source pixels fall on one destination pixel.
     let block = ((rect.w as f32 / iw as f32).floor() as usize).max(1);
-    let sx = rect.w as f32 / iw as f32;
-    let sy = rect.h as f32 / ih as f32;
-    let (x0, y0) = (rect.x as usize, rect.y as usize);
-    let (max_x, max_y) = (rect.w as usize - 1, rect.h as usize - 1);
-    let sample = |x: usize, y: usize, c: usize| -> f32 {
-        if block == 1 {
-            return f32::from(frame.data[(y0 + y) * stride + (x0 + x) * 3 + c]);
-        }
-        let (mut sum, mut n) = (0u32, 0u32);
-        for by in y..(y + block).min(max_y + 1) {
-            let row = (y0 + by) * stride;
-            for bx in x..(x + block).min(max_x + 1) {
-                sum += u32::from(frame.data[row + (x0 + bx) * 3 + c]);
-                n += 1;
-            }
-        }
-        sum as f32 / n as f32
-    };
+    let (sx, sy) = (rect.w as f32 / iw as f32, rect.h as f32 / ih as f32);
+    let (rw, max_x, max_y) = (rect.w as usize, rect.w as usize - 1, rect.h as usize - 1);
+    let src = block_means(frame, rect, block);
+    // Where each destination column samples: two source columns (as offsets into a row) and the weight of the
+    // second; the same for every row.
+    let columns: Vec<(usize, usize, f32)> = (0..iw)
+        .map(|dx| {
+            let fx = ((dx as f32 + 0.5) * sx - 0.5 * block as f32).clamp(0.0, max_x as f32);
+            let xa = fx.floor() as usize;
+            (xa * 3, (xa + 1).min(max_x) * 3, fx.fract())
+        })
+        .collect();
+    let (r_plane, rest) = chw.split_at_mut(plane);
+    let (g_plane, b_plane) = rest.split_at_mut(plane);
     for dy in 0..ih {
         let fy = ((dy as f32 + 0.5) * sy - 0.5 * block as f32).clamp(0.0, max_y as f32);
         let (ya, wy) = (fy.floor() as usize, fy.fract());
         let yb = (ya + 1).min(max_y);
-        for dx in 0..iw {
-            let fx = ((dx as f32 + 0.5) * sx - 0.5 * block as f32).clamp(0.0, max_x as f32);
-            let (xa, wx) = (fx.floor() as usize, fx.fract());
-            let xb = (xa + 1).min(max_x);
-            let o = (dy + py) * w + dx + px;
-            for c in 0..3 {
-                let top = sample(xa, ya, c) * (1.0 - wx) + sample(xb, ya, c) * wx;
-                let bottom = sample(xa, yb, c) * (1.0 - wx) + sample(xb, yb, c) * wx;
-                chw[c * plane + o] = (top * (1.0 - wy) + bottom * wy) * (1.0 / 255.0);
-            }
+        let (top, bottom) = (&src[ya * rw * 3..(ya + 1) * rw * 3], &src[yb * rw * 3..(yb + 1) * rw * 3]);
+        let o = (dy + py) * w + px;
+        let rows = r_plane[o..o + iw].iter_mut().zip(&mut g_plane[o..o + iw]).zip(&mut b_plane[o..o + iw]);
+        for (((r, g), b), &(xa, xb, wx)) in rows.zip(&columns) {
+            let at = |c: usize| {
+                let t = top[xa + c] * (1.0 - wx) + top[xb + c] * wx;
+                let u = bottom[xa + c] * (1.0 - wx) + bottom[xb + c] * wx;
+                (t * (1.0 - wy) + u * wy) * (1.0 / 255.0)
+            };
+            (*r, *g, *b) = (at(0), at(1), at(2));
         }
     }
     ModelInput { letterbox, chw }
+}
+
+/// `rect` of `frame` as packed RGB `f32` rows, each pixel the mean of the `block` x `block` window starting
+/// at it (clipped to the rect); with `block` 1, the pixels themselves.
+fn block_means(frame: &RgbFrame, rect: Rect, block: usize) -> Vec<f32> {
+    let (rw, rh) = (rect.w as usize, rect.h as usize);
+    let stride = frame.width as usize * 3;
+    let (x0, y0) = (rect.x as usize * 3, rect.y as usize);
+    let row = |y: usize| &frame.data[(y0 + y) * stride + x0..(y0 + y) * stride + x0 + rw * 3];
+    if block == 1 {
+        return (0..rh).flat_map(|y| row(y).iter().map(|&v| f32::from(v))).collect();
+    }
+    // Window sums along each row, then down the columns, in integers: the means are exact.
+    let across: Vec<u32> = (0..rh)
+        .flat_map(|y| {
+            let r = row(y);
+            (0..rw).flat_map(move |x| {
+                let end = (x + block).min(rw);
+                (0..3).map(move |c| (x..end).map(|bx| u32::from(r[bx * 3 + c])).sum::<u32>())
+            })
+        })
+        .collect();
+    let mut out = Vec::with_capacity(rw * rh * 3);
+    for y in 0..rh {
+        let end_y = (y + block).min(rh);
+        for i in 0..rw * 3 {
+            let x = i / 3;
+            let n = ((x + block).min(rw) - x) * (end_y - y);
+            let sum: u32 = (y..end_y).map(|by| across[by * rw * 3 + i]).sum();
+            out.push(sum as f32 / n as f32);
+        }
+    }
+    out
 }
 
 #[cfg(test)]
@@ -142,5 +170,80 @@ mod tests {
             assert!((red(x, 3) - (100.5 + 2.0 * x as f32)).abs() < 0.51, "x {x}: {}", red(x, 3));
         }
         assert!((input.chw[2 * 1024 + 8 * 32] * 255.0 - 7.0).abs() < 1e-3);
+    }
+
+    /// The straightforward version `crop_to_chw` replaced (every sample computed on its own): the two agree.
+    fn reference_crop(frame: &RgbFrame, rect: Rect, dst_w: u32, dst_h: u32) -> ModelInput {
+        assert!(
+            rect.w > 0 && rect.h > 0 && rect.right() <= frame.width && rect.bottom() <= frame.height,
+            "crop {rect:?} outside the {}x{} frame",
+            frame.width,
+            frame.height
+        );
+        let letterbox = Letterbox::new(rect.w, rect.h, dst_w, dst_h);
+        let (w, h) = (dst_w as usize, dst_h as usize);
+        let (iw, ih) = (letterbox.inner_w as usize, letterbox.inner_h as usize);
+        let (px, py) = (letterbox.pad_x as usize, letterbox.pad_y as usize);
+        let plane = w * h;
+        let mut chw = vec![PAD_VALUE; 3 * plane];
+        let stride = frame.width as usize * 3;
+        // Block size of the pre-average: how many whole source pixels fall on one destination pixel.
+        let block = ((rect.w as f32 / iw as f32).floor() as usize).max(1);
+        let sx = rect.w as f32 / iw as f32;
+        let sy = rect.h as f32 / ih as f32;
+        let (x0, y0) = (rect.x as usize, rect.y as usize);
+        let (max_x, max_y) = (rect.w as usize - 1, rect.h as usize - 1);
+        let sample = |x: usize, y: usize, c: usize| -> f32 {
+            if block == 1 {
+                return f32::from(frame.data[(y0 + y) * stride + (x0 + x) * 3 + c]);
+            }
+            let (mut sum, mut n) = (0u32, 0u32);
+            for by in y..(y + block).min(max_y + 1) {
+                let row = (y0 + by) * stride;
+                for bx in x..(x + block).min(max_x + 1) {
+                    sum += u32::from(frame.data[row + (x0 + bx) * 3 + c]);
+                    n += 1;
+                }
+            }
+            sum as f32 / n as f32
+        };
+        for dy in 0..ih {
+            let fy = ((dy as f32 + 0.5) * sy - 0.5 * block as f32).clamp(0.0, max_y as f32);
+            let (ya, wy) = (fy.floor() as usize, fy.fract());
+            let yb = (ya + 1).min(max_y);
+            for dx in 0..iw {
+                let fx = ((dx as f32 + 0.5) * sx - 0.5 * block as f32).clamp(0.0, max_x as f32);
+                let (xa, wx) = (fx.floor() as usize, fx.fract());
+                let xb = (xa + 1).min(max_x);
+                let o = (dy + py) * w + dx + px;
+                for c in 0..3 {
+                    let top = sample(xa, ya, c) * (1.0 - wx) + sample(xb, ya, c) * wx;
+                    let bottom = sample(xa, yb, c) * (1.0 - wx) + sample(xb, yb, c) * wx;
+                    chw[c * plane + o] = (top * (1.0 - wy) + bottom * wy) * (1.0 / 255.0);
+                }
+            }
+        }
+        ModelInput { letterbox, chw }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn crops_equal_the_per_sample_reference(
+            fw in 8u32..120, fh in 8u32..90, seed in 0u32..1000,
+            rx in 0.0f32..1.0, ry in 0.0f32..1.0, rw in 0.05f32..1.0, rh in 0.05f32..1.0, side in 4u32..64,
+        ) {
+            let data = (0..fw * fh * 3).map(|i| (i.wrapping_mul(2654435761).wrapping_add(seed) >> 7) as u8).collect();
+            let frame = RgbFrame { width: fw, height: fh, data };
+            let w = ((rw * fw as f32) as u32).max(1);
+            let h = ((rh * fh as f32) as u32).max(1);
+            let x = ((rx * (fw - w) as f32) as u32).min(fw - w);
+            let y = ((ry * (fh - h) as f32) as u32).min(fh - h);
+            let rect = Rect { x, y, w, h };
+            let (a, b) = (crop_to_chw(&frame, rect, side, side), reference_crop(&frame, rect, side, side));
+            proptest::prop_assert_eq!(a.letterbox, b.letterbox);
+            for (i, (p, q)) in a.chw.iter().zip(&b.chw).enumerate() {
+                proptest::prop_assert!((p - q).abs() < 1e-5, "{rect:?} -> {side}: value {i}: {p} vs {q}");
+            }
+        }
     }
 }
