@@ -35,10 +35,10 @@ async fn sessions_fail_end_and_panic_and_the_camera_carries_on() {
     assert_eq!(seqs, (0..100).collect::<Vec<_>>(), "seq counts every decoded frame across sessions");
     // Each session starts the clip over, but the camera's timeline carries on: PTS rises across them.
     assert_increasing(&frames);
-    assert_eq!(frames[0].meta.pts.ticks, 0, "the timeline starts at 0");
+    assert_eq!(frames[0].meta.pts.ticks(), 0, "the timeline starts at 0");
     for (session, n) in [(&frames[..20], 20), (&frames[20..40], 20), (&frames[40..], 60)] {
-        let span = session[n - 1].meta.pts.ticks - session[0].meta.pts.ticks;
-        let ticks = || units[..n].iter().map(|u| u.pts.ticks);
+        let span = session[n - 1].meta.pts.ticks() - session[0].meta.pts.ticks();
+        let ticks = || units[..n].iter().map(|u| u.pts.ticks());
         let expected = ticks().max().unwrap() - ticks().min().unwrap();
         assert_eq!(span, expected, "media durations are kept within a session");
     }

@@ -67,7 +67,7 @@ fn record(units: &[AccessUnit], shift: i64, dir: &Path) -> (Vec<PathBuf>, Arc<Re
     let mut rec = Recorder::new("cam".into(), &dir.join("rec"), 2.0, index.clone());
     for u in units {
         let mut u = u.clone();
-        u.pts = Pts::new(u.pts.ticks + shift, u.pts.clock_rate);
+        u.pts = Pts::new(u.pts.ticks() + shift, u.pts.clock_rate());
         rec.push(&u);
     }
     rec.finish().unwrap();
@@ -92,7 +92,7 @@ fn check_file(name: &str, expect_codec: &str) {
         );
         assert_eq!(probe.trim(), expect_codec);
         let p = packets(f);
-        assert_eq!(p[0].0, s.start_pts.ticks, "first packet PTS = indexed start of {}", f.display());
+        assert_eq!(p[0].0, s.start_pts.ticks(), "first packet PTS = indexed start of {}", f.display());
         assert!(p.iter().all(|(pts, dts)| pts == dts), "no B-frames: decode time = PTS");
         recorded_pts.extend(p.iter().map(|(pts, _)| *pts));
     }
@@ -143,7 +143,7 @@ fn b_frames_keep_their_presentation_times_through_composition_offsets() {
         ],
     );
     let units = read_all_units(&"cam".into(), &src).unwrap();
-    assert!(units.windows(2).any(|w| w[1].pts.ticks < w[0].pts.ticks), "the generated file has B-frames");
+    assert!(units.windows(2).any(|w| w[1].pts.ticks() < w[0].pts.ticks()), "the generated file has B-frames");
     // A camera timeline starts at 0; the shift keeps the first decode times positive, as after a second.
     let shift = 90_000;
     let (files, _) = record(&units, shift, dir.path());

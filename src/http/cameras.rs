@@ -39,6 +39,6 @@ pub async fn frame_jpeg(state: web::Data<AppState>, id: web::Path<String>) -> Re
         .content_type("image/jpeg")
         .insert_header(("Cache-Control", "no-store"))
         .insert_header(("X-Panoptes-Seq", latest.seq.to_string()))
-        .insert_header(("X-Panoptes-Pts", format!("{}/{}", latest.pts.ticks, latest.pts.clock_rate)))
+        .insert_header(("X-Panoptes-Pts", format!("{}/{}", latest.pts.ticks(), latest.pts.clock_rate())))
         .body(bytes))
 }

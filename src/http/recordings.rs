@@ -8,7 +8,6 @@ use super::{ApiError, AppState};
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
 use panoptes_actors::record::clip::{self, Clip, ClipError};
-use panoptes_actors::record::recorder::rescale;
 use panoptes_actors::store::StoredEvent;
 use panoptes_actors::store::recordings::Segment;
 use panoptes_actors::time::Pts;
@@ -162,7 +161,7 @@ pub async fn segment(
     };
     resp.headers_mut().insert(
         header::HeaderName::from_static("x-panoptes-start-pts"),
-        header::HeaderValue::from(seg.start_pts.ticks),
+        header::HeaderValue::from(seg.start_pts.ticks()),
     );
     Ok(resp)
 }
@@ -176,7 +175,7 @@ async fn build_clip(state: &AppState, event: &StoredEvent) -> Result<(Clip, u32)
         let internal = |e: panoptes_actors::store::StoreError| ApiError::Internal(e.to_string());
         // Segments share the camera timeline's rate; find one to learn it, then search in its ticks.
         let rate =
-            index.by_wall(&camera, i64::MIN, i64::MAX, 1).map_err(internal)?.first().map(|s| s.start_pts.clock_rate);
+            index.by_wall(&camera, i64::MIN, i64::MAX, 1).map_err(internal)?.first().map(|s| s.start_pts.clock_rate());
         let not_recorded = || {
             ApiError::NotFound(format!(
                 "event {id}: camera {camera} has no finished recording around PTS {:.3} s yet \
@@ -186,11 +185,11 @@ async fn build_clip(state: &AppState, event: &StoredEvent) -> Result<(Clip, u32)
             ))
         };
         let rate = rate.ok_or_else(not_recorded)?;
-        let event_ticks = rescale(pts, rate);
+        let event_ticks = pts.ticks_at(rate);
         let (pre, post) = ((cfg.clip_pre_sec * f64::from(rate)) as i64, (cfg.clip_post_sec * f64::from(rate)) as i64);
         // Every segment starts at a key frame, so the one holding `event − pre` holds the clip's first key frame.
         let segments = index.by_pts(&camera, event_ticks - pre, event_ticks + post + 1).map_err(internal)?;
-        if !segments.iter().any(|s| s.start_pts.ticks <= event_ticks && event_ticks < s.end_pts.ticks) {
+        if !segments.iter().any(|s| s.start_pts.ticks() <= event_ticks && event_ticks < s.end_pts.ticks()) {
             return Err(not_recorded());
         }
         let mut files = Vec::with_capacity(segments.len());

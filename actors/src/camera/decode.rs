@@ -153,7 +153,7 @@ impl Decoder {
                 return Ok(());
             }
             self.active = Some(self.open(&au.params)?);
-            self.clock_rate = au.pts.clock_rate;
+            self.clock_rate = au.pts.clock_rate();
         } else if let Some(a) = &mut self.active {
             // Same parameters, possibly a new `Arc`: keep the cheap pointer comparison next time.
             a.params = au.params.clone();
@@ -180,11 +180,11 @@ impl Decoder {
             return self.corrupt(au.pts, e);
         }
         let mut packet = ffmpeg_next::Packet::copy(&self.annex_b);
-        packet.set_pts(Some(au.pts.ticks));
+        packet.set_pts(Some(au.pts.ticks()));
         if au.key {
             packet.set_flags(codec::packet::Flags::KEY);
         }
-        self.in_flight.push_back((au.pts.ticks, au.wall_ms));
+        self.in_flight.push_back((au.pts.ticks(), au.wall_ms));
         while self.in_flight.len() > 64 {
             self.in_flight.pop_front();
         }
@@ -211,7 +211,7 @@ impl Decoder {
             let mut f = frame::Video::empty();
             match active.decoder.receive_frame(&mut f) {
                 Ok(()) => {
-                    let ticks = f.pts().or(f.timestamp()).unwrap_or(pts.ticks);
+                    let ticks = f.pts().or(f.timestamp()).unwrap_or(pts.ticks());
                     let wall_ms = match self.in_flight.iter().position(|&(t, _)| t == ticks) {
                         Some(i) => self.in_flight.remove(i).map_or(0, |(_, w)| w),
                         None => self.in_flight.back().map_or_else(crate::time::now_unix_ms, |&(_, w)| w),

@@ -235,7 +235,7 @@ mod tests {
             i += 1;
         }
         fire.send(Flush).await.unwrap();
-        let got: Vec<_> = out.lock().unwrap().iter().map(|e| (e.kind, e.state, e.pts.ticks / 90_000)).collect();
+        let got: Vec<_> = out.lock().unwrap().iter().map(|e| (e.kind, e.state, e.pts.ticks() / 90_000)).collect();
         // Start on inference 8 (positives 5, 6, 8); the last positive leaves the 5-window after inference 12.
         assert_eq!(got, vec![(EventKind::Fire, EventState::Start, 8), (EventKind::Fire, EventState::End, 13)]);
         let start = out.lock().unwrap()[0].clone();

@@ -114,10 +114,6 @@ pub struct PlateActor {
     last: Option<(Pts, i64)>,
 }
 
-fn secs(later: Pts, earlier: Pts) -> f64 {
-    later.secs_since(earlier)
-}
-
 impl PlateActor {
     pub fn new(
         camera: CameraId,
@@ -190,7 +186,7 @@ impl PlateActor {
         let gone: Vec<u64> = self
             .tracks
             .iter()
-            .filter(|(_, t)| all || secs(now.0, t.last_seen) > self.spec.end_after_sec)
+            .filter(|(_, t)| all || (now.0 - t.last_seen).as_secs_f64() > self.spec.end_after_sec)
             .map(|(id, _)| *id)
             .collect();
         for id in gone {
@@ -204,7 +200,7 @@ impl PlateActor {
         }
         if self.tracks.len() > MAX_TRACKS {
             let mut by_age: Vec<(u64, Pts)> = self.tracks.iter().map(|(id, t)| (*id, t.last_seen)).collect();
-            by_age.sort_by(|a, b| a.1.secs_since(b.1).total_cmp(&0.0));
+            by_age.sort_by_key(|a| a.1);
             for (id, _) in by_age.into_iter().take(self.tracks.len() - MAX_TRACKS) {
                 self.tracks.remove(&id);
                 self.dropped("tracks_full");
@@ -225,7 +221,7 @@ impl PlateActor {
         if t.in_flight || t.bbox.width() < self.spec.min_vehicle_px {
             return;
         }
-        if t.last_attempt.is_some_and(|a| secs(meta.pts, a) + 1e-6 < self.spec.period_sec) {
+        if t.last_attempt.is_some_and(|a| (meta.pts - a).as_secs_f64() + 1e-6 < self.spec.period_sec) {
             return;
         }
         t.last_attempt = Some(meta.pts);
@@ -289,7 +285,7 @@ impl Handler<TrackedFrame> for PlateActor {
     fn handle(&mut self, frame: TrackedFrame, _ctx: &mut Context<Self>) {
         let now = (frame.meta.pts, frame.meta.wall_ms);
         if let Some(last) = self.last
-            && secs(now.0, last.0) < 0.0
+            && (now.0 - last.0).as_secs_f64() < 0.0
         {
             // A looping file or a reconnect: the tracker starts new ids.
             self.end_tracks(last, true, "stream_restarted");
@@ -315,8 +311,12 @@ impl Handler<TrackedFrame> for PlateActor {
                 self.submit(&frame.meta, tr.id, full);
             }
         }
-        let lost: Vec<u64> =
-            self.pending.iter().filter(|(_, p)| secs(now.0, p.pts) > PENDING_TIMEOUT_SEC).map(|(id, _)| *id).collect();
+        let lost: Vec<u64> = self
+            .pending
+            .iter()
+            .filter(|(_, p)| (now.0 - p.pts).as_secs_f64() > PENDING_TIMEOUT_SEC)
+            .map(|(id, _)| *id)
+            .collect();
         for id in lost {
             self.finish_crop(id);
             self.dropped("lost");

@@ -94,7 +94,7 @@ impl Recorder {
             self.frag = Some(Fragmenter::new(rate, (FRAGMENT_SEC * f64::from(rate)) as i64));
         }
         let (Some(frag), Some(track)) = (&mut self.frag, self.track.current()) else { return Ok(()) };
-        let ticks = rescale(au.pts, frag.clock_rate());
+        let ticks = au.pts.ticks_at(frag.clock_rate());
         if let Some(b) = frag.push(ticks, au.wall_ms, track.is_key(au), &au.data) {
             self.write(b)?;
         }
@@ -187,15 +187,6 @@ impl Recorder {
     }
 }
 
-/// `pts` in ticks of `rate`.
-pub fn rescale(pts: Pts, rate: u32) -> i64 {
-    if pts.clock_rate == rate {
-        pts.ticks
-    } else {
-        (i128::from(pts.ticks) * i128::from(rate)).div_euclid(i128::from(pts.clock_rate)) as i64
-    }
-}
-
 /// The track of an access unit's parameters.
 pub fn track_info(camera: &CameraId, au: &AccessUnit) -> Result<TrackInfo, RecordError> {
     let p = &au.params;
@@ -211,7 +202,7 @@ pub fn track_info(camera: &CameraId, au: &AccessUnit) -> Result<TrackInfo, Recor
         config_record: p.extradata.clone(),
         width: p.width,
         height: p.height,
-        timescale: au.pts.clock_rate,
+        timescale: au.pts.clock_rate(),
     };
     mp4::codec_string(info.codec, &info.config_record)
         .map_err(|source| RecordError::Mp4 { camera: camera.clone(), source })?;
@@ -251,7 +242,7 @@ mod tests {
         // The first segment [1 s, 3 s) is closed at the key frame of 3 s; the second is still open.
         let segs = index.all_oldest_first().unwrap();
         assert_eq!(segs.len(), 1);
-        assert_eq!((segs[0].start_pts.ticks, segs[0].end_pts.ticks), (90_000, 270_000));
+        assert_eq!((segs[0].start_pts.ticks(), segs[0].end_pts.ticks()), (90_000, 270_000));
         assert_eq!(segs[0].frames, 20);
         assert_eq!(segs[0].path, "gate/90000.mp4");
         assert!(rec_dir.join("gate/270000.mp4.part").is_file(), "the open segment is not indexed");
@@ -264,7 +255,7 @@ mod tests {
         r.finish().unwrap();
         // The last fragment starts with the key frame at 5 s, 2 s into the second segment: a third one.
         let segs = index.all_oldest_first().unwrap();
-        let ranges: Vec<(i64, i64)> = segs.iter().map(|s| (s.start_pts.ticks, s.end_pts.ticks)).collect();
+        let ranges: Vec<(i64, i64)> = segs.iter().map(|s| (s.start_pts.ticks(), s.end_pts.ticks())).collect();
         assert_eq!(ranges, [(90_000, 270_000), (270_000, 450_000), (450_000, 495_000)]);
         assert_eq!(index.timeline_end("gate").unwrap(), Some(Pts::new(495_000, 90_000)));
     }

@@ -10,7 +10,7 @@
 use super::TrackState;
 use super::fragmenter::Fragmenter;
 use super::live::{LiveFeed, LiveInit};
-use super::recorder::{Recorder, rescale};
+use super::recorder::Recorder;
 use crate::media::AccessUnit;
 use crate::messages::CameraId;
 use crate::metric_names as m;
@@ -105,7 +105,7 @@ fn run(
             };
         }
         if let (Some(f), Some(t)) = (&mut live, track.current())
-            && let Some(b) = f.push(rescale(au.pts, f.clock_rate()), au.wall_ms, t.is_key(&au), &au.data)
+            && let Some(b) = f.push(au.pts.ticks_at(f.clock_rate()), au.wall_ms, t.is_key(&au), &au.data)
         {
             skipped.increment(feed.publish(Arc::new(b.bytes), b.starts_with_key) as u64);
         }
@@ -113,7 +113,7 @@ fn run(
             r.push(&au);
         }
         last = Some(au.pts);
-        if noted.is_none_or(|n| au.pts.secs_since(n) >= NOTE_TIMELINE_EVERY_SEC) {
+        if noted.is_none_or(|n| (au.pts - n).as_secs_f64() >= NOTE_TIMELINE_EVERY_SEC) {
             note(au.pts);
             noted = Some(au.pts);
         }
@@ -148,12 +148,12 @@ mod tests {
         tap.offer(&unit(0, true));
         tap.offer(&unit(1, false));
         tap.offer(&unit(2, false)); // full: dropped, and the rest of the group with it
-        let got: Vec<i64> = rx.try_iter().map(|u| u.pts.ticks).collect();
+        let got: Vec<i64> = rx.try_iter().map(|u| u.pts.ticks()).collect();
         assert_eq!(got, [0, 1]);
         tap.offer(&unit(3, false)); // room again, but it depends on the dropped picture
         tap.offer(&unit(4, true));
         tap.offer(&unit(5, false));
-        let got: Vec<i64> = rx.try_iter().map(|u| u.pts.ticks).collect();
+        let got: Vec<i64> = rx.try_iter().map(|u| u.pts.ticks()).collect();
         assert_eq!(got, [4, 5]);
     }
 }

@@ -19,7 +19,7 @@
 //! The rule then keys its state by object, not track: a successor continues the lost object's event and dwell
 //! time. Every track an object spans is listed by [`Continuity::track_ids`], the first one first.
 
-use super::engine::{Obs, TIME_EPS, secs};
+use super::engine::{Obs, TIME_EPS};
 use crate::time::Pts;
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
@@ -83,7 +83,7 @@ impl Object {
         let pts: Vec<(f64, f64, f64)> = self
             .history
             .iter()
-            .map(|s| (secs(s.pts, last.pts), s.cx, s.cy))
+            .map(|s| ((s.pts - last.pts).as_secs_f64(), s.cx, s.cy))
             .filter(|(t, _, _)| *t >= -HISTORY_SEC - TIME_EPS)
             .collect();
         let n = pts.len() as f64;
@@ -105,7 +105,7 @@ impl Object {
     /// How far (in box sizes) `s` is from where the object was heading, if it is within the gate.
     fn distance(&self, s: &Sighting, grace_sec: f64) -> Option<f64> {
         let last = self.last()?;
-        let gap = secs(s.pts, last.pts);
+        let gap = (s.pts - last.pts).as_secs_f64();
         if gap <= TIME_EPS || gap > grace_sec + TIME_EPS {
             return None;
         }
@@ -191,7 +191,7 @@ impl Continuity {
         let forget: Vec<u64> = self
             .objects
             .iter()
-            .filter(|(_, o)| o.last().is_none_or(|s| secs(now, s.pts) > FORGET_AFTER_SEC))
+            .filter(|(_, o)| o.last().is_none_or(|s| (now - s.pts).as_secs_f64() > FORGET_AFTER_SEC))
             .map(|(k, _)| *k)
             .collect();
         for key in forget {

@@ -53,15 +53,6 @@ pub(super) struct Stamp {
     pub wall_ms: i64,
 }
 
-/// Seconds from `earlier` to `later`, exact in ticks when both share a clock rate.
-pub(super) fn secs(later: Pts, earlier: Pts) -> f64 {
-    if later.clock_rate == earlier.clock_rate {
-        (later.ticks - earlier.ticks) as f64 / f64::from(later.clock_rate)
-    } else {
-        later.secs_since(earlier)
-    }
-}
-
 /// One tracked object as a rule sees it on one frame.
 #[derive(Clone, Debug, PartialEq)]
 pub(super) struct Obs {
@@ -245,7 +236,7 @@ impl RuleEngine {
         let now = Stamp { pts: frame.pts, wall_ms: frame.wall_ms };
         let mut out = Vec::new();
         if let Some(last) = self.last
-            && secs(now.pts, last.pts) < -TIME_EPS
+            && (now.pts - last.pts).as_secs_f64() < -TIME_EPS
         {
             tracing::info!(camera = %self.camera, "stream time went backwards: open rule events end");
             let ctx = Ctx { camera: &self.camera, now: last };

@@ -21,7 +21,7 @@
 //! suppresses the events of an object's crossings that follow its previous event within that time.
 
 use super::continuity::Continuity;
-use super::engine::{Ctx, Obs, Stamp, TIME_EPS, secs};
+use super::engine::{Ctx, Obs, Stamp, TIME_EPS};
 use super::spec::{RuleKind, RuleSpec, Target};
 use crate::geometry::plane::{Point, segments_intersect, signed_distance};
 use crate::messages::{Event, EventState};
@@ -96,7 +96,7 @@ impl LineState {
             } else {
                 self.out_count += 1;
             }
-            if st.last_event.is_some_and(|e| secs(now.pts, e.pts) < spec.cooldown_sec - TIME_EPS) {
+            if st.last_event.is_some_and(|e| (now.pts - e.pts).as_secs_f64() < spec.cooldown_sec - TIME_EPS) {
                 continue;
             }
             st.last_event = Some(now);
@@ -109,7 +109,7 @@ impl LineState {
             let ids = self.continuity.track_ids(key);
             out.push(ctx.event(spec, EventState::Start, Some((o, ids)), Some(now.pts), details));
         }
-        self.tracks.retain(|_, st| secs(now.pts, st.last_seen.pts) <= FORGET_AFTER_SEC);
+        self.tracks.retain(|_, st| (now.pts - st.last_seen.pts).as_secs_f64() <= FORGET_AFTER_SEC);
     }
 
     /// Forget every object's path (track ids do not come back after a stream restart); the counts go on.

@@ -6,7 +6,7 @@
 //! frame for `hold_sec`; `end_pts` is the first frame below. While occupied, an `update` reports each new
 //! `max_count`. A new `start` waits `cooldown_sec` after an `end`. Events carry no track.
 
-use super::engine::{Ctx, Obs, Stamp, TIME_EPS, secs};
+use super::engine::{Ctx, Obs, Stamp, TIME_EPS};
 use super::spec::{RuleKind, RuleSpec, Target};
 use crate::messages::{Event, EventState};
 use serde_json::json;
@@ -48,7 +48,7 @@ impl OccupancyState {
                 return;
             }
             let below = *self.below_since.get_or_insert(now);
-            if secs(now.pts, below.pts) >= hold_sec - TIME_EPS {
+            if (now.pts - below.pts).as_secs_f64() >= hold_sec - TIME_EPS {
                 out.push(self.end_event(spec, zone, ctx, below, count, "cleared"));
                 self.reset();
                 self.last_end = Some(now);
@@ -62,8 +62,8 @@ impl OccupancyState {
         }
         let since = *self.above_since.get_or_insert(now);
         self.max_count = self.max_count.max(count);
-        let cooled = self.last_end.is_none_or(|end| secs(now.pts, end.pts) >= spec.cooldown_sec - TIME_EPS);
-        if secs(now.pts, since.pts) >= hold_sec - TIME_EPS && cooled {
+        let cooled = self.last_end.is_none_or(|end| (now.pts - end.pts).as_secs_f64() >= spec.cooldown_sec - TIME_EPS);
+        if (now.pts - since.pts).as_secs_f64() >= hold_sec - TIME_EPS && cooled {
             self.started = Some(now);
             let details = json!({ "zone": zone, "count": count, "max_count": self.max_count });
             out.push(ctx.event(spec, EventState::Start, None, None, details));
@@ -86,7 +86,7 @@ impl OccupancyState {
             "zone": zone,
             "count": count,
             "max_count": self.max_count,
-            "duration_sec": secs(end.pts, since.pts),
+            "duration_sec": (end.pts - since.pts).as_secs_f64(),
             "reason": reason,
         });
         ctx.event(spec, EventState::End, None, Some(end.pts), details)

@@ -24,7 +24,7 @@
 //! names the object's first track as `track_id` and lists all its tracks in `details.track_ids`.
 
 use super::continuity::Continuity;
-use super::engine::{Ctx, Obs, Stamp, TIME_EPS, secs};
+use super::engine::{Ctx, Obs, Stamp, TIME_EPS};
 use super::spec::{RuleKind, RuleSpec, Target};
 use crate::messages::{Event, EventState};
 use serde_json::json;
@@ -117,7 +117,7 @@ impl PresenceState {
             }
         }
         let cooldown = spec.cooldown_sec;
-        self.ended.retain(|_, end| secs(now.pts, end.pts) < cooldown - TIME_EPS);
+        self.ended.retain(|_, end| (now.pts - end.pts).as_secs_f64() < cooldown - TIME_EPS);
         let mut gone = Vec::new();
         for (key, stay) in &mut self.stays {
             let ids = self.continuity.track_ids(*key);
@@ -125,8 +125,8 @@ impl PresenceState {
                 let gap = *stay.gap.get_or_insert(now);
                 let visible = seen.contains(key);
                 stay.seen_in_gap |= visible;
-                let exited = secs(now.pts, gap.pts) >= exit_sec - TIME_EPS;
-                let given_up = visible || secs(now.pts, stay.last_seen.pts) >= spec.grace_sec - TIME_EPS;
+                let exited = (now.pts - gap.pts).as_secs_f64() >= exit_sec - TIME_EPS;
+                let given_up = visible || (now.pts - stay.last_seen.pts).as_secs_f64() >= spec.grace_sec - TIME_EPS;
                 if exited && given_up {
                     gone.push(*key);
                     if stay.started.is_some() {
@@ -138,7 +138,7 @@ impl PresenceState {
                 }
                 continue;
             }
-            let age = secs(now.pts, stay.entered.pts);
+            let age = (now.pts - stay.entered.pts).as_secs_f64();
             match (stay.started, stay.reported, period) {
                 (None, _, _) if age >= threshold - TIME_EPS && !self.ended.contains_key(key) => {
                     stay.started = Some(now);
@@ -149,7 +149,9 @@ impl PresenceState {
                     };
                     out.push(ctx.event(spec, EventState::Start, Some((&stay.obj, ids)), None, details));
                 }
-                (Some(_), Some(reported), Some(period)) if secs(now.pts, reported.pts) >= period - TIME_EPS => {
+                (Some(_), Some(reported), Some(period))
+                    if (now.pts - reported.pts).as_secs_f64() >= period - TIME_EPS =>
+                {
                     stay.reported = Some(now);
                     let details = json!({ "zone": zone, "dwell_sec": age });
                     out.push(ctx.event(spec, EventState::Update, Some((&stay.obj, ids)), None, details));
@@ -176,7 +178,7 @@ impl PresenceState {
 }
 
 fn end_event(spec: &RuleSpec, zone: &str, ctx: &Ctx<'_>, stay: &Stay, ids: &[u64], end: Stamp, reason: &str) -> Event {
-    let duration = secs(end.pts, stay.entered.pts);
+    let duration = (end.pts - stay.entered.pts).as_secs_f64();
     let details = match spec.kind {
         RuleKind::Loitering { .. } => json!({ "zone": zone, "dwell_sec": duration, "reason": reason }),
         _ => json!({ "zone": zone, "duration_sec": duration, "reason": reason }),

@@ -215,7 +215,7 @@ fn odd_clock_rates_and_pts_give_exact_thresholds() {
     for t in (333..=10_333).step_by(1000) {
         let frame =
             FrameInput { pts: Pts::new(t, 1000), wall_ms: t, width: W, height: H, tracks: &tracks, labels: &labels };
-        starts.extend(e.update(&frame).into_iter().map(|ev| ev.pts.ticks));
+        starts.extend(e.update(&frame).into_iter().map(|ev| ev.pts.ticks()));
     }
     assert_eq!(starts, vec![10_333]);
 }
@@ -283,7 +283,7 @@ fn line_crossing_counts_both_ways_once_despite_bouncing() {
         .map(|e| {
             let d = &e.details;
             (
-                e.pts.ticks / 90,
+                e.pts.ticks() / 90,
                 d["direction"].as_str().unwrap(),
                 d["in_count"].as_u64().unwrap(),
                 d["out_count"].as_u64().unwrap(),

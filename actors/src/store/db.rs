@@ -150,10 +150,10 @@ impl Store {
                 event.track_id.map(|t| t as i64),
                 event.class,
                 event.confidence.map(f64::from),
-                event.pts.ticks,
-                event.pts.clock_rate,
+                event.pts.ticks(),
+                event.pts.clock_rate(),
                 // The end is stored on the start's clock.
-                event.end_pts.map(|p| rescale(p, event.pts.clock_rate)),
+                event.end_pts.map(|p| p.ticks_at(event.pts.clock_rate())),
                 event.wall_ms,
                 bbox,
                 event.details.to_string(),
@@ -168,7 +168,7 @@ impl Store {
         }
         tx.commit().map_err(err)?;
         let mut event = event.clone();
-        event.end_pts = event.end_pts.map(|p| Pts::new(rescale(p, event.pts.clock_rate), event.pts.clock_rate));
+        event.end_pts = event.end_pts.map(|p| Pts::new(p.ticks_at(event.pts.clock_rate()), event.pts.clock_rate()));
         Ok(StoredEvent { id, event, snapshot, acknowledged: false, created_ms })
     }
 
@@ -263,15 +263,6 @@ impl Store {
         tx.execute("DELETE FROM events WHERE created_ms < ?1", [created_before_ms]).map_err(err)?;
         tx.commit().map_err(err)?;
         Ok(snapshots)
-    }
-}
-
-/// `p` on another clock, rounded towards negative infinity.
-fn rescale(p: Pts, rate: u32) -> i64 {
-    if p.clock_rate == rate {
-        p.ticks
-    } else {
-        (i128::from(p.ticks) * i128::from(rate)).div_euclid(i128::from(p.clock_rate)) as i64
     }
 }
 

@@ -107,9 +107,9 @@ impl RecordingIndex {
                 s.camera,
                 s.path,
                 s.codec,
-                s.start_pts.clock_rate,
-                s.start_pts.ticks,
-                s.end_pts.ticks,
+                s.start_pts.clock_rate(),
+                s.start_pts.ticks(),
+                s.end_pts.ticks(),
                 s.start_wall_ms,
                 s.end_wall_ms,
                 s.frames,
@@ -130,7 +130,7 @@ impl RecordingIndex {
              ON CONFLICT (camera) DO UPDATE SET
                end_ticks = max(end_ticks, excluded.end_ticks), clock_rate = excluded.clock_rate,
                updated_ms = excluded.updated_ms",
-            params![camera, end.ticks, end.clock_rate, now_unix_ms()],
+            params![camera, end.ticks(), end.clock_rate(), now_unix_ms()],
         )?;
         Ok(())
     }

@@ -182,7 +182,7 @@ impl ClockMap {
     /// `(x, z)` of a media time and a wall time, setting the segment's origin on first use.
     fn point(&mut self, pts: Pts, wall_ns: i64) -> Point {
         if self.origin.is_none() {
-            self.clock_rate = pts.clock_rate;
+            self.clock_rate = pts.clock_rate();
         }
         let (t0, n0) = *self.origin.get_or_insert((self.rescale(pts), wall_ns));
         let x = (self.rescale(pts) - t0) as f64 / f64::from(self.clock_rate);
@@ -190,10 +190,10 @@ impl ClockMap {
     }
 
     fn rescale(&self, pts: Pts) -> i64 {
-        if pts.clock_rate == self.clock_rate {
-            pts.ticks
+        if pts.clock_rate() == self.clock_rate {
+            pts.ticks()
         } else {
-            (i128::from(pts.ticks) * i128::from(self.clock_rate) / i128::from(pts.clock_rate)) as i64
+            (i128::from(pts.ticks()) * i128::from(self.clock_rate) / i128::from(pts.clock_rate())) as i64
         }
     }
 

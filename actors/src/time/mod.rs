@@ -28,10 +28,11 @@ use serde::{Deserialize, Serialize};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 /// A presentation timestamp on a camera's timeline: `ticks` at `clock_rate` Hz (90 000 for video RTP).
+/// Ordered as instants (also across clock rates); the difference of two is a [`MediaDuration`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct Pts {
-    pub ticks: i64,
-    pub clock_rate: u32,
+    ticks: i64,
+    clock_rate: u32,
 }
 
 impl Pts {
@@ -42,6 +43,16 @@ impl Pts {
         Self { ticks, clock_rate }
     }
 
+    /// Ticks of the clock since the start of the timeline.
+    pub fn ticks(self) -> i64 {
+        self.ticks
+    }
+
+    /// Ticks per second.
+    pub fn clock_rate(self) -> u32 {
+        self.clock_rate
+    }
+
     /// Seconds since the start of the timeline.
     pub fn as_secs_f64(self) -> f64 {
         self.ticks as f64 / f64::from(self.clock_rate)
@@ -49,12 +60,58 @@ impl Pts {
 
     /// The same instant in 90 kHz units (rounded towards negative infinity).
     pub fn to_90k(self) -> i64 {
-        (i128::from(self.ticks) * 90_000).div_euclid(i128::from(self.clock_rate)) as i64
+        self.ticks_at(90_000)
     }
 
-    /// Seconds from `earlier` to `self` (negative if `earlier` is later).
-    pub fn secs_since(self, earlier: Pts) -> f64 {
-        self.as_secs_f64() - earlier.as_secs_f64()
+    /// The same instant at `clock_rate` Hz, rounded towards negative infinity.
+    pub fn ticks_at(self, clock_rate: u32) -> i64 {
+        if clock_rate == self.clock_rate {
+            return self.ticks;
+        }
+        (i128::from(self.ticks) * i128::from(clock_rate)).div_euclid(i128::from(self.clock_rate)) as i64
+    }
+}
+
+impl PartialOrd for Pts {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for Pts {
+    /// As instants: exact across clock rates; equal instants at different rates are ordered by rate, so
+    /// that the order agrees with `Eq`.
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        let a = i128::from(self.ticks) * i128::from(other.clock_rate);
+        let b = i128::from(other.ticks) * i128::from(self.clock_rate);
+        a.cmp(&b).then(self.clock_rate.cmp(&other.clock_rate))
+    }
+}
+
+impl std::ops::Sub for Pts {
+    type Output = MediaDuration;
+
+    /// The media time from `earlier` to `self`: exact on one timeline (one clock rate); across rates
+    /// `earlier` is first taken to `self`'s rate.
+    fn sub(self, earlier: Pts) -> MediaDuration {
+        MediaDuration { ticks: self.ticks - earlier.ticks_at(self.clock_rate), clock_rate: self.clock_rate }
+    }
+}
+
+/// A span of media time: `ticks` at `clock_rate` Hz (negative when the end is earlier than the start).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct MediaDuration {
+    ticks: i64,
+    clock_rate: u32,
+}
+
+impl MediaDuration {
+    pub fn ticks(self) -> i64 {
+        self.ticks
+    }
+
+    pub fn as_secs_f64(self) -> f64 {
+        self.ticks as f64 / f64::from(self.clock_rate)
     }
 }
 
@@ -104,6 +161,25 @@ mod tests {
     use super::*;
 
     #[test]
+    fn pts_order_as_instants_across_clock_rates_and_subtract_exactly() {
+        let (a, b) = (Pts::new(90_000, 90_000), Pts::new(1_000, 1_000));
+        assert_eq!(a.as_secs_f64(), b.as_secs_f64());
+        assert_ne!(a, b, "different rates are different values");
+        assert_ne!(a.cmp(&b), std::cmp::Ordering::Equal, "the order agrees with Eq");
+        assert!(Pts::new(89_999, 90_000) < b && b < Pts::new(90_001, 90_000));
+        let mut v = vec![Pts::new(3, 1), Pts::new(-90_000, 90_000), Pts::new(45_000, 90_000)];
+        v.sort();
+        assert_eq!(v, vec![Pts::new(-90_000, 90_000), Pts::new(45_000, 90_000), Pts::new(3, 1)]);
+        // On one timeline the difference is exact in ticks, also far from the origin.
+        let far = Pts::new(i64::MAX / 2, 90_000);
+        let d = Pts::new(i64::MAX / 2 + 1, 90_000) - far;
+        assert_eq!((d.ticks(), d.as_secs_f64()), (1, 1.0 / 90_000.0));
+        assert_eq!((far - Pts::new(i64::MAX / 2 + 3, 90_000)).ticks(), -3);
+        // Across rates the earlier one is taken to the later one's rate.
+        assert_eq!((Pts::new(180_000, 90_000) - Pts::new(500, 1_000)).ticks(), 135_000);
+    }
+
+    #[test]
     fn unwrap_survives_wraparound() {
         let mut u = RtpUnwrapper::default();
         assert_eq!(u.unwrap(u32::MAX - 1), i64::from(u32::MAX) - 1);
@@ -116,6 +192,6 @@ mod tests {
         let p = Pts::new(1_000, 1_000);
         assert_eq!(p.to_90k(), 90_000);
         assert!((p.as_secs_f64() - 1.0).abs() < 1e-12);
-        assert!((Pts::new(45_000, 90_000).secs_since(p) + 0.5).abs() < 1e-12);
+        assert!(((Pts::new(45_000, 90_000) - p).as_secs_f64() + 0.5).abs() < 1e-12);
     }
 }

@@ -91,10 +91,10 @@ impl StreamClock {
 
     /// Session-local ticks at the timeline's rate.
     fn ticks(timeline: &Timeline, pts: Pts) -> i64 {
-        if pts.clock_rate == timeline.clock_rate() {
-            pts.ticks
+        if pts.clock_rate() == timeline.clock_rate() {
+            pts.ticks()
         } else {
-            (i128::from(pts.ticks) * i128::from(timeline.clock_rate()) / i128::from(pts.clock_rate)) as i64
+            (i128::from(pts.ticks()) * i128::from(timeline.clock_rate()) / i128::from(pts.clock_rate())) as i64
         }
     }
 
@@ -103,7 +103,7 @@ impl StreamClock {
     pub fn on_unit(&mut self, pts: Pts, arrival_ns: i64) -> Stamped {
         let (cfg, resume) = (self.timeline_cfg, self.resume.take());
         let timeline = self.timeline.get_or_insert_with(|| {
-            let mut t = Timeline::new(pts.clock_rate, cfg);
+            let mut t = Timeline::new(pts.clock_rate(), cfg);
             if let Some(end) = resume {
                 t.resume_after(end);
             }
@@ -190,7 +190,7 @@ mod tests {
                 let s = clock.on_unit(Pts::new(session_ticks(t), 90_000), ns(t + net.sample(&mut r)));
                 assert_eq!(s.rebase.is_some(), first, "session {session} at {t}");
                 first = false;
-                all_pts.push(s.pts.ticks);
+                all_pts.push(s.pts.ticks());
                 assert_eq!(s.wall.source, MappingSource::Rtcp, "session {session} at {t}");
                 // From the second session the drift is known: every frame maps within 1 ms at once.
                 if session > 0 || t - t_start > 60.0 {
@@ -219,7 +219,7 @@ mod tests {
         clock.start_session();
         let a = clock.on_unit(Pts::new(0, 90_000), 1_000_000_000);
         let b = clock.on_unit(Pts::new(40, 1_000), 1_040_000_000);
-        assert_eq!((a.pts.ticks, b.pts.ticks), (0, 3_600));
+        assert_eq!((a.pts.ticks(), b.pts.ticks()), (0, 3_600));
         assert_eq!(b.wall.source, MappingSource::Arrival);
         assert!((b.wall.unix_ns - 1_040_000_000).abs() < 1_000_000);
     }

@@ -133,7 +133,7 @@ impl Timeline {
     /// Continue after `end` (an earlier run's timeline end): unless the timeline is already past it, the next
     /// re-base places its frame one frame interval after `end`.
     pub fn resume_after(&mut self, end: Pts) {
-        let ticks = (i128::from(end.ticks) * i128::from(self.clock_rate)).div_euclid(i128::from(end.clock_rate)) as i64;
+        let ticks = end.ticks_at(self.clock_rate);
         self.max_pts = Some(self.max_pts.map_or(ticks, |m| m.max(ticks)));
     }
 
@@ -274,7 +274,7 @@ mod tests {
         (0..n)
             .map(|i| {
                 let rtp = rtp0.wrapping_add((i as i64 * FRAME) as u32);
-                tl.push_rtp(rtp, Some(t0_ns + i as i64 * FRAME_NS)).pts.ticks
+                tl.push_rtp(rtp, Some(t0_ns + i as i64 * FRAME_NS)).pts.ticks()
             })
             .collect()
     }
@@ -354,7 +354,7 @@ mod tests {
             tl.push(1_000 + i * FRAME, None);
         }
         tl.start_session();
-        assert_eq!(tl.push(77, None).pts.ticks, 9 * FRAME + FRAME);
+        assert_eq!(tl.push(77, None).pts.ticks(), 9 * FRAME + FRAME);
     }
 
     #[test]
@@ -369,7 +369,7 @@ mod tests {
             if i == 50 {
                 assert!(matches!(p.rebase, Some(Rebase::ForwardJump { secs }) if (secs - 3600.04).abs() < 1e-6));
             }
-            out.push(p.pts.ticks);
+            out.push(p.pts.ticks());
         }
         assert_cadence(&out);
         let s = tl.stats();
@@ -384,7 +384,7 @@ mod tests {
         let mut out = Vec::new();
         for g in 0..10i64 {
             for k in [0, 3, 1, 2] {
-                out.push(tl.push_rtp((5_000 + (g * 3 + k) * FRAME) as u32, Some(0)).pts.ticks);
+                out.push(tl.push_rtp((5_000 + (g * 3 + k) * FRAME) as u32, Some(0)).pts.ticks());
             }
         }
         assert_eq!(tl.stats().backward_jumps, 0);
@@ -393,7 +393,7 @@ mod tests {
         let before = *out.iter().max().unwrap();
         let p = tl.push_rtp(5_000 + (30 * FRAME - 20 * i64::from(RATE)) as u32, None);
         assert!(matches!(p.rebase, Some(Rebase::BackwardJump { .. })), "{p:?}");
-        assert_eq!(p.pts.ticks, before + FRAME);
+        assert_eq!(p.pts.ticks(), before + FRAME);
         assert_eq!(tl.stats().backward_jumps, 1);
         assert_eq!(tl.stats().gaps, 0, "{:?}", tl.stats());
     }
@@ -433,6 +433,6 @@ mod tests {
         tl.start_session();
         assert!(tl.peek(5).is_none());
         let p = tl.push(90_000, None);
-        assert_eq!(tl.peek(90_000 + 45_000).unwrap().ticks, p.pts.ticks + 45_000);
+        assert_eq!(tl.peek(90_000 + 45_000).unwrap().ticks, p.pts.ticks() + 45_000);
     }
 }
