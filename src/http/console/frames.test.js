@@ -74,3 +74,31 @@ test("the newest message's media time accounts for the offset", () => {
   assert.equal(b.newestMediaSec(), 3.0);
   assert.ok(Math.abs(b.newestMediaSec(0.5) - 2.5) < 1e-9);
 });
+
+// A message at `sec` (90 kHz) with tracks `[id, x, stationary]`, each box 0.1 x 0.2 at (x, 0.5).
+const withTracks = (seq, sec, tracks) => ({
+  seq,
+  pts: { ticks: Math.round(sec * 90000), clock_rate: 90000 },
+  tracks: tracks.map(([id, x, stationary = false]) => ({ id, box: [x, 0.5, 0.1, 0.2], stationary })),
+});
+const xs = (m) => m.msg.tracks.map((t) => [t.id, Number(t.box[0].toFixed(6))]);
+
+test("between analysed frames a box follows its track: towards the next message, else at its velocity", () => {
+  const b = new FrameBuffer({ timescale: 90000 });
+  b.add(withTracks(0, 1.0, [[1, 0.2], [2, 0.6, true], [3, 0.8]]));
+  b.add(withTracks(5, 1.5, [[1, 0.3], [2, 0.6, true]]));
+  // An analysed frame: its own boxes.
+  assert.deepEqual(xs(b.boxesAt(1.5)), [[1, 0.3], [2, 0.6]]);
+  // Halfway between: track 1 halfway; the stationary one and one the next frame lost stay put.
+  assert.deepEqual(xs(b.boxesAt(1.25, 0, 1.1)), [[1, 0.25], [2, 0.6], [3, 0.8]]);
+  // After the newest message: carried on at 0.2 per second.
+  assert.deepEqual(xs(b.boxesAt(1.75, 0, 1.1)), [[1, 0.35], [2, 0.6]]);
+  // Messages too far apart to tell a velocity: held where they were.
+  const far = new FrameBuffer({ timescale: 90000 });
+  far.add(withTracks(0, 1.0, [[1, 0.2]]));
+  far.add(withTracks(1, 3.0, [[1, 0.9]]));
+  assert.deepEqual(xs(far.boxesAt(3.5, 0, 1.1)), [[1, 0.9]]);
+  // Beyond the hold, nothing; the buffered messages themselves are not changed.
+  assert.equal(b.boxesAt(3.0, 0, 1.1), null);
+  assert.equal(b.bySeq(5).tracks[0].box[0], 0.3);
+});

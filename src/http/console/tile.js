@@ -99,7 +99,7 @@ export class Tile {
     const onFrame = (mediaTime) => {
       if (this.mode !== "live") return;
       if (this.video.videoWidth) this.stage.style.aspectRatio = `${this.video.videoWidth} / ${this.video.videoHeight}`;
-      const m = this.buffer.match(mediaTime, this.offsetSec, HOLD_SEC);
+      const m = this.buffer.boxesAt(mediaTime, this.offsetSec, HOLD_SEC);
       this.drawOverlay(m ? m.msg : null);
       this.overlay.dataset.exact = m ? String(m.exact) : "";
       this.buffer.prune(mediaTime, this.offsetSec);
