@@ -225,9 +225,13 @@ impl Pipeline {
         let rules =
             RuleActor::new(id.clone(), &RulesConfig::of_camera(&cfg), self.labels.clone(), self.events.clone()).start();
         let analytics = self.analytics.attach(&cfg, &self.labels, &self.events).await;
-        let mut outputs = vec![self.hub.clone().recipient(), rules.clone().recipient(), self.meter.clone().recipient()];
+        let mut outputs = vec![
+            ("hub", self.hub.clone().recipient()),
+            ("rules", rules.clone().recipient()),
+            ("status", self.meter.clone().recipient()),
+        ];
         if let Some(plates) = &analytics.plates {
-            outputs.push(plates.clone().recipient());
+            outputs.push(("plates", plates.clone().recipient()));
         }
         let tracker =
             TrackerActor::new(id.clone(), self.tracker.clone(), outputs)?.with_hints(self.hints.clone()).start();

@@ -24,13 +24,20 @@ pub use bytetrack::{ByteTracker, Coverage};
 use crate::messages::{CameraId, FrameDetections, TrackedFrame};
 use crate::metric_names;
 use crate::regions::HintBoard;
+use actix::prelude::SendError;
 use actix::{Actor, Context, Handler, Recipient};
+
+/// Where tracked frames go, and the counter of those its full mailbox refused.
+struct Output {
+    recipient: Recipient<TrackedFrame>,
+    dropped: metrics::Counter,
+}
 
 /// Tracks one camera's objects and forwards them to the hub and the camera's rules.
 pub struct TrackerActor {
     camera: CameraId,
     tracker: ByteTracker,
-    outputs: Vec<Recipient<TrackedFrame>>,
+    outputs: Vec<Output>,
     active_tracks: metrics::Gauge,
     /// Where the camera's tracks are expected next, for the camera's region planning.
     hints: Option<HintBoard>,
@@ -39,13 +46,22 @@ pub struct TrackerActor {
 }
 
 impl TrackerActor {
-    /// A tracker sending every tracked frame to each of `outputs` (the overlay hub, the rules).
+    /// A tracker sending every tracked frame to each of `outputs`, named (`hub`, `rules`, ...). Bounded: a
+    /// frame an output's full mailbox refuses is dropped for that output and counted in
+    /// `panoptes_frames_dropped_total{reason="<name>_full"}`.
     pub fn new(
         camera: CameraId,
         params: TrackerParams,
-        outputs: Vec<Recipient<TrackedFrame>>,
+        outputs: Vec<(&'static str, Recipient<TrackedFrame>)>,
     ) -> Result<Self, ParamsError> {
         let active_tracks = metrics::gauge!(metric_names::ACTIVE_TRACKS, "camera" => camera.to_string());
+        let outputs = outputs
+            .into_iter()
+            .map(|(name, recipient)| Output {
+                recipient,
+                dropped: metrics::counter!(metric_names::FRAMES_DROPPED, "camera" => camera.to_string(), "reason" => format!("{name}_full")),
+            })
+            .collect();
         Ok(Self { camera, tracker: ByteTracker::new(params)?, outputs, active_tracks, hints: None, last_t_sec: None })
     }
 
@@ -92,7 +108,10 @@ impl Handler<FrameDetections> for TrackerActor {
             full: msg.full,
         };
         for out in &self.outputs {
-            out.do_send(frame.clone());
+            match out.recipient.try_send(frame.clone()) {
+                Ok(()) | Err(SendError::Closed(_)) => {}
+                Err(SendError::Full(_)) => out.dropped.increment(1),
+            }
         }
     }
 }
@@ -137,9 +156,18 @@ mod tests {
         }
     }
 
-    /// A recorder holding one gauge value, to observe `ACTIVE_TRACKS`.
+    /// A recorder holding one gauge value, to observe `ACTIVE_TRACKS`, and one counter (every counter's
+    /// increments together), to observe drops.
     #[derive(Default)]
-    struct GaugeRecorder(Arc<GaugeCell>, Mutex<Vec<String>>);
+    struct GaugeRecorder(Arc<GaugeCell>, Mutex<Vec<String>>, Arc<CounterCell>);
+    #[derive(Default)]
+    struct CounterCell(AtomicU64);
+    impl metrics::CounterFn for CounterCell {
+        fn increment(&self, value: u64) {
+            self.0.fetch_add(value, Ordering::SeqCst);
+        }
+        fn absolute(&self, _value: u64) {}
+    }
     #[derive(Default)]
     struct GaugeCell(AtomicU64);
     impl metrics::GaugeFn for GaugeCell {
@@ -153,8 +181,9 @@ mod tests {
         fn describe_counter(&self, _: metrics::KeyName, _: Option<metrics::Unit>, _: metrics::SharedString) {}
         fn describe_gauge(&self, _: metrics::KeyName, _: Option<metrics::Unit>, _: metrics::SharedString) {}
         fn describe_histogram(&self, _: metrics::KeyName, _: Option<metrics::Unit>, _: metrics::SharedString) {}
-        fn register_counter(&self, _: &metrics::Key, _: &metrics::Metadata<'_>) -> metrics::Counter {
-            metrics::Counter::noop()
+        fn register_counter(&self, key: &metrics::Key, _: &metrics::Metadata<'_>) -> metrics::Counter {
+            self.1.lock().unwrap().push(format!("{key}"));
+            metrics::Counter::from_arc(self.2.clone())
         }
         fn register_gauge(&self, key: &metrics::Key, _: &metrics::Metadata<'_>) -> metrics::Gauge {
             self.1.lock().unwrap().push(format!("{key}"));
@@ -203,7 +232,7 @@ mod tests {
                 let camera: CameraId = Arc::from("cam-1");
                 let hub = Hub::default().start();
                 let tracker =
-                    TrackerActor::new(camera.clone(), TrackerParams::default(), vec![hub.clone().recipient()])
+                    TrackerActor::new(camera.clone(), TrackerParams::default(), vec![("hub", hub.clone().recipient())])
                         .unwrap()
                         .start();
                 // Two objects walking right at 5 fps, then the file loops (PTS back to 0).
@@ -229,5 +258,51 @@ mod tests {
         assert_eq!(f64::from_bits(recorder.0.0.load(Ordering::SeqCst)), 2.0);
         let keys = recorder.1.lock().unwrap().clone();
         assert!(keys.iter().any(|k| k.contains(metric_names::ACTIVE_TRACKS) && k.contains("cam-1")), "{keys:?}");
+    }
+
+    /// An output that takes a second per frame and holds one frame at most.
+    struct Stuck;
+    impl Actor for Stuck {
+        type Context = Context<Self>;
+        fn started(&mut self, ctx: &mut Context<Self>) {
+            ctx.set_mailbox_capacity(1);
+        }
+    }
+    #[derive(actix::Message)]
+    #[rtype(result = "()")]
+    struct Ready;
+    impl Handler<Ready> for Stuck {
+        type Result = ();
+        fn handle(&mut self, _msg: Ready, _ctx: &mut Context<Self>) {}
+    }
+    impl Handler<TrackedFrame> for Stuck {
+        type Result = ();
+        fn handle(&mut self, _msg: TrackedFrame, _ctx: &mut Context<Self>) {
+            std::thread::sleep(std::time::Duration::from_secs(1));
+        }
+    }
+
+    #[test]
+    fn a_slow_output_loses_frames_counted_and_the_others_get_every_one() {
+        let recorder = GaugeRecorder::default();
+        let frames = metrics::with_local_recorder(&recorder, || {
+            actix::System::new().block_on(async {
+                let camera: CameraId = Arc::from("cam-2");
+                let hub = Hub::default().start();
+                let stuck = Stuck::start_in_arbiter(&actix::Arbiter::new().handle(), |_| Stuck);
+                stuck.send(Ready).await.unwrap(); // started: its mailbox holds one frame from now on
+                let outputs = vec![("hub", hub.clone().recipient()), ("stuck", stuck.recipient())];
+                let tracker = TrackerActor::new(camera.clone(), TrackerParams::default(), outputs).unwrap().start();
+                for seq in 0..6u64 {
+                    tracker.send(frame(&camera, seq, seq as i64 * 200, &[100.0])).await.unwrap();
+                }
+                hub.send(Take).await.unwrap()
+            })
+        });
+        assert_eq!(frames.len(), 6, "the hub is not held back by the slow output");
+        let dropped = recorder.2.0.load(Ordering::SeqCst);
+        assert!((3..=5).contains(&dropped), "frames the slow output refused: {dropped}");
+        let keys = recorder.1.lock().unwrap().clone();
+        assert!(keys.iter().any(|k| k.contains(metric_names::FRAMES_DROPPED) && k.contains("stuck_full")), "{keys:?}");
     }
 }
