@@ -298,14 +298,13 @@ impl Pipeline {
         });
         let (tap, thread) = crate::record::worker::spawn(id.clone(), recorder, rec.feed(&cfg.id), rec.index.clone())
             .map_err(|source| PipelineError::RecorderThread { camera: cfg.id.clone(), source })?;
-        let (cfg, status) = (cfg.clone(), self.status.clone());
-        let (detection, hints) = (self.detection.clone(), self.hints.clone());
-        let (camera, arbiter) = CameraActor::spawn_built(move || {
-            CameraActor::with_feed(cfg, status, opener, feed)
-                .with_tap(tap)
-                .with_detection(detection, hints)
-                .resuming_after(resume)
-        });
+        let (camera, arbiter) = CameraActor::builder(cfg.clone(), self.status.clone())
+            .opener(opener)
+            .feed(feed)
+            .tap(tap)
+            .detection(self.detection.clone(), self.hints.clone())
+            .resuming_after(resume)
+            .spawn();
         Ok((camera, arbiter, thread))
     }
 

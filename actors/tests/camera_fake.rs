@@ -26,7 +26,7 @@ async fn sessions_fail_end_and_panic_and_the_camera_carries_on() {
         "backoff_initial_ms": 20, "backoff_max_ms": 60,
     }));
     let (placement, mut rx) = collector((96, 96));
-    let (addr, arbiter) = CameraActor::spawn_with_opener(cfg, status.clone(), opener.clone());
+    let (addr, arbiter) = CameraActor::builder(cfg, status.clone()).opener(opener.clone()).spawn();
     place(&addr, &placement);
 
     // Sessions 2, 3 and 4 deliver 20 + 20 + 60 frames; the panic in session 3 does not stop session 4.

@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 async fn file_camera_streams_letterboxed_frames_at_detect_fps_once_placed() {
     let status = StatusBoard::default();
     let cfg = camera(json!({ "id": "lobby", "file": media("vtest-h264.mp4"), "detect_fps": 5.0 }));
-    let (addr, arbiter) = CameraActor::spawn(cfg, status.clone());
+    let (addr, arbiter) = CameraActor::builder(cfg, status.clone()).spawn();
 
     // Unplaced: frames are decoded (and counted) but go nowhere.
     let s = status_until(&status, "lobby", "decoding", |s| s.frames_decoded >= 3).await;
@@ -54,7 +54,7 @@ async fn looping_file_keeps_its_timeline_increasing() {
     short_clip(&media("vtest-h265.mp4"), &clip, 10); // 1.0 s at 10 fps
     let status = StatusBoard::default();
     let cfg = camera(json!({ "id": "loop", "file": clip, "loop_file": true, "detect_fps": 30.0 }));
-    let (addr, arbiter) = CameraActor::spawn(cfg, status.clone());
+    let (addr, arbiter) = CameraActor::builder(cfg, status.clone()).spawn();
     let (placement, mut rx) = collector((160, 160));
     place(&addr, &placement);
     let frames = frames_of(&mut rx, "loop", 25).await;
@@ -79,7 +79,7 @@ async fn a_file_that_is_not_video_gives_a_clear_error_and_backs_off() {
     std::fs::write(&path, "not a video\n".repeat(200)).unwrap();
     let status = StatusBoard::default();
     let cfg = camera(json!({ "id": "bogus", "file": path, "backoff_initial_ms": 50, "backoff_max_ms": 200 }));
-    let (_addr, arbiter) = CameraActor::spawn(cfg, status.clone());
+    let (_addr, arbiter) = CameraActor::builder(cfg, status.clone()).spawn();
     let s = status_until(&status, "bogus", "backing off after 2 failures", |s| {
         matches!(s.state, CameraState::Backoff { .. }) && s.reconnects >= 2
     })

@@ -23,7 +23,7 @@ async fn h264_and_h265_over_tcp_and_udp_deliver_frames_with_increasing_pts() {
     ];
     for (id, mount, transport, _) in cases {
         let cfg = camera(json!({ "id": id, "url": server.url(mount), "transport": transport, "detect_fps": 30.0 }));
-        let (addr, arbiter) = CameraActor::spawn(cfg, status.clone());
+        let (addr, arbiter) = CameraActor::builder(cfg, status.clone()).spawn();
         place(&addr, &placement);
         arbiters.push(arbiter);
     }
@@ -56,7 +56,7 @@ async fn camera_reconnects_when_the_server_comes_back_on_the_same_port() {
         "id": "porch", "url": server.url("/cam"), "detect_fps": 30.0,
         "backoff_initial_ms": 100, "backoff_max_ms": 400,
     }));
-    let (addr, arbiter) = CameraActor::spawn(cfg, status.clone());
+    let (addr, arbiter) = CameraActor::builder(cfg, status.clone()).spawn();
     place(&addr, &placement);
     let before = frames_of(&mut rx, "porch", 3).await;
 
@@ -92,8 +92,8 @@ async fn an_unreachable_camera_backs_off_while_another_keeps_streaming() {
     let dead_url = format!("rtsp://127.0.0.1:{dead_port}/stream");
     let dead = camera(json!({ "id": "dead", "url": dead_url, "backoff_initial_ms": 100, "backoff_max_ms": 300 }));
     let alive = camera(json!({ "id": "alive", "url": server.url("/ok"), "detect_fps": 30.0 }));
-    let (dead_addr, dead_arbiter) = CameraActor::spawn(dead, status.clone());
-    let (alive_addr, alive_arbiter) = CameraActor::spawn(alive, status.clone());
+    let (dead_addr, dead_arbiter) = CameraActor::builder(dead, status.clone()).spawn();
+    let (alive_addr, alive_arbiter) = CameraActor::builder(alive, status.clone()).spawn();
     place(&dead_addr, &placement);
     place(&alive_addr, &placement);
 

@@ -147,81 +147,100 @@ pub struct CameraActor {
     hints: HintBoard,
 }
 
-impl CameraActor {
-    /// A camera reading its configured RTSP URL or file.
-    pub fn new(config: CameraConfig, status: StatusBoard) -> Self {
-        Self::with_opener(config, status, Arc::new(RealOpener))
+/// How to build a [`CameraActor`]: its config and status board, and what else it is given. Plain data
+/// (`Send`): the actor itself is built on its own arbiter's thread by [`CameraBuilder::spawn`].
+pub struct CameraBuilder {
+    config: CameraConfig,
+    status: StatusBoard,
+    opener: Arc<dyn Opener>,
+    feed: CameraFeed,
+    tap: Option<UnitTap>,
+    detection: DetectionConfig,
+    hints: HintBoard,
+    resume: Option<Pts>,
+}
+
+impl CameraBuilder {
+    /// Sessions come from `opener` instead of the configured RTSP URL or file (tests script them).
+    pub fn opener(mut self, opener: Arc<dyn Opener>) -> Self {
+        self.opener = opener;
+        self
     }
 
-    /// A camera whose sessions come from `opener` (tests pass a [`source::FakeOpener`]).
-    pub fn with_opener(config: CameraConfig, status: StatusBoard, opener: Arc<dyn Opener>) -> Self {
-        Self::with_feed(config, status, opener, CameraFeed::default())
+    /// Also feed the camera's analytics (full-resolution frames for plates, fire/smoke frames at their rate).
+    pub fn feed(mut self, feed: CameraFeed) -> Self {
+        self.feed = feed;
+        self
     }
 
-    /// [`CameraActor::with_opener`] that also feeds the camera's analytics (full-resolution frames for
-    /// plates, fire/smoke frames at their own rate).
-    pub fn with_feed(config: CameraConfig, status: StatusBoard, opener: Arc<dyn Opener>, feed: CameraFeed) -> Self {
-        let id: CameraId = config.id.as_str().into();
-        status.entry(id.clone()).or_default();
-        let (placement, _) = watch::channel(None);
-        Self {
-            id,
-            config: Arc::new(config),
-            feed,
-            status,
-            opener,
-            placement,
-            session: None,
-            stopped: false,
-            clock: Rc::new(RefCell::new(StreamClock::default())),
-            tap: None,
-            detection: DetectionConfig { mode: DetectionMode::FullFrame, ..DetectionConfig::default() },
-            hints: HintBoard::default(),
-        }
+    /// Hand every stamped access unit (before decoding) to `tap`: the recorder and live feed.
+    pub fn tap(mut self, tap: UnitTap) -> Self {
+        self.tap = Some(tap);
+        self
     }
 
     /// Detect as `detection` says (whole frames unless set), planning regions from the camera's motion and
     /// the track hints its tracker publishes on `hints`.
-    pub fn with_detection(mut self, detection: DetectionConfig, hints: HintBoard) -> Self {
+    pub fn detection(mut self, detection: DetectionConfig, hints: HintBoard) -> Self {
         self.detection = detection;
         self.hints = hints;
         self
     }
 
-    /// Hand every stamped access unit (before decoding) to `tap`: the recorder and live feed.
-    pub fn with_tap(mut self, tap: UnitTap) -> Self {
-        self.tap = Some(Arc::new(tap));
-        self
-    }
-
     /// Continue the timeline after `end` (where it ended in an earlier run of the process).
-    pub fn resuming_after(self, end: Option<Pts>) -> Self {
-        if let Some(end) = end {
-            self.clock.borrow_mut().resume_after(end);
-        }
+    pub fn resuming_after(mut self, end: Option<Pts>) -> Self {
+        self.resume = end;
         self
     }
 
-    /// Start a supervised camera on a new arbiter (its own thread). To remove it: optionally
+    /// The actor (not started).
+    pub fn build(self) -> CameraActor {
+        let id: CameraId = self.config.id.as_str().into();
+        self.status.entry(id.clone()).or_default();
+        let (placement, _) = watch::channel(None);
+        let clock = Rc::new(RefCell::new(StreamClock::default()));
+        if let Some(end) = self.resume {
+            clock.borrow_mut().resume_after(end);
+        }
+        CameraActor {
+            id,
+            config: Arc::new(self.config),
+            feed: self.feed,
+            status: self.status,
+            opener: self.opener,
+            placement,
+            session: None,
+            stopped: false,
+            clock,
+            tap: self.tap.map(Arc::new),
+            detection: self.detection,
+            hints: self.hints,
+        }
+    }
+
+    /// Start the camera, supervised, on a new arbiter (its own thread). To remove it: optionally
     /// `send(StopCamera)` (a clean RTSP TEARDOWN), then drop the address and stop the arbiter.
-    pub fn spawn(config: CameraConfig, status: StatusBoard) -> (Addr<CameraActor>, Arbiter) {
-        Self::spawn_with_opener(config, status, Arc::new(RealOpener))
-    }
-
-    /// [`CameraActor::spawn`] with another [`Opener`] (tests).
-    pub fn spawn_with_opener(
-        config: CameraConfig,
-        status: StatusBoard,
-        opener: Arc<dyn Opener>,
-    ) -> (Addr<CameraActor>, Arbiter) {
-        Self::spawn_built(move || Self::with_opener(config, status, opener))
-    }
-
-    /// Start a supervised camera built by `make` (on its new arbiter's thread) on a new arbiter.
-    pub fn spawn_built(make: impl FnOnce() -> Self + Send + 'static) -> (Addr<CameraActor>, Arbiter) {
+    pub fn spawn(self) -> (Addr<CameraActor>, Arbiter) {
         let arbiter = Arbiter::new();
-        let addr = Supervisor::start_in_arbiter(&arbiter.handle(), move |_| make());
+        let addr = Supervisor::start_in_arbiter(&arbiter.handle(), move |_| self.build());
         (addr, arbiter)
+    }
+}
+
+impl CameraActor {
+    /// A camera reading its configured RTSP URL or file, detecting on whole frames, with nothing else
+    /// attached until the builder says so.
+    pub fn builder(config: CameraConfig, status: StatusBoard) -> CameraBuilder {
+        CameraBuilder {
+            config,
+            status,
+            opener: Arc::new(RealOpener),
+            feed: CameraFeed::default(),
+            tap: None,
+            detection: DetectionConfig { mode: DetectionMode::FullFrame, ..DetectionConfig::default() },
+            hints: HintBoard::default(),
+            resume: None,
+        }
     }
 
     fn start_session(&mut self, ctx: &mut Context<Self>) {
