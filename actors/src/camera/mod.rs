@@ -45,6 +45,8 @@
 pub mod backoff;
 pub mod convert;
 pub mod decode;
+#[cfg(any(test, feature = "test-util"))]
+pub mod fake;
 pub mod nal;
 pub mod rate;
 pub mod source;
@@ -161,7 +163,7 @@ pub struct CameraBuilder {
 }
 
 impl CameraBuilder {
-    /// Sessions come from `opener` instead of the configured RTSP URL or file (tests script them).
+    /// Sessions come from `opener` instead of the configured RTSP URL or file (tests script them: `fake`).
     pub fn opener(mut self, opener: Arc<dyn Opener>) -> Self {
         self.opener = opener;
         self

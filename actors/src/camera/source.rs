@@ -15,9 +15,8 @@ use crate::time::stream::SenderReport;
 use crate::time::{Pts, now_unix_ms};
 use futures::StreamExt;
 use futures::future::LocalBoxFuture;
-use std::collections::VecDeque;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, Once};
+use std::sync::{Arc, Once};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 /// Longest wait for DESCRIBE / SETUP / PLAY, each.
@@ -45,6 +44,8 @@ pub enum SourceError {
     ReadFile { camera: CameraId, path: PathBuf, source: ffmpeg_next::Error },
     #[error("camera {camera}: {} has no video frames to loop over", path.display())]
     EmptyFile { camera: CameraId, path: PathBuf },
+    /// A scripted failure ([`super::fake`], tests only).
+    #[cfg(any(test, feature = "test-util"))]
     #[error("camera {camera}: {reason}")]
     Fake { camera: CameraId, reason: String },
 }
@@ -66,6 +67,7 @@ impl SourceError {
             SourceError::OpenFile { .. } => "check the path exists and is an MP4/MKV file with H.264/H.265 video",
             SourceError::ReadFile { .. } => "check the file is complete and readable",
             SourceError::EmptyFile { .. } => "use a file with at least one video frame",
+            #[cfg(any(test, feature = "test-util"))]
             SourceError::Fake { .. } => "test source",
         }
     }
@@ -541,87 +543,6 @@ impl FileSource {
 impl VideoSource for FileSource {
     fn next(&mut self) -> LocalBoxFuture<'_, Result<Option<AccessUnit>, SourceError>> {
         Box::pin(self.next_unit())
-    }
-}
-
-// ---------------------------------------------------------------------------------------------
-// Fake
-
-/// One scripted session of [`FakeOpener`].
-pub enum FakeSession {
-    /// Opening fails with this reason.
-    FailOpen(String),
-    /// Opening succeeds; these units are delivered (no pacing), then the session ends with an
-    /// error (`Some`) or a clean end of stream (`None`).
-    Play { units: Vec<AccessUnit>, end: Option<String> },
-    /// Opening succeeds; these units are delivered, then reading panics with this message.
-    Panic { units: Vec<AccessUnit>, message: String },
-}
-
-/// A scripted opener for tests: each `open` takes the next session from the script; once it is
-/// used up, every further `open` fails with "script finished".
-#[derive(Default)]
-pub struct FakeOpener {
-    script: Mutex<VecDeque<FakeSession>>,
-    opens: std::sync::atomic::AtomicUsize,
-}
-
-impl FakeOpener {
-    pub fn new(script: impl IntoIterator<Item = FakeSession>) -> Self {
-        Self { script: Mutex::new(script.into_iter().collect()), opens: Default::default() }
-    }
-
-    /// How many times `open` was called.
-    pub fn opens(&self) -> usize {
-        self.opens.load(std::sync::atomic::Ordering::SeqCst)
-    }
-}
-
-struct FakeSource {
-    camera: CameraId,
-    units: VecDeque<AccessUnit>,
-    end: Option<String>,
-    panic: Option<String>,
-}
-
-impl VideoSource for FakeSource {
-    fn next(&mut self) -> LocalBoxFuture<'_, Result<Option<AccessUnit>, SourceError>> {
-        Box::pin(async move {
-            tokio::task::yield_now().await;
-            match self.units.pop_front() {
-                Some(u) => Ok(Some(u)),
-                None if self.panic.is_some() => panic!("{}", self.panic.take().unwrap_or_default()),
-                None => match self.end.take() {
-                    Some(reason) => Err(SourceError::Fake { camera: self.camera.clone(), reason }),
-                    None => Ok(None),
-                },
-            }
-        })
-    }
-}
-
-impl Opener for FakeOpener {
-    fn open<'a>(
-        &'a self,
-        camera: &'a CameraId,
-        _config: &'a CameraConfig,
-    ) -> LocalBoxFuture<'a, Result<Box<dyn VideoSource>, SourceError>> {
-        self.opens.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-        let next = self.script.lock().unwrap_or_else(|e| e.into_inner()).pop_front();
-        let camera = camera.clone();
-        Box::pin(async move {
-            match next {
-                Some(FakeSession::FailOpen(reason)) => Err(SourceError::Fake { camera, reason }),
-                Some(FakeSession::Play { units, end }) => {
-                    Ok(Box::new(FakeSource { camera, units: units.into(), end, panic: None }) as Box<dyn VideoSource>)
-                }
-                Some(FakeSession::Panic { units, message }) => {
-                    Ok(Box::new(FakeSource { camera, units: units.into(), end: None, panic: Some(message) })
-                        as Box<dyn VideoSource>)
-                }
-                None => Err(SourceError::Fake { camera, reason: "script finished".into() }),
-            }
-        })
     }
 }
 
