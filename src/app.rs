@@ -8,6 +8,7 @@ use crate::http::auth::AuthPolicy;
 use crate::http::{self, AppState};
 use actix_web::{App, HttpServer, middleware, web};
 use anyhow::Context;
+use metrics_exporter_prometheus::PrometheusHandle;
 use panoptes_actors::analytics::{AuxLoaders, AuxModel};
 use panoptes_actors::config::{AuthConfig, Config, DeviceConfig};
 use panoptes_actors::infer::model::{ModelOptions, OnnxDetector};
@@ -105,9 +106,19 @@ pub async fn start_pipeline(config: &Config) -> Result<Pipeline, PipelineError> 
     Pipeline::start_with_analytics(config, &onnx_detector(config), Some(&loaders)).await
 }
 
-pub fn run(config: Config) -> anyhow::Result<()> {
-    let metrics = crate::metrics::install()?;
-    actix::System::new().block_on(async move {
+/// The server built and listening: the store opened (cameras seeded, an admin token ensured), the pipeline
+/// running and the HTTP server bound. Requests are served once [`Application::run_until_stopped`] is awaited.
+pub struct Application {
+    addr: std::net::SocketAddr,
+    server: actix_web::dev::Server,
+    control: crate::control::ControlHandle,
+}
+
+impl Application {
+    /// Build everything from `config`, listening on `server.listen` (port 0: a free port, see
+    /// [`Application::addr`]), rendering `/metrics` from `metrics`. Must be called inside a running actix
+    /// `System`.
+    pub async fn build(config: Config, metrics: PrometheusHandle) -> anyhow::Result<Self> {
         let listener = TcpListener::bind(&config.server.listen).with_context(|| {
             format!("cannot listen on {} (server.listen); is the port in use?", config.server.listen)
         })?;
@@ -169,7 +180,37 @@ pub fn run(config: Config) -> anyhow::Result<()> {
         .shutdown_timeout(5)
         .listen(listener)?
         .run();
-        let handle = server.handle();
+        Ok(Self { addr, server, control })
+    }
+
+    /// Where the server listens.
+    pub fn addr(&self) -> std::net::SocketAddr {
+        self.addr
+    }
+
+    /// Stops the server (gracefully with `stop(true)`), after which [`Application::run_until_stopped`] returns.
+    pub fn handle(&self) -> actix_web::dev::ServerHandle {
+        self.server.handle()
+    }
+
+    /// Serve until stopped, then drain the pipeline and flush the store.
+    pub async fn run_until_stopped(self) -> anyhow::Result<()> {
+        self.server.await.context("HTTP server")?;
+        tracing::info!("HTTP server stopped; draining the pipeline and flushing the store");
+        if let Err(e) = self.control.shutdown().await {
+            tracing::warn!(error = %e, "draining the pipeline");
+        }
+        tracing::info!("stopped cleanly");
+        Ok(())
+    }
+}
+
+/// `panoptes run`: the application until the first SIGINT or SIGTERM (a second one exits at once).
+pub fn run(config: Config) -> anyhow::Result<()> {
+    let metrics = crate::metrics::install()?;
+    actix::System::new().block_on(async move {
+        let app = Application::build(config, metrics).await?;
+        let (addr, handle) = (app.addr(), app.handle());
         actix::spawn(async move {
             signal().await;
             tracing::info!("signal received: stopping gracefully (send it again to exit at once)");
@@ -183,12 +224,6 @@ pub fn run(config: Config) -> anyhow::Result<()> {
         println!(
             "panoptes listening on http://{addr}/ (overlay ws://{addr}/ws/overlay, alerts ws://{addr}/ws/alerts, metrics http://{addr}/metrics)"
         );
-        server.await.context("HTTP server")?;
-        tracing::info!("HTTP server stopped; draining the pipeline and flushing the store");
-        if let Err(e) = control.shutdown().await {
-            tracing::warn!(error = %e, "draining the pipeline");
-        }
-        tracing::info!("stopped cleanly");
-        Ok(())
+        app.run_until_stopped().await
     })
 }

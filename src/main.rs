@@ -1,55 +1,5 @@
-//! `panoptes`: the process shell. CLI → settings → telemetry → the chosen command.
-
-use clap::{Parser, Subcommand};
-
-mod app;
-mod cli;
-mod control;
-mod http;
-mod metrics;
-mod peers;
-mod settings;
-mod telemetry;
-
-#[derive(Parser)]
-#[command(name = "panoptes", version, about = "Real-time video analytics for many cameras")]
-struct Cli {
-    #[command(subcommand)]
-    command: Command,
-}
-
-#[derive(Subcommand)]
-enum Command {
-    /// Run the server: cameras, detection, tracking, the web surface.
-    Run(cli::run::Args),
-    /// Detect objects on still images and print one line per detection.
-    Detect(cli::detect::Args),
-    /// Replay MOTChallenge detections through the tracker and write MOTChallenge tracks.
-    Track(cli::track::Args),
-    /// Measure pipeline throughput and latency against raw ONNX Runtime on the same model.
-    Bench(cli::bench::Args),
-    /// Run one video file through the pipeline as fast as possible and print its events as JSON lines.
-    Replay(cli::replay::Args),
-    /// Replay a labelled video and score the boxes, track ids and events shown against its labels.
-    Eval(cli::eval::Args),
-}
+//! The `panoptes` executable: everything is in the library (`src/lib.rs`).
 
 fn main() -> std::process::ExitCode {
-    telemetry::init();
-    let cli = Cli::parse();
-    let result = match cli.command {
-        Command::Run(args) => cli::run::run(args),
-        Command::Detect(args) => cli::detect::run(args),
-        Command::Track(args) => cli::track::run(args),
-        Command::Bench(args) => cli::bench::run(args),
-        Command::Replay(args) => cli::replay::run(args),
-        Command::Eval(args) => cli::eval::run(args),
-    };
-    match result {
-        Ok(()) => std::process::ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("error: {e:#}");
-            std::process::ExitCode::FAILURE
-        }
-    }
+    panoptes::main()
 }
