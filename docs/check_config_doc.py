@@ -8,7 +8,7 @@ Reads every `#[derive(... Deserialize ...)]` struct with named fields in the con
 - each struct has a section: a Markdown heading that names the struct in backticks (e.g. "## `[server]` — `ServerConfig`");
 - each field has a table row in its struct's section starting with the field's TOML name in backticks ("| `listen` |");
 - each enum value appears in backticks or quotes somewhere in the page;
-- every ```toml example parses and uses only keys that config.rs defines (the config is `deny_unknown_fields`).
+- every ```toml example parses and uses only keys that the config module defines (the config is `deny_unknown_fields`).
 
 Exit status 0 when all hold; 1 with one line per problem otherwise; 2 when a file cannot be read.
 
@@ -165,7 +165,7 @@ def check_toml_keys(value, struct: Struct, structs: dict[str, Struct], where: st
         path = f"{where}.{key}" if where else key
         f = by_key.get(key)
         if f is None:
-            problems.append(f"key `{path}` is not a field of {struct.name} in config.rs")
+            problems.append(f"key `{path}` is not a field of {struct.name} in actors/src/config/")
             continue
         target = structs.get(inner_type(f.ty))
         if target is not None:
@@ -173,10 +173,10 @@ def check_toml_keys(value, struct: Struct, structs: dict[str, Struct], where: st
 
 
 def check_toml_file(config_rs: str, text: str, name: str, root: str = "Config") -> list[str]:
-    """Keys of one TOML configuration file that config.rs does not define."""
+    """Keys of one TOML configuration file that the config module does not define."""
     structs, _ = parse_config_rs(config_rs)
     if root not in structs:
-        return [f"root struct {root} not found in config.rs"]
+        return [f"root struct {root} not found in actors/src/config/"]
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as e:
@@ -190,7 +190,7 @@ def check(config_rs: str, doc: str, root: str = "Config") -> list[str]:
     structs, enums = parse_config_rs(config_rs)
     problems: list[str] = []
     if not structs:
-        return ["no Deserialize structs with named fields found in config.rs"]
+        return ["no Deserialize structs with named fields found in actors/src/config/"]
     secs = sections(doc)
     for s in structs.values():
         owning = [body for head, body in secs if f"`{s.name}`" in head]
@@ -211,7 +211,7 @@ def check(config_rs: str, doc: str, root: str = "Config") -> list[str]:
                 problems.append(f"enum {enum}: value `{v}` is not mentioned in docs/config.md")
     root_struct = structs.get(root)
     if root_struct is None:
-        problems.append(f"root struct {root} not found in config.rs")
+        problems.append(f"root struct {root} not found in actors/src/config/")
     else:
         examples = re.findall(r"^```toml\n(.*?)^```", doc, re.M | re.S)
         if not examples:

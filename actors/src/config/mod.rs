@@ -2,10 +2,17 @@
 //!
 //! Loading and layering (default file → user file → `PANOPTES__` environment variables) lives in the
 //! binary; this module only says what a valid configuration is. Every field is documented in
-//! `docs/config.md` with its default and unit.
+//! `docs/config.md` with its default and unit. Sections that have grown live in their own files
+//! ([`analytics`], [`detection`], [`motion`], [`tracker`]); the rest are here.
 
+pub mod analytics;
+pub mod detection;
+pub mod motion;
 pub mod tracker;
 
+pub use analytics::{AnalyticsConfig, FireConfig, PlatesConfig};
+pub use detection::{DetectionConfig, DetectionMode};
+pub use motion::MotionConfig;
 use serde::Deserialize;
 use std::collections::HashSet;
 use std::fmt;
@@ -42,88 +49,6 @@ pub struct Config {
     /// `[detection]`: where on each frame the detector runs (motion-aware regions, or whole frames).
     #[serde(default)]
     pub detection: DetectionConfig,
-}
-
-/// Where on a frame the detector runs.
-#[derive(Clone, Copy, Debug, Default, Deserialize, serde::Serialize, PartialEq, Eq)]
-#[serde(rename_all = "snake_case")]
-pub enum DetectionMode {
-    /// Only square regions around motion and around known objects, each cut from the full-resolution frame
-    /// at the model's input size, plus a whole-frame pass every `full_frame_sec`; nothing on a still scene.
-    #[default]
-    Regions,
-    /// Every frame that `detect_fps` admits, whole (letterboxed to the model input).
-    FullFrame,
-}
-
-/// `[detection]`: where on each frame the detector runs, for every camera.
-#[derive(Clone, Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct DetectionConfig {
-    /// `regions` (motion-aware, the default) or `full_frame` (every admitted frame whole).
-    #[serde(default)]
-    pub mode: DetectionMode,
-    /// Regions mode: longest stream time between two whole-frame passes, in seconds, so that objects that
-    /// never move are still seen. Default 5.
-    #[serde(default = "default_full_frame_sec")]
-    pub full_frame_sec: f64,
-    /// Regions mode: context added on every side of a motion or predicted-track box before it becomes a
-    /// region, as a fraction of the box's larger side. Default 0.5.
-    #[serde(default = "default_region_context")]
-    pub region_context: f32,
-    /// Regions mode: most regions per frame; a frame that needs more gets a full pass instead. Default 8.
-    #[serde(default = "default_max_regions")]
-    pub max_regions: usize,
-    /// Regions mode: most a region is enlarged to the model input, 1–4. Small objects are found and sized
-    /// well only when they reach the model at about half its input side; a region is never smaller than
-    /// the input side divided by this. 1: never enlarge (regions at least the model input). Default 2.
-    #[serde(default = "default_max_zoom")]
-    pub max_zoom: f32,
-}
-
-impl Default for DetectionConfig {
-    fn default() -> Self {
-        Self {
-            mode: DetectionMode::default(),
-            full_frame_sec: default_full_frame_sec(),
-            region_context: default_region_context(),
-            max_regions: default_max_regions(),
-            max_zoom: default_max_zoom(),
-        }
-    }
-}
-
-impl DetectionConfig {
-    /// Ranges of each field, naming the first bad one.
-    pub fn validate(&self) -> Result<(), ConfigError> {
-        if !(self.full_frame_sec.is_finite() && self.full_frame_sec > 0.0 && self.full_frame_sec <= 3600.0) {
-            return Err(invalid("detection.full_frame_sec", "must be more than 0 and at most 3600 seconds"));
-        }
-        if !(self.region_context.is_finite() && (0.0..=4.0).contains(&self.region_context)) {
-            return Err(invalid("detection.region_context", "must be between 0 and 4 (a fraction of the box's side)"));
-        }
-        if !(1..=64).contains(&self.max_regions) {
-            return Err(invalid("detection.max_regions", "must be 1–64"));
-        }
-        if !(self.max_zoom.is_finite() && (1.0..=4.0).contains(&self.max_zoom)) {
-            return Err(invalid("detection.max_zoom", "must be 1–4 (1: never enlarge a region)"));
-        }
-        Ok(())
-    }
-}
-
-fn default_full_frame_sec() -> f64 {
-    5.0
-}
-fn default_region_context() -> f32 {
-    0.5
-}
-fn default_max_regions() -> usize {
-    8
-}
-
-fn default_max_zoom() -> f32 {
-    2.0
 }
 
 /// `[[peers]]`: another Panoptes node (for example the one beside the recorder) whose clock offset to this
@@ -218,41 +143,6 @@ impl Default for RecordingConfig {
     }
 }
 
-/// `[analytics]`: model files of the per-camera analytics beyond the primary detector. Each runs in a batcher
-/// of its own per device, loaded only when an enabled camera turns its analytics on.
-#[derive(Clone, Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct AnalyticsConfig {
-    /// Plate detector: an Ultralytics YOLO detect export with one class. Default `var/models/plate-detector.onnx`.
-    #[serde(default = "default_plate_detector")]
-    pub plate_detector: PathBuf,
-    /// Input size of the plate detector in pixels (vehicle crops are letterboxed to it). Default 416.
-    #[serde(default = "default_plate_imgsz")]
-    pub plate_imgsz: u32,
-    /// PP-OCR recognition model reading plate crops. Default `var/models/ocr/ch_PP-OCRv4_rec_infer.onnx`.
-    #[serde(default = "default_plate_ocr")]
-    pub plate_ocr: PathBuf,
-    /// Fire/smoke detector: an Ultralytics YOLO detect export with classes `fire` and `smoke`.
-    /// Default `var/models/fire-smoke.onnx`.
-    #[serde(default = "default_fire_model")]
-    pub fire_model: PathBuf,
-    /// Input size of the fire/smoke detector in pixels. Default 640.
-    #[serde(default = "default_fire_imgsz")]
-    pub fire_imgsz: u32,
-}
-
-impl Default for AnalyticsConfig {
-    fn default() -> Self {
-        Self {
-            plate_detector: default_plate_detector(),
-            plate_imgsz: default_plate_imgsz(),
-            plate_ocr: default_plate_ocr(),
-            fire_model: default_fire_model(),
-            fire_imgsz: default_fire_imgsz(),
-        }
-    }
-}
-
 impl RecordingConfig {
     /// Cross-field checks; each message names the field.
     pub fn validate(&self) -> Result<(), ConfigError> {
@@ -298,84 +188,6 @@ impl Default for AuthConfig {
 
 fn default_admin_token_env() -> String {
     "PANOPTES_ADMIN_TOKEN".into()
-}
-
-/// `[cameras.plates]`: licence-plate reading on the camera's tracked vehicles.
-#[derive(Clone, Debug, Deserialize, PartialEq, serde::Serialize)]
-#[serde(deny_unknown_fields)]
-pub struct PlatesConfig {
-    /// Run plate reading on this camera. Default true (when the section is present).
-    #[serde(default = "default_true")]
-    pub enabled: bool,
-    /// Vehicle classes whose tracks are cropped, as the primary model names them.
-    /// Default `["car", "bus", "truck", "motorbike", "motorcycle"]` (those the model has).
-    #[serde(default)]
-    pub classes: Option<Vec<String>>,
-    /// Most crop attempts per second per vehicle track, by stream time. Default 2.0.
-    #[serde(default = "default_plate_fps")]
-    pub fps: f32,
-    /// Smallest vehicle box width worth cropping, in source pixels. Default 64.
-    #[serde(default = "default_min_vehicle_px")]
-    pub min_vehicle_px: u32,
-    /// Least plate-detector score for a plate box, 0–1. Default 0.4.
-    #[serde(default = "default_plate_det_confidence")]
-    pub detector_confidence: f32,
-    /// Least mean per-character OCR confidence for a reading to vote, 0–1. Default 0.6.
-    #[serde(default = "default_plate_ocr_confidence")]
-    pub ocr_confidence: f32,
-    /// Regular expression a normalised reading (upper case, letters and digits only) must match in full to
-    /// vote, e.g. `[0-9][A-Z]{2}[0-9]{4}`. Default none: any reading of 4 to 12 characters.
-    #[serde(default)]
-    pub pattern: Option<String>,
-    /// Read two-row plates: a crop narrower than this times its height is read as two rows. Default 0 (one row).
-    #[serde(default)]
-    pub two_rows_below: f32,
-    /// Votes (readings) the winning text needs before a `start` event. Default 3.
-    #[serde(default = "default_plate_min_votes")]
-    pub min_votes: u32,
-    /// Share of the track's summed confidence the winning text needs, 0–1. Default 0.5.
-    #[serde(default = "default_plate_min_share")]
-    pub min_share: f32,
-    /// Seconds of stream time a track may be unseen before its plate event ends. Default 2.0.
-    #[serde(default = "default_plate_end_sec")]
-    pub end_after_sec: f64,
-    /// Known plates that are allowed (`details.list = "allow"`). Default none.
-    #[serde(default)]
-    pub allow: Vec<String>,
-    /// Known plates that are denied (`details.list = "deny"`; deny wins over allow). Default none.
-    #[serde(default)]
-    pub deny: Vec<String>,
-    /// Most character edits between a reading and a list entry that still match. Default 1.
-    #[serde(default = "default_plate_max_distance")]
-    pub max_distance: u32,
-}
-
-/// `[cameras.fire]`: fire and smoke detection on whole frames, with its own (lower) rate.
-#[derive(Clone, Debug, Deserialize, PartialEq, serde::Serialize)]
-#[serde(deny_unknown_fields)]
-pub struct FireConfig {
-    /// Run fire/smoke detection on this camera. Default true (when the section is present).
-    #[serde(default = "default_true")]
-    pub enabled: bool,
-    /// Frames per second sent to the fire/smoke model, by stream time. Default 1.0.
-    #[serde(default = "default_fire_fps")]
-    pub fps: f32,
-    /// Least score of a `fire` box, 0–1. Default 0.85 (the street clip's hazy sky scores up to 0.8).
-    #[serde(default = "default_fire_confidence")]
-    pub fire_confidence: f32,
-    /// Least score of a `smoke` box, 0–1. Default 0.85.
-    #[serde(default = "default_fire_confidence")]
-    pub smoke_confidence: f32,
-    /// Smallest box area as a fraction of the frame, 0–1. Default 0.0005.
-    #[serde(default = "default_fire_min_area")]
-    pub min_area: f32,
-    /// Inferences out of the last `window` that must show the class before `start`. Default 3.
-    #[serde(default = "default_fire_k")]
-    pub persistence: u32,
-    /// Length of the persistence window, in inferences. Default 5. The event ends when no inference of the
-    /// window shows the class.
-    #[serde(default = "default_fire_n")]
-    pub window: u32,
 }
 
 /// `[store]`: where events and their snapshots are kept.
@@ -581,105 +393,6 @@ pub struct CameraConfig {
     /// "regions"`). Default on with the defaults below.
     #[serde(default)]
     pub motion: MotionConfig,
-}
-
-/// `[cameras.motion]`: what counts as motion on this camera.
-#[derive(Clone, Debug, Deserialize, serde::Serialize, PartialEq)]
-#[serde(deny_unknown_fields)]
-pub struct MotionConfig {
-    /// Detect motion. Off: in regions mode the camera's admitted frames are inferred whole. Default true.
-    #[serde(default = "default_true")]
-    pub enabled: bool,
-    /// Grey levels (1–255) a pixel of the blurred, downscaled picture must differ from the background to be
-    /// motion. Lower is more sensitive. Default 25.
-    #[serde(default = "default_motion_threshold")]
-    pub threshold: u8,
-    /// Least moving area of one motion box, as a fraction of the picture (0–1). Default 0.0005.
-    #[serde(default = "default_motion_min_area")]
-    pub min_area: f32,
-    /// How fast the background learns the picture, per analysed frame (0–1; at `detect_fps = 5`, 0.05 takes
-    /// about 4 s). Default 0.05.
-    #[serde(default = "default_motion_alpha")]
-    pub alpha: f32,
-    /// A change over more than this fraction of the picture at once is a lighting change, not motion (0–1).
-    /// Default 0.6.
-    #[serde(default = "default_lighting_change_fraction")]
-    pub lighting_change_fraction: f32,
-    /// Polygons to ignore (trees in the wind, an on-screen clock), each at least 3 `[x, y]` points normalised
-    /// to the frame. Default none.
-    #[serde(default)]
-    pub mask: Vec<Vec<[f64; 2]>>,
-}
-
-impl Default for MotionConfig {
-    fn default() -> Self {
-        Self {
-            enabled: true,
-            threshold: default_motion_threshold(),
-            min_area: default_motion_min_area(),
-            alpha: default_motion_alpha(),
-            lighting_change_fraction: default_lighting_change_fraction(),
-            mask: Vec::new(),
-        }
-    }
-}
-
-impl MotionConfig {
-    /// Ranges and mask polygons; `field` is the section's path (`cameras.ID.motion`).
-    pub fn validate(&self, field: &str) -> Result<(), ConfigError> {
-        let f = |name: &str| format!("{field}.{name}");
-        if self.threshold == 0 {
-            return Err(invalid(f("threshold"), "must be 1–255 grey levels"));
-        }
-        if !(self.min_area.is_finite() && self.min_area > 0.0 && self.min_area < 1.0) {
-            return Err(invalid(f("min_area"), "must be more than 0 and less than 1 (a fraction of the picture)"));
-        }
-        if !(self.alpha.is_finite() && self.alpha > 0.0 && self.alpha <= 1.0) {
-            return Err(invalid(f("alpha"), "must be more than 0 and at most 1"));
-        }
-        if !(self.lighting_change_fraction.is_finite()
-            && self.lighting_change_fraction > 0.0
-            && self.lighting_change_fraction <= 1.0)
-        {
-            return Err(invalid(f("lighting_change_fraction"), "must be more than 0 and at most 1"));
-        }
-        for (i, polygon) in self.mask.iter().enumerate() {
-            let here = f(&format!("mask[{i}]"));
-            if polygon.len() < 3 {
-                return Err(invalid(
-                    here,
-                    format!("a polygon needs at least 3 [x, y] points; this one has {}", polygon.len()),
-                ));
-            }
-            if let Some(p) = polygon.iter().find(|p| !p.iter().all(|v| v.is_finite() && (0.0..=1.0).contains(v))) {
-                return Err(invalid(here, format!("point [{}, {}] is outside the frame; use 0–1", p[0], p[1])));
-            }
-            let pts = polygon.iter().copied().map(crate::geometry::plane::Point::from).collect();
-            use crate::geometry::plane::PolygonDefect as D;
-            let why = match crate::geometry::plane::Polygon::new(pts) {
-                Ok(_) => continue,
-                Err(D::RepeatedPoint(i)) => format!("point {i} repeats the next one"),
-                Err(D::Crossing(a, b)) => format!("edge {a} crosses edge {b}"),
-                Err(D::FoldsBack(i)) => format!("the edges at point {i} fold back on each other"),
-                Err(D::ZeroArea | D::TooFewPoints(_)) => "its points lie on one line".to_owned(),
-            };
-            return Err(invalid(here, format!("{why}; list the points in order along the outline")));
-        }
-        Ok(())
-    }
-}
-
-fn default_motion_threshold() -> u8 {
-    25
-}
-fn default_motion_min_area() -> f32 {
-    0.0005
-}
-fn default_motion_alpha() -> f32 {
-    0.05
-}
-fn default_lighting_change_fraction() -> f32 {
-    0.6
 }
 
 impl CameraConfig {
@@ -999,60 +712,6 @@ impl CameraConfig {
     }
 }
 
-fn default_plate_detector() -> PathBuf {
-    "var/models/plate-detector.onnx".into()
-}
-fn default_plate_imgsz() -> u32 {
-    416
-}
-fn default_plate_ocr() -> PathBuf {
-    "var/models/ocr/ch_PP-OCRv4_rec_infer.onnx".into()
-}
-fn default_fire_model() -> PathBuf {
-    "var/models/fire-smoke.onnx".into()
-}
-fn default_fire_imgsz() -> u32 {
-    640
-}
-fn default_plate_fps() -> f32 {
-    2.0
-}
-fn default_min_vehicle_px() -> u32 {
-    64
-}
-fn default_plate_det_confidence() -> f32 {
-    0.4
-}
-fn default_plate_ocr_confidence() -> f32 {
-    0.6
-}
-fn default_plate_min_votes() -> u32 {
-    3
-}
-fn default_plate_min_share() -> f32 {
-    0.5
-}
-fn default_plate_end_sec() -> f64 {
-    2.0
-}
-fn default_plate_max_distance() -> u32 {
-    1
-}
-fn default_fire_fps() -> f32 {
-    1.0
-}
-fn default_fire_confidence() -> f32 {
-    0.85
-}
-fn default_fire_min_area() -> f32 {
-    0.0005
-}
-fn default_fire_k() -> u32 {
-    3
-}
-fn default_fire_n() -> u32 {
-    5
-}
 fn default_store_path() -> PathBuf {
     "var/panoptes.db".into()
 }
