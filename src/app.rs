@@ -31,12 +31,12 @@ pub fn onnx_detector(config: &Config) -> impl Fn(&DeviceConfig) -> Result<Box<dy
 
 /// On a start with no admin token in the store: take it from `auth.admin_token_env`, or generate one and print
 /// it once on stdout (`panoptes admin token: <token>`).
-fn ensure_admin_token(store: &mut AdminStore, auth: &AuthConfig) -> anyhow::Result<()> {
+fn ensure_admin_token(store: &mut AdminStore, auth: &AuthConfig, given: Option<&str>) -> anyhow::Result<()> {
     let rows = store.token_rows()?;
     if rows.iter().any(|(t, _)| t.role == Role::Admin) {
         return Ok(());
     }
-    match std::env::var(&auth.admin_token_env).ok().filter(|t| !t.trim().is_empty()) {
+    match given.filter(|t| !t.trim().is_empty()) {
         Some(secret) => {
             store.add_token("admin", Role::Admin, &tokens::hash(secret.trim()))?;
             tracing::info!(var = %auth.admin_token_env, "admin token taken from the environment and stored (hashed)");
@@ -106,6 +106,22 @@ pub async fn start_pipeline(config: &Config) -> Result<Pipeline, PipelineError> 
     Pipeline::start_with_analytics(config, &onnx_detector(config), Some(&loaders)).await
 }
 
+/// What the application takes from its process rather than its config: the metrics recorder's handle and the
+/// admin token from the environment (`auth.admin_token_env`), so that tests can build several side by side.
+pub struct Deps {
+    /// Renders `/metrics`.
+    pub metrics: PrometheusHandle,
+    /// Stored (hashed) as the admin token when the store has none; without it one is generated and printed.
+    pub admin_token: Option<String>,
+}
+
+impl Deps {
+    /// The process's: the installed recorder and the token in the environment variable `auth` names.
+    pub fn from_process(auth: &AuthConfig) -> anyhow::Result<Self> {
+        Ok(Self { metrics: crate::metrics::install()?, admin_token: std::env::var(&auth.admin_token_env).ok() })
+    }
+}
+
 /// The server built and listening: the store opened (cameras seeded, an admin token ensured), the pipeline
 /// running and the HTTP server bound. Requests are served once [`Application::run_until_stopped`] is awaited.
 pub struct Application {
@@ -115,10 +131,10 @@ pub struct Application {
 }
 
 impl Application {
-    /// Build everything from `config`, listening on `server.listen` (port 0: a free port, see
-    /// [`Application::addr`]), rendering `/metrics` from `metrics`. Must be called inside a running actix
-    /// `System`.
-    pub async fn build(config: Config, metrics: PrometheusHandle) -> anyhow::Result<Self> {
+    /// Build everything from `config` and `deps`, listening on `server.listen` (port 0: a free port, see
+    /// [`Application::addr`]). Must be called inside a running actix `System`.
+    pub async fn build(config: Config, deps: Deps) -> anyhow::Result<Self> {
+        let Deps { metrics, admin_token } = deps;
         let listener = TcpListener::bind(&config.server.listen).with_context(|| {
             format!("cannot listen on {} (server.listen); is the port in use?", config.server.listen)
         })?;
@@ -138,7 +154,7 @@ impl Application {
             tracing::info!(store = %store_path,
                 "cameras, zones, rules and tokens come from the store; the config file's [[cameras]] only seed an empty store and are ignored");
         }
-        ensure_admin_token(&mut admin, &config.auth)?;
+        ensure_admin_token(&mut admin, &config.auth, admin_token.as_deref())?;
         let cameras = admin.cameras()?;
         let token_cache = TokenCache::from_rows(admin.token_rows()?);
         let mut run_config = config.clone();
@@ -207,9 +223,9 @@ impl Application {
 
 /// `panoptes run`: the application until the first SIGINT or SIGTERM (a second one exits at once).
 pub fn run(config: Config) -> anyhow::Result<()> {
-    let metrics = crate::metrics::install()?;
+    let deps = Deps::from_process(&config.auth)?;
     actix::System::new().block_on(async move {
-        let app = Application::build(config, metrics).await?;
+        let app = Application::build(config, deps).await?;
         let (addr, handle) = (app.addr(), app.handle());
         actix::spawn(async move {
             signal().await;

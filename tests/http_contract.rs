@@ -7,7 +7,7 @@
 mod common;
 
 use common::{config_with_cameras, store_section};
-use panoptes::app::Application;
+use panoptes::app::{Application, Deps};
 use serde_json::Value;
 use std::io::Write;
 
@@ -15,13 +15,17 @@ use std::io::Write;
 /// id nothing has (any more) answers the documented status with an empty list, not a client error.
 const QUERIES: &[&str] = &["/api/cameras/{id}/recordings"];
 
-/// The application with no cameras, auth off, its store in `dir`.
+/// The admin token the application is given.
+const TOKEN: &str = "contract-admin-token";
+
+/// The application with no cameras and the admin token [`TOKEN`], its store in `dir`.
 async fn application(dir: &std::path::Path) -> Application {
-    let toml = format!("{}{}\n[auth]\nenabled = false\n", config_with_cameras(""), store_section(dir));
+    let toml = format!("{}{}", config_with_cameras(""), store_section(dir));
     let mut file = tempfile::Builder::new().suffix(".toml").tempfile().unwrap();
     file.write_all(toml.as_bytes()).unwrap();
     let config = panoptes::settings::load(Some(file.path())).unwrap();
-    Application::build(config, panoptes::metrics::detached().unwrap()).await.unwrap()
+    let deps = Deps { metrics: panoptes::metrics::detached().unwrap(), admin_token: Some(TOKEN.into()) };
+    Application::build(config, deps).await.unwrap()
 }
 
 /// `path` with every `{param}` replaced by an id nothing has.
@@ -52,7 +56,11 @@ async fn every_documented_operation_answers_as_documented() {
     let running = actix_web::rt::spawn(app.run_until_stopped());
     let client = awc::Client::builder().timeout(std::time::Duration::from_secs(30)).finish();
 
-    let mut res = client.get(format!("{base}/api/openapi.json")).send().await.unwrap();
+    // Without the token the API refuses; with it, the document.
+    let res = client.get(format!("{base}/api/openapi.json")).send().await.unwrap();
+    assert_eq!(res.status(), 401);
+    let auth = ("authorization", format!("Bearer {TOKEN}"));
+    let mut res = client.get(format!("{base}/api/openapi.json")).insert_header(auth).send().await.unwrap();
     assert_eq!(res.status(), 200);
     let doc: Value = res.json().limit(1 << 20).await.unwrap();
     let mut problems = Vec::new();
@@ -65,7 +73,9 @@ async fn every_documented_operation_answers_as_documented() {
             let success = documented[0];
             let has_body = op.get("requestBody").is_some();
             let url = format!("{base}{}", unknown_ids(path));
-            let req = client.request(method.to_uppercase().parse().unwrap(), &url);
+            let req = client
+                .request(method.to_uppercase().parse().unwrap(), &url)
+                .insert_header(("authorization", format!("Bearer {TOKEN}")));
             let mut res = if has_body {
                 req.insert_header(("content-type", "application/json")).send_body("{}").await.unwrap()
             } else {
