@@ -9,7 +9,7 @@ use serde_json::json;
 
 #[actix_web::test]
 async fn bad_bodies_are_refused_naming_the_field_and_nothing_is_stored() {
-    let server = Server::start(&config_with_cameras(""));
+    let server = Server::in_process(&config_with_cameras("")).await;
     let good = json!({ "id": "gate", "file": "var/media/vtest-h264.mp4", "enabled": false });
     let (status, body) = server.send_json(Method::POST, "/api/cameras", Some(good.clone())).await;
     assert_eq!(status, 201, "{body}");

@@ -13,7 +13,7 @@ use std::time::Duration;
 async fn a_camera_added_at_runtime_streams_and_a_removed_one_stops() {
     let h264 = asset("media/vtest-h264.mp4");
     let rtsp = RtspServer::start(&[("/vtest", &h264)], 0);
-    let server = Server::start(&config_with_cameras(""));
+    let server = Server::in_process(&config_with_cameras("")).await;
     let (_, cams) = server.get_json("/api/cameras").await;
     assert_eq!(cams, json!([]));
 

@@ -45,10 +45,11 @@ fn starts(events: &[Value]) -> usize {
 
 #[actix_web::test]
 async fn zone_and_rule_crud_changes_the_events_of_a_running_camera() {
-    let server = Server::start(&config_with_cameras(&format!(
+    let server = Server::in_process(&config_with_cameras(&format!(
         "[[cameras]]\nid = \"yard\"\nfile = \"{}\"\ndetect_fps = 5\nclasses = [\"person\"]\n",
         asset("media/vtest-h264.mp4").display()
-    )));
+    )))
+    .await;
     let mut overlay = server.ws("/ws/overlay?camera=yard").await;
     let mut alerts = server.ws("/ws/alerts").await;
     let mut events = Vec::new();

@@ -49,13 +49,13 @@ fn fill(dir: &Path) {
     }
 }
 
-fn server(dir: &Path) -> Server {
+async fn server(dir: &Path) -> Server {
     let store = format!(
         "[store]\npath = \"{}\"\nsnapshot_dir = \"{}\"\n",
         dir.join("events.db").display(),
         dir.join("snapshots").display()
     );
-    Server::start(&config_with_cameras(&store))
+    Server::in_process(&config_with_cameras(&store)).await
 }
 
 async fn get(server: &Server, path: &str) -> (u16, Option<String>, Vec<u8>) {
@@ -69,7 +69,7 @@ async fn get(server: &Server, path: &str) -> (u16, Option<String>, Vec<u8>) {
 async fn events_are_listed_filtered_paged_and_served_with_snapshots() {
     let dir = tempfile::tempdir().unwrap();
     fill(dir.path());
-    let server = server(dir.path());
+    let server = server(dir.path()).await;
 
     // Filters: camera gate (even i), kind intrusion (i not a multiple of 3), wall time 2000 ≤ t < 11000.
     let expected: Vec<i64> = (1..=12).filter(|i| i % 2 == 0 && i % 3 != 0 && (2..11).contains(i)).collect();
@@ -120,7 +120,7 @@ async fn events_are_listed_filtered_paged_and_served_with_snapshots() {
 async fn the_alert_channel_resumes_after_an_id_from_the_store() {
     let dir = tempfile::tempdir().unwrap();
     fill(dir.path());
-    let server = server(dir.path());
+    let server = server(dir.path()).await;
     let mut ws = server.ws("/ws/alerts?after=7").await;
     let mut ids = Vec::new();
     while ids.len() < 5 {

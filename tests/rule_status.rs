@@ -20,7 +20,7 @@ async fn bad_rules_and_analytics_are_disabled_on_their_own_with_reasons() {
             asset("media/vtest-h264.mp4").display()
         ))
     );
-    let server = Server::start(&config);
+    let server = Server::in_process(&config).await;
     let (code, body) = server.get_json("/api/cameras/yard/status").await;
     assert_eq!(code, 200, "{body}");
     let rules = body["rules"].as_array().unwrap_or_else(|| panic!("no rules list: {body}"));

@@ -123,12 +123,32 @@ pub const ADMIN_TOKEN: &str = "test-admin-token-7f3c9a";
 
 /// The `panoptes run` process with a config written for the test.
 pub struct Server {
-    child: Child,
+    running: Running,
     pub addr: String,
     _config: tempfile::NamedTempFile,
     /// The event store's directory, when the test's config gave none.
     pub store_dir: Option<tempfile::TempDir>,
+    /// The child's stderr lines (an in-process server logs to the test's own output: nothing comes here).
     pub stderr: mpsc::Receiver<String>,
+}
+
+/// How the server runs: the real binary as a child process, or the application built inside the test.
+enum Running {
+    Child(Child),
+    InProcess,
+}
+
+/// `config_toml` in a temporary file, with a `[store]` in a fresh temporary directory when it has none.
+fn write_config(config_toml: &str) -> (tempfile::NamedTempFile, Option<tempfile::TempDir>) {
+    let mut toml = config_toml.to_string();
+    let store_dir = (!toml.contains("[store]")).then(|| {
+        let dir = tempfile::tempdir().unwrap();
+        toml.push_str(&store_section(dir.path()));
+        dir
+    });
+    let mut f = tempfile::Builder::new().suffix(".toml").tempfile().unwrap();
+    f.write_all(toml.as_bytes()).unwrap();
+    (f, store_dir)
 }
 
 /// A config with the COCO model, one single-threaded CPU device, listening on port 0, and `cameras` (TOML).
@@ -143,14 +163,7 @@ impl Server {
     /// Run with `config_toml`; without a `[store]` section the events go to a fresh temporary directory,
     /// never to the operator's `var/`.
     pub fn start(config_toml: &str) -> Self {
-        let mut toml = config_toml.to_string();
-        let store_dir = (!toml.contains("[store]")).then(|| {
-            let dir = tempfile::tempdir().unwrap();
-            toml.push_str(&store_section(dir.path()));
-            dir
-        });
-        let mut f = tempfile::Builder::new().suffix(".toml").tempfile().unwrap();
-        f.write_all(toml.as_bytes()).unwrap();
+        let (f, store_dir) = write_config(config_toml);
         let mut child = Command::new(env!("CARGO_BIN_EXE_panoptes"))
             .args(["run", "--config"])
             .arg(f.path())
@@ -166,7 +179,23 @@ impl Server {
         let addr = wait_for_line(&out, "panoptes' listening line", Duration::from_secs(60), |l| {
             l.strip_prefix("panoptes listening on http://").and_then(|r| r.split('/').next()).map(str::to_string)
         });
-        Self { child, addr, _config: f, store_dir, stderr }
+        Self { running: Running::Child(child), addr, _config: f, store_dir, stderr }
+    }
+
+    /// The same server built inside this test (`panoptes::app::Application`, port 0), no child process: for
+    /// tests that only talk HTTP and WebSocket to it. It stops when the test's actix system does.
+    pub async fn in_process(config_toml: &str) -> Self {
+        let (f, store_dir) = write_config(config_toml);
+        let config = panoptes::settings::load(Some(f.path())).expect("the test's config");
+        let deps = panoptes::app::Deps {
+            metrics: panoptes::metrics::detached().unwrap(),
+            admin_token: Some(ADMIN_TOKEN.into()),
+        };
+        let app = panoptes::app::Application::build(config, deps).await.expect("building the application");
+        let addr = app.addr().to_string();
+        actix_web::rt::spawn(app.run_until_stopped());
+        let (_, stderr) = mpsc::channel();
+        Self { running: Running::InProcess, addr, _config: f, store_dir, stderr }
     }
 
     pub fn http(&self, path: &str) -> String {
@@ -214,12 +243,13 @@ impl Server {
 
     /// Send SIGTERM and wait (at most `timeout`) for the process to exit; its exit status.
     pub fn terminate(&mut self, timeout: Duration) -> std::process::ExitStatus {
-        let pid = self.child.id().to_string();
+        let Running::Child(child) = &mut self.running else { panic!("terminate: an in-process server is no process") };
+        let pid = child.id().to_string();
         let ok = Command::new("kill").args(["-TERM", &pid]).status().expect("running kill").success();
         assert!(ok, "kill -TERM {pid} failed");
         let deadline = Instant::now() + timeout;
         loop {
-            if let Some(status) = self.child.try_wait().expect("waiting for panoptes") {
+            if let Some(status) = child.try_wait().expect("waiting for panoptes") {
                 return status;
             }
             assert!(Instant::now() < deadline, "panoptes did not exit within {timeout:?} of SIGTERM");
@@ -254,8 +284,10 @@ impl Server {
     }
 
     pub fn kill(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        if let Running::Child(child) = &mut self.running {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
     }
 }
 
