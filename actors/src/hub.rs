@@ -215,7 +215,7 @@ mod tests {
     fn frame(camera: &str, seq: u64) -> TrackedFrame {
         TrackedFrame {
             meta: FrameMeta {
-                camera: camera.into(),
+                camera: camera.parse().unwrap(),
                 seq,
                 pts: Pts::new(9_000 * seq as i64, 90_000),
                 wall_ms: 1_700_000_000_000,
@@ -240,7 +240,7 @@ mod tests {
     #[actix::test]
     async fn fans_out_by_camera_and_normalises_boxes() {
         let hub = Hub::default().start();
-        let (_, mut lobby) = hub.send(Subscribe { camera: Some("lobby".into()) }).await.unwrap();
+        let (_, mut lobby) = hub.send(Subscribe { camera: Some("lobby".parse().unwrap()) }).await.unwrap();
         let (_, mut all) = hub.send(Subscribe { camera: None }).await.unwrap();
         hub.send(frame("gate", 1)).await.unwrap();
         hub.send(frame("lobby", 2)).await.unwrap();

@@ -9,8 +9,89 @@ use actix::Message;
 use std::sync::Arc;
 use std::time::Instant;
 
-/// A camera's id as written in the config (`[[cameras]] id`).
-pub type CameraId = Arc<str>;
+/// A camera's id as written in the config (`[[cameras]] id`): 1–64 letters, digits, `-` or `_` (it names the
+/// camera in URLs, metrics, file names and events). Only [`CameraId::parse`] and deserialising make one, so a
+/// `CameraId` is always valid; cloning it is cheap (a shared string).
+#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
+#[serde(transparent)]
+pub struct CameraId(Arc<str>);
+
+/// Whether `id` may name a camera, device, zone, line or rule: 1–64 letters, digits, `-` or `_`.
+pub fn is_valid_id(id: &str) -> bool {
+    !id.is_empty() && id.len() <= 64 && id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+}
+
+/// A string that cannot be a [`CameraId`].
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("camera id `{0}` must be 1–64 letters, digits, `-` or `_`")]
+pub struct BadCameraId(pub String);
+
+impl CameraId {
+    pub fn parse(id: &str) -> Result<Self, BadCameraId> {
+        if is_valid_id(id) { Ok(Self(id.into())) } else { Err(BadCameraId(id.to_owned())) }
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::str::FromStr for CameraId {
+    type Err = BadCameraId;
+    fn from_str(s: &str) -> Result<Self, BadCameraId> {
+        CameraId::parse(s)
+    }
+}
+
+impl std::ops::Deref for CameraId {
+    type Target = str;
+    fn deref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::borrow::Borrow<str> for CameraId {
+    fn borrow(&self) -> &str {
+        &self.0
+    }
+}
+
+impl AsRef<str> for CameraId {
+    fn as_ref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Display for CameraId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::fmt::Debug for CameraId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Debug::fmt(&*self.0, f)
+    }
+}
+
+impl PartialEq<str> for CameraId {
+    fn eq(&self, other: &str) -> bool {
+        &*self.0 == other
+    }
+}
+
+impl PartialEq<&str> for CameraId {
+    fn eq(&self, other: &&str) -> bool {
+        &*self.0 == *other
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for CameraId {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = <std::borrow::Cow<'de, str>>::deserialize(d)?;
+        CameraId::parse(&s).map_err(serde::de::Error::custom)
+    }
+}
 
 /// What is known about a decoded frame, carried with it through the whole pipeline.
 #[derive(Clone, Debug)]

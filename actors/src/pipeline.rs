@@ -51,13 +51,13 @@ pub enum PipelineError {
     #[error("devices {first} and {other} load models with different classes; every device must run the same model")]
     MixedModels { first: String, other: String },
     #[error("cameras.{camera}.classes: the model has no class `{class}`; known classes: {known}")]
-    UnknownClass { camera: String, class: String, known: String },
+    UnknownClass { camera: CameraId, class: String, known: String },
     #[error("camera {0} already exists; choose another id")]
-    DuplicateCamera(String),
+    DuplicateCamera(CameraId),
     #[error("camera {0} does not exist")]
     NoSuchCamera(String),
     #[error("camera {camera} could not be placed on a device: {source}")]
-    Placement { camera: String, source: allocator::AllocError },
+    Placement { camera: CameraId, source: allocator::AllocError },
     #[error("the allocator has stopped")]
     AllocatorGone,
     #[error(transparent)]
@@ -67,7 +67,7 @@ pub enum PipelineError {
     #[error(transparent)]
     Store(#[from] StoreError),
     #[error("camera {camera}: cannot start its recorder thread: {source}")]
-    RecorderThread { camera: String, source: std::io::Error },
+    RecorderThread { camera: CameraId, source: std::io::Error },
 }
 
 struct RunningCamera {
@@ -186,7 +186,7 @@ impl Pipeline {
                 tracing::error!(camera = %cam.id, error = %e, "camera not started; the other cameras run");
                 let status =
                     CameraStatus { state: CameraState::Stopped, last_error: Some(e.to_string()), ..Default::default() };
-                pipeline.status.insert(cam.id.as_str().into(), status);
+                pipeline.status.insert(cam.id.clone(), status);
             }
         }
         Ok(pipeline)
@@ -215,7 +215,7 @@ impl Pipeline {
         opener: Arc<dyn Opener>,
     ) -> Result<(), PipelineError> {
         cfg.validate()?;
-        let id: CameraId = cfg.id.as_str().into();
+        let id = cfg.id.clone();
         if self.cameras.contains_key(&id) {
             return Err(PipelineError::DuplicateCamera(cfg.id));
         }
@@ -288,7 +288,7 @@ impl Pipeline {
         feed: CameraFeed,
     ) -> Result<(Addr<CameraActor>, Arbiter, std::thread::JoinHandle<()>), PipelineError> {
         let rec = &self.recording;
-        let id: CameraId = cfg.id.as_str().into();
+        let id = cfg.id.clone();
         let recorder = rec
             .records(cfg.record)
             .then(|| Recorder::new(id.clone(), &rec.config.dir, rec.config.segment_sec, rec.index.clone()));
@@ -310,7 +310,7 @@ impl Pipeline {
 
     /// Stop a camera and free its decoder and tracker.
     pub async fn remove_camera(&mut self, id: &str) -> Result<(), PipelineError> {
-        let Some(running) = self.cameras.remove(id) else {
+        let Some((id, running)) = self.cameras.remove_entry(id) else {
             // A camera that failed to start has only its status (with the reason) to remove.
             return match self.status.remove(id) {
                 Some(_) => {
@@ -320,19 +320,19 @@ impl Pipeline {
                 None => Err(PipelineError::NoSuchCamera(id.to_string())),
             };
         };
-        self.allocator.do_send(allocator::RemoveCamera(id.into()));
-        self.analytics.detach(id);
-        self.rule_board.remove(id);
+        self.allocator.do_send(allocator::RemoveCamera(id.clone()));
+        self.analytics.detach(&id);
+        self.rule_board.remove(&*id);
         stop_camera(running).await;
-        self.forget(id);
+        self.forget(&id);
         Ok(())
     }
 
     /// Drop what the pipeline keeps about a camera that is not running.
     fn forget(&self, id: &str) {
         self.status.remove(id);
-        self.hints.remove(&CameraId::from(id));
-        self.store.links.set_camera(id.into(), None);
+        self.hints.remove(id);
+        self.store.links.forget(id);
     }
 
     /// Wait until every frame handed to the batchers so far has been inferred, tracked, and every event

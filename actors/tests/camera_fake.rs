@@ -13,7 +13,7 @@ use std::sync::Arc;
 
 #[actix::test]
 async fn sessions_fail_end_and_panic_and_the_camera_carries_on() {
-    let units = source::read_all_units(&"yard".into(), &media("vtest-h264.mp4")).unwrap();
+    let units = source::read_all_units(&"yard".parse().unwrap(), &media("vtest-h264.mp4")).unwrap();
     assert!(units[0].key, "the clip starts with a key frame");
     let opener = Arc::new(FakeOpener::new([
         FakeSession::FailOpen("connection refused (scripted)".into()),

@@ -98,9 +98,9 @@ async fn a_file_that_is_not_video_gives_a_clear_error_and_backs_off() {
 #[ignore = "measurement, not a check"]
 fn decode_and_convert_speed() {
     for clip in ["vtest-h264.mp4", "vtest-h265.mp4"] {
-        let units = source::read_all_units(&"bench".into(), &media(clip)).unwrap();
+        let units = source::read_all_units(&"bench".parse().unwrap(), &media(clip)).unwrap();
         for threads in [1, 2] {
-            let mut dec = Decoder::with_threads("bench".into(), threads);
+            let mut dec = Decoder::with_threads("bench".parse().unwrap(), threads);
             let mut out = Vec::new();
             let t = Instant::now();
             let mut n = 0;
@@ -111,7 +111,7 @@ fn decode_and_convert_speed() {
             }
             let decode_fps = n as f64 / t.elapsed().as_secs_f64();
 
-            let mut dec = Decoder::with_threads("bench".into(), threads);
+            let mut dec = Decoder::with_threads("bench".parse().unwrap(), threads);
             let mut conv = Converter::new();
             let t = Instant::now();
             let mut m = 0;

@@ -64,7 +64,7 @@ fn picture_hashes(files: &[PathBuf]) -> Vec<String> {
 /// Record `units` (their PTS shifted by `shift` ticks) with 2 s segments; the segment files, in order.
 fn record(units: &[AccessUnit], shift: i64, dir: &Path) -> (Vec<PathBuf>, Arc<RecordingIndex>) {
     let index = Arc::new(RecordingIndex::open(&dir.join("events.db")).unwrap());
-    let mut rec = Recorder::new("cam".into(), &dir.join("rec"), 2.0, index.clone());
+    let mut rec = Recorder::new("cam".parse().unwrap(), &dir.join("rec"), 2.0, index.clone());
     for u in units {
         let mut u = u.clone();
         u.pts = Pts::new(u.pts.ticks() + shift, u.pts.clock_rate());
@@ -79,7 +79,7 @@ fn check_file(name: &str, expect_codec: &str) {
     let dir = tempfile::tempdir().unwrap();
     let src = media(name);
     // The first 25 s (250 pictures, no B-frames) are plenty: 12 or 13 segments.
-    let mut units = read_all_units(&"cam".into(), &src).unwrap();
+    let mut units = read_all_units(&"cam".parse().unwrap(), &src).unwrap();
     units.truncate(250);
     let (files, index) = record(&units, 0, dir.path());
     assert!(files.len() >= 12, "25 s in 2 s segments: {}", files.len());
@@ -142,7 +142,7 @@ fn b_frames_keep_their_presentation_times_through_composition_offsets() {
             src.to_str().unwrap(),
         ],
     );
-    let units = read_all_units(&"cam".into(), &src).unwrap();
+    let units = read_all_units(&"cam".parse().unwrap(), &src).unwrap();
     assert!(units.windows(2).any(|w| w[1].pts.ticks() < w[0].pts.ticks()), "the generated file has B-frames");
     // A camera timeline starts at 0; the shift keeps the first decode times positive, as after a second.
     let shift = 90_000;

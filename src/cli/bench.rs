@@ -16,11 +16,11 @@
 use crate::app::onnx_detector;
 use anyhow::Context;
 use panoptes_actors::batcher::GetStats;
-use panoptes_actors::config::{CameraConfig, Config, DetectionMode};
+use panoptes_actors::config::{CameraConfig, Config, DetectionMode, Source};
 use panoptes_actors::geometry::Letterbox;
 use panoptes_actors::hub::Subscribe;
 use panoptes_actors::infer::Detector;
-use panoptes_actors::messages::ModelInput;
+use panoptes_actors::messages::{CameraId, ModelInput};
 use panoptes_actors::pipeline::Pipeline;
 use panoptes_actors::time::now_unix_ms;
 use std::path::PathBuf;
@@ -129,13 +129,13 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         println!("| {k:width$} | {v:>vwidth$} |");
     }
     println!();
-    let moving: Vec<String> = (args.static_streams..args.streams).map(camera_id).collect();
-    let still: Vec<String> = (0..args.static_streams).map(camera_id).collect();
-    let fps = |f: &PipelineFigures, ids: &[String]| -> String {
+    let moving: Vec<CameraId> = (args.static_streams..args.streams).map(camera_id).collect();
+    let still: Vec<CameraId> = (0..args.static_streams).map(camera_id).collect();
+    let fps = |f: &PipelineFigures, ids: &[CameraId]| -> String {
         if ids.is_empty() {
             return "—".into();
         }
-        let total: u64 = ids.iter().map(|id| f.inferred_by_camera.get(id).copied().unwrap_or(0)).sum();
+        let total: u64 = ids.iter().map(|id| f.inferred_by_camera.get(id.as_str()).copied().unwrap_or(0)).sum();
         format!("{:.2}", total as f64 / ids.len() as f64 / f.secs)
     };
     let cpu = |f: &PipelineFigures| format!("{:.3}", f.cpu_secs / f.secs / args.streams as f64);
@@ -163,8 +163,8 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn camera_id(i: usize) -> String {
-    format!("bench-{i}")
+fn camera_id(i: usize) -> CameraId {
+    CameraId::parse(&format!("bench-{i}")).expect("a valid id")
 }
 
 /// A still scene with sensor noise: one frame of `media` (at 10 s), looped for 20 s at 10 fps with temporal
@@ -226,12 +226,13 @@ fn bench_config(args: &Args, still: Option<&std::path::Path>, store_dir: &std::p
     config.cameras = (0..args.streams)
         .map(|i| CameraConfig {
             id: camera_id(i),
-            url: None,
-            file: Some(match still {
-                Some(clip) if i < args.static_streams => clip.to_owned(),
-                _ => args.media.clone(),
-            }),
-            loop_file: true,
+            source: Source::File {
+                path: match still {
+                    Some(clip) if i < args.static_streams => clip.to_owned(),
+                    _ => args.media.clone(),
+                },
+                looped: true,
+            },
             detect_fps: args.detect_fps,
             classes: vec![],
             ..template.clone()

@@ -19,7 +19,7 @@ use panoptes_actors::alerts::{AlertCursor, Subscribe};
 use panoptes_actors::analytics::IdleProbe;
 use panoptes_actors::batcher::{BatcherActor, GetStats};
 use panoptes_actors::camera::source::{FileSource, Opener, SourceError, VideoSource};
-use panoptes_actors::config::{CameraConfig, Config, StoreConfig};
+use panoptes_actors::config::{CameraConfig, Config, Source as CameraSource, StoreConfig};
 use panoptes_actors::hub::Subscribe as OverlaySubscribe;
 use panoptes_actors::media::AccessUnit;
 use panoptes_actors::messages::CameraId;
@@ -66,9 +66,7 @@ fn replay_camera(cameras: &[CameraConfig], id: &str, input: &Path) -> anyhow::Re
         bail!("--input {}: no such file; give a video file (MP4/MKV, H.264 or H.265)", input.display());
     }
     let mut cam = cam.clone();
-    cam.url = None;
-    cam.file = Some(input.to_owned());
-    cam.loop_file = false;
+    cam.source = CameraSource::File { path: input.to_owned(), looped: false };
     cam.enabled = true;
     cam.username = None;
     cam.password = None;
@@ -148,10 +146,13 @@ pub(super) async fn replay(
 ) -> anyhow::Result<Summary> {
     let mut pipeline = start_pipeline(&config).await.context("starting the pipeline")?;
     let (ended_tx, mut ended) = oneshot::channel();
-    let cursor_camera: CameraId = camera.id.as_str().into();
+    let cursor_camera: CameraId = camera.id.clone();
     let opener = ReplayOpener {
-        id: camera.id.as_str().into(),
-        path: camera.file.clone().unwrap_or_default(),
+        id: camera.id.clone(),
+        path: match &camera.source {
+            CameraSource::File { path, .. } => path.clone(),
+            CameraSource::Rtsp { .. } => bail!("replay reads a file; camera {} has an RTSP source", camera.id),
+        },
         status: pipeline.status.clone(),
         batchers: pipeline.batchers.clone(),
         analytics: pipeline.analytics.probe(),
@@ -353,8 +354,8 @@ mod tests {
             camera(r#"{"id": "door", "file": "a.mp4"}"#),
         ];
         let cam = replay_camera(&cams, "gate", &input).unwrap();
-        assert_eq!(cam.file.as_deref(), Some(input.as_path()));
-        assert!(cam.url.is_none() && !cam.loop_file && cam.username.is_none() && cam.password_env.is_none());
+        assert_eq!(cam.source, CameraSource::File { path: input.clone(), looped: false });
+        assert!(cam.username.is_none() && cam.password_env.is_none());
         assert_eq!(cam.detect_fps, 2.5);
         cam.validate().unwrap();
         let err = replay_camera(&cams, "yard", &input).unwrap_err().to_string();

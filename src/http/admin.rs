@@ -6,24 +6,11 @@ use super::{ApiError, AppState, body};
 use actix_web::{HttpResponse, web};
 use panoptes_actors::config::CameraConfig;
 
-/// A URL with any `user:password@` removed.
-pub fn strip_userinfo(url: &str) -> String {
-    let Some((scheme, rest)) = url.split_once("://") else { return url.to_string() };
-    let (authority, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
-    match authority.rfind('@') {
-        Some(at) => format!("{scheme}://{}{path}", &authority[at + 1..]),
-        None => url.to_string(),
-    }
-}
-
-/// A camera's config as the API shows it: no `password`, no credentials in the URL.
+/// A camera's config as the API shows it: no `password` (a parsed camera has no credentials in its URL).
 pub fn public_config(cfg: &CameraConfig) -> serde_json::Value {
     let mut v = serde_json::to_value(cfg).unwrap_or_default();
     if let Some(obj) = v.as_object_mut() {
         obj.remove("password");
-        if let Some(url) = obj.get("url").and_then(|u| u.as_str()).map(strip_userinfo) {
-            obj.insert("url".into(), url.into());
-        }
     }
     v
 }
@@ -103,7 +90,7 @@ pub async fn remove(state: web::Data<AppState>, id: web::Path<String>) -> Result
 pub async fn status(state: web::Data<AppState>, id: web::Path<String>) -> Result<HttpResponse, ApiError> {
     let cfg = find(&state, &id).await?;
     let mut v = status_of(&state, &cfg);
-    let running = state.control.rule_status(cfg.id.clone()).await?;
+    let running = state.control.rule_status(cfg.id.to_string()).await?;
     let rules: Vec<serde_json::Value> = cfg
         .rules
         .iter()
@@ -128,7 +115,7 @@ pub async fn status(state: web::Data<AppState>, id: web::Path<String>) -> Result
     let analytics = state.rules.get(cfg.id.as_str()).map(|e| e.value().1.clone()).unwrap_or_default();
     let mut rules = rules;
     rules.extend(analytics.iter().filter_map(|entry| serde_json::to_value(entry).ok()));
-    v["id"] = cfg.id.clone().into();
+    v["id"] = cfg.id.as_str().into();
     v["rules"] = rules.into();
     Ok(HttpResponse::Ok().json(v))
 }
@@ -139,14 +126,14 @@ mod tests {
 
     #[test]
     fn credentials_never_leave() {
-        assert_eq!(strip_userinfo("rtsp://admin:pw@10.0.0.1:554/s?a=b@c"), "rtsp://10.0.0.1:554/s?a=b@c");
-        assert_eq!(strip_userinfo("rtsp://10.0.0.1/s"), "rtsp://10.0.0.1/s");
+        let in_url = serde_json::json!({ "id": "a", "url": "rtsp://u:secret@h/s" });
+        assert!(serde_json::from_value::<CameraConfig>(in_url).is_err(), "credentials in a URL are refused");
         let cfg: CameraConfig = serde_json::from_value(serde_json::json!({
-            "id": "a", "url": "rtsp://u:secret@h/s", "username": "u", "password": "hunter2"
+            "id": "a", "url": "rtsp://h/s", "username": "u", "password": "hunter2"
         }))
         .unwrap();
         let text = public_config(&cfg).to_string();
-        assert!(!text.contains("hunter2") && !text.contains("secret"), "{text}");
+        assert!(!text.contains("hunter2"), "{text}");
         assert!(text.contains("\"username\":\"u\""), "{text}");
     }
 }

@@ -23,12 +23,12 @@ pub async fn system(state: web::Data<AppState>) -> Result<HttpResponse, ApiError
 /// resolution). `X-Panoptes-Seq` and `X-Panoptes-Pts` name the frame, so a client draws the overlay
 /// message with that `seq` on it.
 pub async fn frame_jpeg(state: web::Data<AppState>, id: web::Path<String>) -> Result<HttpResponse, ApiError> {
-    if !state.status.contains_key(id.as_str()) {
+    let Some(camera) = state.status.get(id.as_str()).map(|entry| entry.key().clone()) else {
         return Err(ApiError::NotFound(format!("camera `{id}` does not exist; GET /api/cameras lists them")));
-    }
+    };
     let latest = state
         .hub
-        .send(GetLatestPicture(id.as_str().into()))
+        .send(GetLatestPicture(camera))
         .await?
         .ok_or_else(|| ApiError::NotFound(format!("camera `{id}` has no processed frame yet; retry shortly")))?;
     let bytes = web::block(move || snapshot::encode(&latest.input, None))

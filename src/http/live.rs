@@ -33,9 +33,9 @@ pub async fn live(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     let camera = camera.into_inner();
-    if !state.status.contains_key(camera.as_str()) {
+    let Some(camera) = state.status.get(camera.as_str()).map(|entry| entry.key().clone()) else {
         return Err(ApiError::NotFound(format!("camera `{camera}` does not exist; GET /api/cameras lists them")));
-    }
+    };
     let (response, mut session, stream) =
         actix_ws::handle(&req, body).map_err(|e| ApiError::BadRequest(format!("not a WebSocket upgrade: {e}")))?;
     let mut rx = state.recording.feed(&camera).subscribe();

@@ -22,15 +22,18 @@ pub async fn overlay(
     query: web::Query<OverlayQuery>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    let camera = query.into_inner().camera;
-    if let Some(c) = &camera
-        && !state.status.contains_key(c.as_str())
-    {
-        return Err(ApiError::NotFound(format!("camera `{c}` does not exist; GET /api/cameras lists them")));
-    }
+    let camera = match query.into_inner().camera {
+        None => None,
+        Some(c) => match state.status.get(c.as_str()) {
+            Some(entry) => Some(entry.key().clone()),
+            None => {
+                return Err(ApiError::NotFound(format!("camera `{c}` does not exist; GET /api/cameras lists them")));
+            }
+        },
+    };
     let (response, mut session, stream) =
         actix_ws::handle(&req, body).map_err(|e| ApiError::BadRequest(format!("not a WebSocket upgrade: {e}")))?;
-    let (sub, mut rx) = state.hub.send(Subscribe { camera: camera.map(Into::into) }).await?;
+    let (sub, mut rx) = state.hub.send(Subscribe { camera }).await?;
     let hub = state.hub.clone();
     let mut stream = stream.max_frame_size(MAX_FRAME_BYTES);
     actix_web::rt::spawn(async move {

@@ -64,7 +64,7 @@ pub async fn list<T: Item>(state: web::Data<AppState>, id: web::Path<String>) ->
         .cameras()
         .await?
         .into_iter()
-        .find(|c| c.id == *id)
+        .find(|c| c.id.as_str() == id.as_str())
         .ok_or_else(|| ApiError::NotFound(format!("camera `{id}` does not exist; GET /api/cameras lists them")))?;
     Ok(HttpResponse::Ok().json(T::list(&mut cfg).clone()))
 }

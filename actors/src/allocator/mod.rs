@@ -92,7 +92,7 @@ impl AllocatorActor {
     fn rebalance(&mut self) -> Vec<plan::Move> {
         let moves = plan::rebalance(&mut self.loads, 0.05, 4);
         for mv in &moves {
-            let camera: CameraId = mv.camera.as_str().into();
+            let Some(camera) = self.cameras.get_key_value(mv.camera.as_str()).map(|(k, _)| k.clone()) else { continue };
             let Some(to) = self.devices.iter().position(|d| *d.id == *mv.to) else { continue };
             let Some(entry) = self.cameras.get_mut(&camera) else { continue };
             let from = std::mem::replace(&mut entry.device, to);

@@ -173,7 +173,7 @@ impl Analytics {
         primary_labels: &[String],
         events: &Recipient<NewEvent>,
     ) -> CameraAnalytics {
-        let id: CameraId = cfg.id.as_str().into();
+        let id = cfg.id.clone();
         let mut out = CameraAnalytics::default();
         if let Some(p) = &cfg.plates {
             let result = if !p.enabled {
@@ -239,9 +239,9 @@ impl Analytics {
     }
 
     /// Stop routing a camera's results (it is being removed).
-    pub fn detach(&self, camera: &str) {
+    pub fn detach(&self, camera: &CameraId) {
         for (_, b) in self.batchers() {
-            b.do_send(UnregisterCamera(camera.into()));
+            b.do_send(UnregisterCamera(camera.clone()));
         }
     }
 

@@ -310,7 +310,7 @@ mod tests {
         let lb = Letterbox::new(4, 4, 4, 4);
         SubmitFrame(Frame {
             meta: FrameMeta {
-                camera: camera.into(),
+                camera: camera.parse().unwrap(),
                 seq,
                 pts: Pts::new(seq as i64 * 9000, 90_000),
                 wall_ms: 0,
@@ -337,7 +337,7 @@ mod tests {
         for (cam, class) in cameras {
             let classes = class.map(|c| Arc::new(HashSet::from([c])));
             let route = Route { tracker: collector.clone().recipient(), classes };
-            batcher.send(RegisterCamera { camera: (*cam).into(), route }).await.unwrap();
+            batcher.send(RegisterCamera { camera: cam.parse().unwrap(), route }).await.unwrap();
         }
         (batcher, calls, out)
     }
@@ -407,7 +407,7 @@ mod tests {
         assert_eq!(batcher.send(GetStats).await.unwrap().queue_depth, 2, "two lanes wait; lane 1 kept its latest");
         wait_for(&out, 3).await;
         assert_eq!(*calls.lock().unwrap(), vec![vec![0.0], vec![3.0, 2.0]]);
-        batcher.send(UnregisterCamera("a".into())).await.unwrap();
+        batcher.send(UnregisterCamera("a".parse().unwrap())).await.unwrap();
         assert_eq!(batcher.send(GetStats).await.unwrap().queue_depth, 0);
     }
 
@@ -460,7 +460,7 @@ mod tests {
     #[actix::test]
     async fn frames_of_unregistered_cameras_are_dropped() {
         let (batcher, calls, out) = setup(&[("a", None)], Duration::ZERO).await;
-        batcher.send(UnregisterCamera("a".into())).await.unwrap();
+        batcher.send(UnregisterCamera("a".parse().unwrap())).await.unwrap();
         batcher.send(frame("a", 0, 0.0)).await.unwrap();
         batcher.send(frame("zzz", 0, 0.0)).await.unwrap();
         actix::clock::sleep(Duration::from_millis(60)).await;

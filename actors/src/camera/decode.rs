@@ -269,7 +269,7 @@ mod tests {
 
     #[test]
     fn non_key_packets_before_the_first_key_frame_are_skipped() {
-        let mut d = Decoder::new("cam".into());
+        let mut d = Decoder::new("cam".parse().unwrap());
         let p = params(vec![]);
         let mut out = vec![];
         for i in 0..3 {
@@ -281,7 +281,7 @@ mod tests {
 
     #[test]
     fn garbage_is_counted_and_only_a_long_streak_ends_the_session() {
-        let mut d = Decoder::new("cam".into());
+        let mut d = Decoder::new("cam".parse().unwrap());
         // Length-prefixed framing whose units are truncated: every packet is corrupt.
         let p = params(vec![1, 0x42, 0xc0, 0x1e, 0xff, 0xe0, 0]);
         let mut out = vec![];

@@ -12,6 +12,7 @@
 //! - [`decode`]: the libavcodec decoder of a session.
 //! - [`convert`]: decoded picture → letterboxed model input.
 //! - [`rate`]: the `detect_fps` gate on stream time.
+//! - [`routing`]: which frames go to detection and to fire/smoke, and why a frame is dropped (pure).
 //! - [`backoff`]: reconnect delays.
 //!
 //! # Time
@@ -33,6 +34,7 @@
 //! drops the source and frees the decoder and scaler), then drop the address and stop the arbiter.
 //!
 //! # Frame drops (`panoptes_frames_dropped_total{reason}`)
+//! Decided by [`routing::FrameRouter`] (gate and placement) and by the send's outcome:
 //! - `rate`: above the camera's `detect_fps`, decided on PTS before any conversion.
 //! - `unplaced`: no [`Place`] yet (or `Place(None)`).
 //! - `mailbox`: the batcher's mailbox was full (`Recipient::try_send` → `Full`); the batcher's own
@@ -49,10 +51,11 @@ pub mod decode;
 pub mod fake;
 pub mod nal;
 pub mod rate;
+pub mod routing;
 pub mod source;
 
 use crate::analytics::CameraFeed;
-use crate::config::{CameraConfig, DetectionConfig, DetectionMode, SourceSpec};
+use crate::config::{CameraConfig, DetectionConfig, DetectionMode, Source};
 use crate::geometry::BBox;
 use crate::infer::preprocess::crop_to_chw;
 use crate::media::{AccessUnit, VideoCodec};
@@ -73,7 +76,7 @@ use decode::{DecodeError, DecodedFrame, Decoder};
 use futures::FutureExt;
 use rand::SeedableRng;
 use rand::rngs::StdRng;
-use rate::RateGate;
+use routing::{DropReason, FrameRouter, Route, Targets};
 use source::{Opener, RealOpener, SourceError, VideoSource};
 use std::cell::RefCell;
 use std::panic::AssertUnwindSafe;
@@ -197,7 +200,7 @@ impl CameraBuilder {
 
     /// The actor (not started).
     pub fn build(self) -> CameraActor {
-        let id: CameraId = self.config.id.as_str().into();
+        let id = self.config.id.clone();
         self.status.entry(id.clone()).or_default();
         let (placement, _) = watch::channel(None);
         let clock = Rc::new(RefCell::new(StreamClock::default()));
@@ -364,19 +367,19 @@ impl ClockMetrics {
 /// Frames between two publications of the clock's status and gauges (and at every re-base).
 const CLOCK_PUBLISH_EVERY: u64 = 25;
 
-/// Per-session state: metric handles, gate, converter, and when frames started flowing.
+/// Per-session state: metric handles, gates, converters, and when frames started flowing.
 struct Flow {
-    gate: RateGate,
+    /// Which frames go to detection and to fire/smoke.
+    router: FrameRouter,
     converter: Converter,
     streaming_since: Option<Instant>,
     codec: Option<VideoCodec>,
     decoded: metrics::Counter,
-    dropped_rate: metrics::Counter,
-    dropped_unplaced: metrics::Counter,
-    dropped_mailbox: metrics::Counter,
-    dropped_closed: metrics::Counter,
-    /// Fire/smoke frames: their own gate and converter (another input size).
-    fire_gate: Option<RateGate>,
+    /// `panoptes_frames_dropped_total` of the camera.
+    dropped: DropCounters,
+    /// `panoptes_analytics_dropped_total{stage="fire"}` of the camera.
+    fire_dropped: DropCounters,
+    /// Fire/smoke frames' converter (another input size).
     fire_converter: Converter,
     /// Full-resolution RGB for plates and regions.
     full_converter: Converter,
@@ -389,6 +392,23 @@ struct Flow {
     last_input: Option<Arc<crate::messages::ModelInput>>,
     motion_area: metrics::Gauge,
     lighting_changes: metrics::Counter,
+}
+
+/// One drop counter a [`DropReason`], registered on its first drop (a reason that never happens adds no
+/// series).
+struct DropCounters {
+    make: Box<dyn Fn(&'static str) -> metrics::Counter>,
+    by_reason: [Option<metrics::Counter>; DropReason::ALL.len()],
+}
+
+impl DropCounters {
+    fn new(make: impl Fn(&'static str) -> metrics::Counter + 'static) -> Self {
+        Self { make: Box::new(make), by_reason: Default::default() }
+    }
+
+    fn count(&mut self, reason: DropReason) {
+        self.by_reason[reason as usize].get_or_insert_with(|| (self.make)(reason.label())).increment(1);
+    }
 }
 
 /// `panoptes_detection_plans_total` of one camera.
@@ -414,18 +434,14 @@ fn panic_message(p: &(dyn std::any::Any + Send)) -> String {
 
 impl Session {
     fn location(&self) -> String {
-        match self.config.source() {
-            SourceSpec::Rtsp { url, .. } => source::redact_url(&url),
-            SourceSpec::File { path, .. } => path.display().to_string(),
+        match &self.config.source {
+            Source::Rtsp { url, .. } => source::redact_url(url),
+            Source::File { path, .. } => path.display().to_string(),
         }
     }
 
     fn update(&self, f: impl FnOnce(&mut CameraStatus)) {
         f(&mut self.status.entry(self.id.clone()).or_default());
-    }
-
-    fn dropped(&self, reason: &'static str) -> metrics::Counter {
-        metrics::counter!(metric_names::FRAMES_DROPPED, "camera" => self.id.to_string(), "reason" => reason)
     }
 
     /// Open, stream, back off, forever.
@@ -437,17 +453,19 @@ impl Session {
         let errors = metrics::counter!(metric_names::CAMERA_ERRORS, "camera" => self.id.to_string());
         loop {
             self.update(|s| s.state = CameraState::Connecting);
+            let (c, f) = (self.id.to_string(), self.id.to_string());
             let mut flow = Flow {
-                gate: RateGate::new(self.config.detect_fps),
+                router: FrameRouter::new(self.config.detect_fps, self.feed.fire.as_ref().map(|f| f.fps)),
                 converter: Converter::new(),
                 streaming_since: None,
                 codec: None,
                 decoded: metrics::counter!(metric_names::FRAMES_DECODED, "camera" => self.id.to_string()),
-                dropped_rate: self.dropped("rate"),
-                dropped_unplaced: self.dropped("unplaced"),
-                dropped_mailbox: self.dropped("mailbox"),
-                dropped_closed: self.dropped("closed"),
-                fire_gate: self.feed.fire.as_ref().map(|f| RateGate::new(f.fps)),
+                dropped: DropCounters::new(
+                    move |reason| metrics::counter!(metric_names::FRAMES_DROPPED, "camera" => c.clone(), "reason" => reason),
+                ),
+                fire_dropped: DropCounters::new(
+                    move |reason| metrics::counter!(metric_names::ANALYTICS_DROPPED, "camera" => f.clone(), "stage" => "fire", "reason" => reason),
+                ),
                 fire_converter: Converter::new(),
                 full_converter: Converter::new(),
                 scheduler: Scheduler::new(&self.detection),
@@ -462,7 +480,7 @@ impl Session {
             let streamed = flow.streaming_since.map(|t| t.elapsed()).unwrap_or_default();
             backoff.session_ended(streamed);
             let delay = backoff.next_delay();
-            let is_file = matches!(self.config.source(), SourceSpec::File { .. });
+            let is_file = matches!(self.config.source, Source::File { .. });
             let (what, hint) = match &outcome {
                 Ok(Ok(())) if is_file => ("reached the end of the file".to_owned(), "set loop_file = true to loop it"),
                 Ok(Ok(())) => {
@@ -581,18 +599,31 @@ impl Session {
             s.fps_in.tick(std::time::Instant::now());
             s.count_dropped();
         });
-        self.deliver_fire(&d, &meta, flow);
-        if !flow.gate.admit(d.pts) {
-            flow.dropped_rate.increment(1);
-            self.update(|s| {
-                s.frames_skipped += 1;
-                s.count_dropped();
-            });
-            return Ok(());
+        let placement = self.placement.borrow().clone();
+        let fire_sink = placement.as_ref().and_then(|p| self.feed.fire.as_ref()?.sinks.get(&p.device).cloned());
+        let routes = flow.router.route(d.pts, Targets { detector: placement.is_some(), fire: fire_sink.is_some() });
+        match (routes.fire, fire_sink) {
+            (Route::Send, Some(sink)) => {
+                if let Some(reason) = self.send_fire(&d, &meta, flow, &sink) {
+                    flow.fire_dropped.count(reason);
+                }
+            }
+            (Route::Drop(reason), _) => flow.fire_dropped.count(reason),
+            _ => {}
         }
-        let Some(placement) = self.placement.borrow().clone() else {
-            flow.dropped_unplaced.increment(1);
-            return Ok(());
+        let placement = match (routes.detect, placement) {
+            (Route::Send, Some(placement)) => placement,
+            (Route::Drop(reason), _) => {
+                flow.dropped.count(reason);
+                if reason == DropReason::Rate {
+                    self.update(|s| {
+                        s.frames_skipped += 1;
+                        s.count_dropped();
+                    });
+                }
+                return Ok(());
+            }
+            _ => return Ok(()),
         };
         let convert_error = |source| SessionError::Convert { camera: self.id.clone(), source };
         let (plan, motion) = self.plan(&d, flow, placement.input_size);
@@ -624,10 +655,10 @@ impl Session {
             }
         };
         let full = if self.feed.full_frame { full } else { None };
-        match placement.sink.try_send(SubmitFrame(Frame { meta, input, regions, motion, full })) {
-            Ok(()) => {}
-            Err(SendError::Full(_)) => flow.dropped_mailbox.increment(1),
-            Err(SendError::Closed(_)) => flow.dropped_closed.increment(1),
+        if let Some(reason) =
+            DropReason::of_send(placement.sink.try_send(SubmitFrame(Frame { meta, input, regions, motion, full })))
+        {
+            flow.dropped.count(reason);
         }
         Ok(())
     }
@@ -682,41 +713,25 @@ impl Session {
         Some(motion.boxes)
     }
 
-    /// Send the frame to the fire/smoke batcher of the camera's device when the fire gate admits it. Drops
-    /// are counted in `panoptes_analytics_dropped_total{stage="fire"}`; they never stop the session.
-    fn deliver_fire(&self, d: &DecodedFrame, meta: &FrameMeta, flow: &mut Flow) {
-        let (Some(fire), Some(gate)) = (&self.feed.fire, flow.fire_gate.as_mut()) else { return };
-        if !gate.admit(d.pts) {
-            return;
-        }
-        let dropped = |reason: &'static str| {
-            metrics::counter!(metric_names::ANALYTICS_DROPPED, "camera" => self.id.to_string(), "stage" => "fire", "reason" => reason)
-                .increment(1);
-        };
-        let device = self.placement.borrow().as_ref().map(|p| p.device.clone());
-        let Some(sink) = device.and_then(|dev| fire.sinks.get(&dev).cloned()) else {
-            dropped("unplaced");
-            return;
-        };
-        let input = match flow.fire_converter.convert(&d.frame, fire.input_size) {
+    /// Convert the frame for the fire/smoke model and send it to the fire batcher of the camera's device;
+    /// why it did not arrive, if it did not. Fire frames never stop the session.
+    fn send_fire(
+        &self,
+        d: &DecodedFrame,
+        meta: &FrameMeta,
+        flow: &mut Flow,
+        sink: &Recipient<SubmitFrame>,
+    ) -> Option<DropReason> {
+        let input_size = self.feed.fire.as_ref()?.input_size;
+        let input = match flow.fire_converter.convert(&d.frame, input_size) {
             Ok(input) => input,
             Err(e) => {
                 tracing::warn!(camera = %self.id, error = %e, "fire/smoke frame conversion failed");
-                dropped("convert");
-                return;
+                return Some(DropReason::Convert);
             }
         };
-        match sink.try_send(SubmitFrame(Frame {
-            meta: meta.clone(),
-            input: Arc::new(input),
-            regions: None,
-            motion: Vec::new(),
-            full: None,
-        })) {
-            Ok(()) => {}
-            Err(SendError::Full(_)) => dropped("mailbox"),
-            Err(SendError::Closed(_)) => dropped("closed"),
-        }
+        let frame = Frame { meta: meta.clone(), input: Arc::new(input), regions: None, motion: Vec::new(), full: None };
+        DropReason::of_send(sink.try_send(SubmitFrame(frame)))
     }
 }
 
@@ -751,7 +766,7 @@ mod tests {
         std::fs::create_dir_all(&dir).unwrap();
         let path = dir.join("notes.txt");
         std::fs::write(&path, "this is not a video\n".repeat(100)).unwrap();
-        let err = match source::FileSource::open("door".into(), &path, true) {
+        let err = match source::FileSource::open("door".parse().unwrap(), &path, true) {
             Err(e) => SessionError::from(e),
             Ok(_) => panic!("a text file opened as video"),
         };

@@ -8,7 +8,7 @@
 //! [`Opener`] opens a new source for each session, so the actor's reconnect loop and its tests can
 //! swap the real network for a fake.
 
-use crate::config::{CameraConfig, ConfigError, SourceSpec, Transport};
+use crate::config::{CameraConfig, ConfigError, Source, Transport};
 use crate::media::{AccessUnit, StreamParams, VideoCodec};
 use crate::messages::CameraId;
 use crate::time::stream::SenderReport;
@@ -106,11 +106,11 @@ impl Opener for RealOpener {
         config: &'a CameraConfig,
     ) -> LocalBoxFuture<'a, Result<Box<dyn VideoSource>, SourceError>> {
         Box::pin(async move {
-            Ok(match config.source() {
-                SourceSpec::Rtsp { url, transport } => {
-                    Box::new(RtspSource::open(camera.clone(), config, &url, transport).await?) as Box<dyn VideoSource>
+            Ok(match &config.source {
+                Source::Rtsp { url, transport } => {
+                    Box::new(RtspSource::open(camera.clone(), config, url, *transport).await?) as Box<dyn VideoSource>
                 }
-                SourceSpec::File { path, looped } => Box::new(FileSource::open(camera.clone(), &path, looped)?),
+                Source::File { path, looped } => Box::new(FileSource::open(camera.clone(), path, *looped)?),
             })
         })
     }

@@ -191,7 +191,7 @@ mod tests {
     /// Inference `i` (one per second) on a 100 x 100 frame with the given detections.
     fn inference(i: i64, detections: Vec<Detection>) -> FrameDetections {
         let meta = FrameMeta {
-            camera: "yard".into(),
+            camera: "yard".parse().unwrap(),
             seq: i as u64,
             pts: Pts::new(i * 90_000, 90_000),
             wall_ms: 1_700_000_000_000 + i * 1000,
@@ -220,7 +220,7 @@ mod tests {
         let spec = FireSpec::compile("yard", &cfg, &labels).unwrap();
         let out = Arc::new(Mutex::new(Vec::new()));
         let events = Collector(out.clone()).start().recipient();
-        let fire = FireActor::new("yard".into(), spec, events).start();
+        let fire = FireActor::new("yard".parse().unwrap(), spec, events).start();
         // Inferences 0–4: smoke at 0.8 (below 0.85), fire of 5 x 5 px (0.25 % < 1 %), one strong smoke box.
         let noise = [vec![det(1, 0.8, 50.0)], vec![det(0, 0.95, 5.0)], vec![det(1, 0.9, 50.0)], vec![], vec![]];
         // Inferences 5–9: real fire on 5, 6 and 8 (3 of 5 from 8); then 5 clear inferences 9–13.

@@ -357,7 +357,7 @@ mod tests {
         let labels: Vec<String> = LABELS.map(String::from).into();
         let spec = PlatesSpec::compile("gate", &cfg, &labels).unwrap();
         assert_eq!(spec.period_sec, 0.5);
-        PlateTracker::new("gate".into(), spec)
+        PlateTracker::new("gate".parse().unwrap(), spec)
     }
 
     /// A 320x240 frame at `t` seconds with one track `(id, class, x)` each, 100x60 at (x, 100).
@@ -365,7 +365,7 @@ mod tests {
         let full = RgbFrame { width: 320, height: 240, data: vec![90; 320 * 240 * 3] };
         TrackedFrame {
             meta: FrameMeta {
-                camera: "gate".into(),
+                camera: "gate".parse().unwrap(),
                 seq: 0,
                 pts: Pts::new((t * 90_000.0) as i64, 90_000),
                 wall_ms: 1_000_000 + (t * 1000.0) as i64,

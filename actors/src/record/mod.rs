@@ -180,8 +180,8 @@ impl RecordingHandle {
     }
 
     /// The live feed of a camera (created on first use, so a client may connect before the camera streams).
-    pub fn feed(&self, camera: &str) -> LiveFeed {
-        self.feeds.entry(camera.into()).or_default().clone()
+    pub fn feed(&self, camera: &CameraId) -> LiveFeed {
+        self.feeds.entry(camera.clone()).or_default().clone()
     }
 
     /// Whether `camera` is recorded under this configuration.
@@ -213,7 +213,7 @@ mod tests {
         hvcc.extend_from_slice(&[0, 0, 0, 0, 0, 0, 0, 0, 3, 0]); // byte 21: lengthSizeMinusOne = 3
         let mut t = TrackState::default();
         let cra = unit(VideoCodec::H265, hvcc.clone(), &[&[0x4e, 1, 5], &[21 << 1, 1, 0xaf]]); // SEI, CRA
-        t.set(&"c".into(), &cra).unwrap();
+        t.set(&"c".parse().unwrap(), &cra).unwrap();
         let track = t.current().unwrap();
         assert_eq!(track.length_size, 4);
         assert!(track.is_key(&cra), "a CRA picture is a random access point");
@@ -221,7 +221,7 @@ mod tests {
         assert!(!track.is_key(&unit(VideoCodec::H265, hvcc, &[&[1 << 1, 1, 0xd0]])), "TRAIL_R is not");
         let idr = unit(VideoCodec::H264, avcc.clone(), &[&[0x06, 5], &[0x65, 0x88]]);
         let mut t = TrackState::default();
-        t.set(&"c".into(), &idr).unwrap();
+        t.set(&"c".parse().unwrap(), &idr).unwrap();
         assert!(t.current().unwrap().is_key(&idr));
         assert!(!t.current().unwrap().is_key(&unit(VideoCodec::H264, avcc, &[&[0x41, 0x9a]])));
     }

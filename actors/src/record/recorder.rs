@@ -233,7 +233,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let index = Arc::new(RecordingIndex::open(&dir.path().join("events.db")).unwrap());
         let rec_dir = dir.path().join("rec");
-        let mut r = Recorder::new("gate".into(), &rec_dir, 2.0, index.clone());
+        let mut r = Recorder::new("gate".parse().unwrap(), &rec_dir, 2.0, index.clone());
         let params = Arc::new(StreamParams { codec: VideoCodec::H264, extradata: avcc(), width: 64, height: 48 });
         // 10 fps, a key frame every second, 4.5 s.
         for i in 0..45i64 {
@@ -264,7 +264,7 @@ mod tests {
     fn annex_b_streams_are_refused_with_the_camera() {
         let params =
             Arc::new(StreamParams { codec: VideoCodec::H265, extradata: vec![0, 0, 0, 1, 0x40], width: 0, height: 0 });
-        let err = track_info(&"door".into(), &unit(&params, 0, true)).unwrap_err().to_string();
+        let err = track_info(&"door".parse().unwrap(), &unit(&params, 0, true)).unwrap_err().to_string();
         assert!(err.contains("door") && err.contains("Annex B"), "{err}");
     }
 }

@@ -144,7 +144,7 @@ mod tests {
             wall_ms: 0,
             data: vec![ticks as u8],
         };
-        let (tap, rx) = UnitTap::bounded(&"gate".into(), 2);
+        let (tap, rx) = UnitTap::bounded(&"gate".parse().unwrap(), 2);
         tap.offer(&unit(0, true));
         tap.offer(&unit(1, false));
         tap.offer(&unit(2, false)); // full: dropped, and the rest of the group with it

@@ -45,7 +45,7 @@ impl HintBoard {
     }
 
     /// Forget a removed camera.
-    pub fn remove(&self, camera: &CameraId) {
+    pub fn remove(&self, camera: &str) {
         self.0.remove(camera);
     }
 }

@@ -603,7 +603,7 @@ impl Handler<Take> for Store {
 
 fn tracked(t_ms: i64, objs: &[Obj], input: Option<Arc<ModelInput>>) -> TrackedFrame {
     let meta = FrameMeta {
-        camera: Arc::from("gate"),
+        camera: "gate".parse().unwrap(),
         seq: t_ms as u64,
         pts: pts(t_ms),
         wall_ms: t_ms,
@@ -624,7 +624,7 @@ fn actor_sends_events_with_the_picture_and_takes_updates() {
         let store = Store::default().start();
         let config =
             shapes(vec![json!({"id": "i", "kind": "intrusion", "zone": "walkway", "exit_sec": 0.0, "min_sec": 0.0})]);
-        let rules = RuleActor::new(Arc::from("gate"), &config, labels(), store.clone().recipient()).start();
+        let rules = RuleActor::new("gate".parse().unwrap(), &config, labels(), store.clone().recipient()).start();
         let picture = Arc::new(ModelInput {
             letterbox: crate::geometry::Letterbox::new(W, H, 64, 64),
             chw: vec![0.5; 3 * 64 * 64],

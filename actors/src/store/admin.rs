@@ -151,7 +151,7 @@ impl AdminTx<'_> {
                 "INSERT INTO cameras (id, position, config, updated_ms)
                  VALUES (?1, (SELECT coalesce(max(position), 0) + 1 FROM cameras), ?2, ?3)
                  ON CONFLICT (id) DO UPDATE SET config = excluded.config, updated_ms = excluded.updated_ms",
-                params![camera.id, json, now_unix_ms()],
+                params![camera.id.as_str(), json, now_unix_ms()],
             )
             .map_err(sql(self.path))?;
         Ok(())
@@ -189,7 +189,7 @@ mod tests {
         drop(store);
         let mut store = AdminStore::open(&path).unwrap();
         assert!(!store.seed_cameras(&[camera("c")]).unwrap(), "a second seed is ignored");
-        let ids: Vec<String> = store.cameras().unwrap().into_iter().map(|c| c.id).collect();
+        let ids: Vec<String> = store.cameras().unwrap().into_iter().map(|c| c.id.to_string()).collect();
         assert_eq!(ids, ["a", "b"]);
         assert_eq!(store.cameras().unwrap()[0], camera("a"), "the whole config round-trips, password included");
     }
@@ -204,7 +204,7 @@ mod tests {
             tx.put_camera(&camera("c")).unwrap();
             assert!(tx.delete_camera("a").unwrap());
         }
-        let ids: Vec<String> = store.cameras().unwrap().into_iter().map(|c| c.id).collect();
+        let ids: Vec<String> = store.cameras().unwrap().into_iter().map(|c| c.id.to_string()).collect();
         assert_eq!(ids, ["a", "b"], "dropped without commit: nothing changed");
         let mut tx = store.begin().unwrap();
         let mut a = camera("a");

@@ -37,6 +37,11 @@ impl PlaybackLinks {
         }
     }
 
+    /// Stop linking a removed camera's events.
+    pub fn forget(&self, camera: &str) {
+        self.cameras.remove(camera);
+    }
+
     /// Put the link into `event.details.playback` if its camera is recorded by MediaMTX, with the peer's
     /// offset as estimated at local time `now_ns`.
     pub fn annotate(&self, event: &mut Event, now_ns: i64) {
@@ -183,7 +188,7 @@ mod tests {
     #[test]
     fn only_events_of_linked_cameras_get_a_link_and_details_are_kept() {
         let links = PlaybackLinks::default();
-        links.set_camera("gate".into(), Some(cfg(None)));
+        links.set_camera("gate".parse().unwrap(), Some(cfg(None)));
         let mut event: Event = serde_json::from_value(serde_json::json!({
             "camera": "gate", "rule": "r", "kind": "intrusion", "state": "start", "track_id": 3, "class": "person",
             "confidence": 0.9, "pts": {"ticks": 0, "clock_rate": 90000}, "end_pts": null,
@@ -197,7 +202,7 @@ mod tests {
         assert_eq!(event.details["dwell_sec"], 2.0);
         assert_eq!(event.details["playback"]["start"], "2025-11-25T00:20:00.123Z");
         assert!(other.details.get("playback").is_none());
-        links.set_camera("gate".into(), None);
+        links.set_camera("gate".parse().unwrap(), None);
         let mut again = other.clone();
         again.camera = "gate".into();
         links.annotate(&mut again, 0);

@@ -229,7 +229,7 @@ mod tests {
         let recorder = GaugeRecorder::default();
         let frames = metrics::with_local_recorder(&recorder, || {
             actix::System::new().block_on(async {
-                let camera: CameraId = Arc::from("cam-1");
+                let camera: CameraId = "cam-1".parse().unwrap();
                 let hub = Hub::default().start();
                 let tracker =
                     TrackerActor::new(camera.clone(), TrackerParams::default(), vec![("hub", hub.clone().recipient())])
@@ -287,7 +287,7 @@ mod tests {
         let recorder = GaugeRecorder::default();
         let frames = metrics::with_local_recorder(&recorder, || {
             actix::System::new().block_on(async {
-                let camera: CameraId = Arc::from("cam-2");
+                let camera: CameraId = "cam-2".parse().unwrap();
                 let hub = Hub::default().start();
                 let stuck = Stuck::start_in_arbiter(&actix::Arbiter::new().handle(), |_| Stuck);
                 stuck.send(Ready).await.unwrap(); // started: its mailbox holds one frame from now on
