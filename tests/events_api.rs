@@ -23,7 +23,7 @@ fn event(i: i64) -> Event {
         confidence: Some(0.5),
         pts: Pts::new(i * 90_000, 90_000),
         end_pts: None,
-        wall_ms: 1_000 * i,
+        wall_ms: panoptes_actors::time::WallTime::from_unix_ms(1_000 * i),
         bbox: Some(BBox { x1: 8.0, y1: 8.0, x2: 40.0, y2: 30.0 }),
         details: serde_json::json!({ "i": i }),
     }

@@ -32,7 +32,7 @@ fn event(seq: u64) -> Event {
         confidence: Some(0.5),
         pts: Pts::new(seq as i64 * 9_000, 90_000),
         end_pts: None,
-        wall_ms: 1_700_000_000_000 + seq as i64,
+        wall_ms: panoptes_actors::time::WallTime::from_unix_ms(1_700_000_000_000 + seq as i64),
         bbox: Some(BBox { x1: 10.0, y1: 10.0, x2: 100.0, y2: 80.0 }),
         details: serde_json::json!({ "seq": seq }),
     }

@@ -345,7 +345,7 @@ mod tests {
                 confidence: None,
                 pts: Pts::new(id, 90_000),
                 end_pts: None,
-                wall_ms: id,
+                wall_ms: crate::time::WallTime::from_unix_ms(id),
                 bbox: None,
                 details: serde_json::json!({}),
             },

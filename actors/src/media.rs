@@ -65,7 +65,7 @@ pub struct AccessUnit {
     pub pts: Pts,
     /// Wall-clock time in Unix ms. From a source: the arrival time. After the camera's `StreamClock`:
     /// the frame's wall time (RTCP sender reports when trusted, else smoothed arrivals).
-    pub wall_ms: i64,
+    pub wall_ms: crate::time::WallTime,
     /// The picture's NAL units, framed as `params.extradata` says.
     pub data: Vec<u8>,
 }

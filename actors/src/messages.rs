@@ -102,7 +102,7 @@ pub struct FrameMeta {
     /// Presentation time on the camera's timeline.
     pub pts: Pts,
     /// Wall-clock time of the frame in Unix milliseconds (RTCP sender report when present, else arrival).
-    pub wall_ms: i64,
+    pub wall_ms: crate::time::WallTime,
     /// Decoded frame size in pixels.
     pub width: u32,
     pub height: u32,
@@ -287,7 +287,7 @@ pub struct Event {
     /// PTS of the frame that ended the condition (on `end` events).
     pub end_pts: Option<Pts>,
     /// Wall-clock time of the triggering frame, Unix milliseconds.
-    pub wall_ms: i64,
+    pub wall_ms: crate::time::WallTime,
     /// The object's box in source-frame pixels, when about one object.
     pub bbox: Option<BBox>,
     /// Kind-specific figures: `dwell_sec`, `count`, `direction`, `plate`, ...

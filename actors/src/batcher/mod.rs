@@ -313,7 +313,7 @@ mod tests {
                 camera: camera.parse().unwrap(),
                 seq,
                 pts: Pts::new(seq as i64 * 9000, 90_000),
-                wall_ms: 0,
+                wall_ms: crate::time::WallTime::from_unix_ms(0),
                 width: 4,
                 height: 4,
                 decoded_at: Instant::now(),

@@ -15,7 +15,7 @@
 use super::nal::{self, Framing, NalError};
 use crate::media::{AccessUnit, StreamParams, VideoCodec};
 use crate::messages::CameraId;
-use crate::time::Pts;
+use crate::time::{Pts, WallTime};
 use ffmpeg_next::{codec, decoder, frame};
 use std::collections::VecDeque;
 use std::sync::Arc;
@@ -31,7 +31,7 @@ const LOG_EVERY: u64 = 100;
 pub struct DecodedFrame {
     pub frame: frame::Video,
     pub pts: Pts,
-    pub wall_ms: i64,
+    pub wall_ms: crate::time::WallTime,
 }
 
 /// Decoding failures that end a session.
@@ -66,7 +66,7 @@ pub struct Decoder {
     /// Annex B scratch buffer for the packet being sent.
     annex_b: Vec<u8>,
     /// `(pts ticks, wall ms)` of packets sent and not yet seen as frames, to give frames their wall time.
-    in_flight: VecDeque<(i64, i64)>,
+    in_flight: VecDeque<(i64, WallTime)>,
     clock_rate: u32,
 }
 
@@ -213,8 +213,8 @@ impl Decoder {
                 Ok(()) => {
                     let ticks = f.pts().or(f.timestamp()).unwrap_or(pts.ticks());
                     let wall_ms = match self.in_flight.iter().position(|&(t, _)| t == ticks) {
-                        Some(i) => self.in_flight.remove(i).map_or(0, |(_, w)| w),
-                        None => self.in_flight.back().map_or_else(crate::time::now_unix_ms, |&(_, w)| w),
+                        Some(i) => self.in_flight.remove(i).map_or(WallTime::default(), |(_, w)| w),
+                        None => self.in_flight.back().map_or_else(WallTime::now, |&(_, w)| w),
                     };
                     self.corrupt_streak = 0;
                     out.push(DecodedFrame { frame: f, pts: Pts::new(ticks, self.clock_rate), wall_ms });
@@ -264,7 +264,13 @@ mod tests {
     }
 
     fn unit(params: &Arc<StreamParams>, key: bool, ticks: i64, data: Vec<u8>) -> AccessUnit {
-        AccessUnit { params: params.clone(), key, pts: Pts::new(ticks, 90_000), wall_ms: ticks, data }
+        AccessUnit {
+            params: params.clone(),
+            key,
+            pts: Pts::new(ticks, 90_000),
+            wall_ms: crate::time::WallTime::from_unix_ms(ticks),
+            data,
+        }
     }
 
     #[test]

@@ -65,10 +65,10 @@ use crate::motion::MotionDetector;
 use crate::record::worker::UnitTap;
 use crate::regions::{HintBoard, Plan, Scheduler};
 use crate::status::{CameraState, CameraStatus, StatusBoard};
-use crate::time::Pts;
 use crate::time::clock_map::MappingSource;
 use crate::time::stream::StreamClock;
 use crate::time::timeline::Rebase;
+use crate::time::{Pts, WallTime};
 use actix::prelude::*;
 use backoff::Backoff;
 use convert::{ConvertError, Converter};
@@ -536,9 +536,9 @@ impl Session {
         for report in source.take_sender_reports() {
             clock.on_sender_report(report);
         }
-        let stamped = clock.on_unit(au.pts, au.wall_ms.saturating_mul(1_000_000));
+        let stamped = clock.on_unit(au.pts, au.wall_ms.unix_ns());
         au.pts = stamped.pts;
-        au.wall_ms = stamped.wall.unix_ns.div_euclid(1_000_000);
+        au.wall_ms = WallTime::from_unix_ns(stamped.wall.unix_ns);
         let m = &mut self.clock_metrics;
         m.units += 1;
         if let Some(r) = stamped.rebase {

@@ -12,7 +12,7 @@ use crate::config::{CameraConfig, ConfigError, Source, Transport};
 use crate::media::{AccessUnit, StreamParams, VideoCodec};
 use crate::messages::CameraId;
 use crate::time::stream::SenderReport;
-use crate::time::{Pts, now_unix_ms};
+use crate::time::{Pts, WallTime};
 use futures::StreamExt;
 use futures::future::LocalBoxFuture;
 use std::path::{Path, PathBuf};
@@ -295,7 +295,7 @@ impl RtspSource {
                         params,
                         key: frame.is_random_access_point(),
                         pts: Pts::new(ts.elapsed(), ts.clock_rate().get()),
-                        wall_ms: arrival_ms,
+                        wall_ms: WallTime::from_unix_ms(arrival_ms),
                         data: frame.into_data(),
                     }));
                 }
@@ -533,7 +533,7 @@ impl FileSource {
                 params: self.params.clone(),
                 key: packet.is_key(),
                 pts: Pts::new(pts_90k - first + self.offset_90k, Pts::VIDEO_CLOCK_RATE),
-                wall_ms: now_unix_ms(),
+                wall_ms: WallTime::now(),
                 data: data.to_vec(),
             }));
         }
@@ -565,7 +565,7 @@ pub fn read_all_units(camera: &CameraId, path: &Path) -> Result<Vec<AccessUnit>,
             params: src.params.clone(),
             key: packet.is_key(),
             pts: Pts::new(src.to_90k(ts), Pts::VIDEO_CLOCK_RATE),
-            wall_ms: now_unix_ms(),
+            wall_ms: WallTime::now(),
             data: data.to_vec(),
         });
     }

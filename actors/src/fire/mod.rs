@@ -9,7 +9,7 @@ use crate::config::AnalyticsError;
 use crate::config::FireConfig;
 use crate::geometry::BBox;
 use crate::messages::{CameraId, Event, EventKind, EventState, Flush, FrameDetections, NewEvent};
-use crate::time::Pts;
+use crate::time::{Pts, WallTime};
 use actix::prelude::*;
 use persistence::{Alarm, ClassAlarm, counts};
 
@@ -78,7 +78,7 @@ pub struct FireActor {
     alarms: [ClassAlarm; 2],
     /// The box and score of the strongest counted box of each class on the last inference that showed it.
     best: [Option<(f32, BBox)>; 2],
-    last: Option<(Pts, i64)>,
+    last: Option<(Pts, WallTime)>,
     events: Recipient<NewEvent>,
 }
 
@@ -88,7 +88,7 @@ impl FireActor {
         Self { camera, spec, alarms, best: [None, None], last: None, events }
     }
 
-    fn event(&self, i: usize, state: EventState, (pts, wall_ms): (Pts, i64), best: Option<(f32, BBox)>) -> Event {
+    fn event(&self, i: usize, state: EventState, (pts, wall_ms): (Pts, WallTime), best: Option<(f32, BBox)>) -> Event {
         let (_, kind, _) = self.spec.classes[i];
         Event {
             camera: self.camera.to_string(),
@@ -194,7 +194,7 @@ mod tests {
             camera: "yard".parse().unwrap(),
             seq: i as u64,
             pts: Pts::new(i * 90_000, 90_000),
-            wall_ms: 1_700_000_000_000 + i * 1000,
+            wall_ms: crate::time::WallTime::from_unix_ms(1_700_000_000_000 + i * 1000),
             width: 100,
             height: 100,
             decoded_at: std::time::Instant::now(),

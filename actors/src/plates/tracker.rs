@@ -18,7 +18,7 @@ use crate::infer::ocr::plate_text::normalize_plate;
 use crate::messages::{
     CameraId, Detection, Event, EventKind, EventState, FrameMeta, ModelInput, NewEvent, TrackedFrame,
 };
-use crate::time::Pts;
+use crate::time::{Pts, WallTime};
 use image::RgbImage;
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -58,7 +58,7 @@ struct Pending {
     vehicle: Crop,
     /// The frame's time.
     pts: Pts,
-    wall_ms: i64,
+    wall_ms: crate::time::WallTime,
     /// Plate box in crop pixels, once detected.
     plate: Option<BBox>,
 }
@@ -91,7 +91,7 @@ pub struct PlateTracker {
     tracks: HashMap<u64, TrackState>,
     pending: HashMap<u64, Pending>,
     next_crop: u64,
-    last: Option<(Pts, i64)>,
+    last: Option<(Pts, WallTime)>,
 }
 
 impl PlateTracker {
@@ -279,7 +279,7 @@ impl PlateTracker {
     }
 
     /// End the plate events of tracks unseen for `end_after_sec` (all of them with `all`), and forget them.
-    fn end_tracks(&mut self, now: (Pts, i64), all: bool, reason: &str, out: &mut Vec<Action>) {
+    fn end_tracks(&mut self, now: (Pts, WallTime), all: bool, reason: &str, out: &mut Vec<Action>) {
         let gone: Vec<u64> = self
             .tracks
             .iter()
@@ -306,7 +306,7 @@ impl PlateTracker {
     }
 
     /// The plate event of a track in `state`, with its winning text and list match.
-    fn event(&self, id: u64, t: &TrackState, state: EventState, (pts, wall_ms): (Pts, i64)) -> Option<Event> {
+    fn event(&self, id: u64, t: &TrackState, state: EventState, (pts, wall_ms): (Pts, WallTime)) -> Option<Event> {
         let (text, tally) = t.votes.qualified(&self.spec.votes).or_else(|| t.votes.leader())?;
         let text = t.votes.reported().unwrap_or(text).to_owned();
         let list = self.spec.lists.check(&text);
@@ -368,7 +368,7 @@ mod tests {
                 camera: "gate".parse().unwrap(),
                 seq: 0,
                 pts: Pts::new((t * 90_000.0) as i64, 90_000),
-                wall_ms: 1_000_000 + (t * 1000.0) as i64,
+                wall_ms: crate::time::WallTime::from_unix_ms(1_000_000 + (t * 1000.0) as i64),
                 width: 320,
                 height: 240,
                 decoded_at: Instant::now(),

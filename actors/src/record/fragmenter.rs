@@ -12,6 +12,7 @@
 //! (a PTS lower than the one before it, in decode order), decode times are the fragment's sorted PTS
 //! shifted back by the largest reorder delay seen so far, samples carry composition offsets, and
 //! fragments then close only at key frames (so a fragment holds whole reordered groups).
+use crate::time::WallTime;
 
 /// A step between pictures longer than this many frame intervals is a hole, not a long picture.
 pub const HOLE_INTERVALS: i64 = 4;
@@ -20,7 +21,7 @@ pub const HOLE_INTERVALS: i64 = 4;
 #[derive(Clone, Debug)]
 struct Pending {
     pts: i64,
-    wall_ms: i64,
+    wall_ms: WallTime,
     key: bool,
     data: Vec<u8>,
 }
@@ -38,8 +39,8 @@ pub struct Built {
     /// Earliest presentation time in the fragment, and just after the latest one ends.
     pub min_pts: i64,
     pub end_pts: i64,
-    pub first_wall_ms: i64,
-    pub end_wall_ms: i64,
+    pub first_wall_ms: WallTime,
+    pub end_wall_ms: WallTime,
     pub samples: usize,
     pub starts_with_key: bool,
 }
@@ -88,7 +89,7 @@ impl Fragmenter {
     }
 
     /// Take one unit (decode order); returns the fragment it closed, if any.
-    pub fn push(&mut self, pts: i64, wall_ms: i64, key: bool, data: &[u8]) -> Option<Built> {
+    pub fn push(&mut self, pts: i64, wall_ms: WallTime, key: bool, data: &[u8]) -> Option<Built> {
         if self.last_pts.is_some_and(|last| pts < last) {
             self.reorders = true;
         }
@@ -167,7 +168,7 @@ impl Fragmenter {
             min_pts: sorted[0],
             end_pts,
             first_wall_ms: pending[0].wall_ms,
-            end_wall_ms: pending[n - 1].wall_ms + span_ms.max(0),
+            end_wall_ms: pending[n - 1].wall_ms.plus_ms(span_ms.max(0)),
             samples: n,
             starts_with_key: pending[0].key,
         })
@@ -187,21 +188,26 @@ mod tests {
     #[test]
     fn without_reordering_tfdt_is_the_pts_and_durations_are_the_pts_steps() {
         let mut f = Fragmenter::new(90_000, 0);
-        assert!(f.push(100, 0, false, b"skip").is_none(), "no key frame yet");
-        assert!(f.push(9_000, 1_000, true, b"I0").is_none());
-        let a = f.push(12_000, 1_033, false, b"P1").expect("each sample is a fragment");
+        assert!(f.push(100, crate::time::WallTime::from_unix_ms(0), false, b"skip").is_none(), "no key frame yet");
+        assert!(f.push(9_000, crate::time::WallTime::from_unix_ms(1_000), true, b"I0").is_none());
+        let a = f
+            .push(12_000, crate::time::WallTime::from_unix_ms(1_033), false, b"P1")
+            .expect("each sample is a fragment");
         assert_eq!((a.base_decode_time, a.first_pts, a.end_pts, a.sequence), (9_000, 9_000, 12_000, 1));
         let pa = parse(&a);
         assert_eq!(pa.base_decode_time, 9_000);
         assert_eq!(pa.samples.len(), 1);
         assert!(pa.samples[0].sync && pa.samples[0].duration == 3_000 && pa.samples[0].composition_offset == 0);
-        let b = f.push(15_003, 1_067, false, b"P2").unwrap();
+        let b = f.push(15_003, crate::time::WallTime::from_unix_ms(1_067), false, b"P2").unwrap();
         assert!(!b.starts_with_key && !parse(&b).samples[0].sync);
         assert_eq!(parse(&b).samples[0].duration, 3_003);
         // A hole (an outage): the picture before it keeps its usual duration, the next fragment starts later.
-        let hole = f.push(90_000, 2_000, false, b"P3").unwrap();
+        let hole = f.push(90_000, crate::time::WallTime::from_unix_ms(2_000), false, b"P3").unwrap();
         assert_eq!((hole.base_decode_time, hole.end_pts), (15_003, 18_006));
-        assert_eq!(f.push(93_000, 2_033, false, b"P4").unwrap().base_decode_time, 90_000);
+        assert_eq!(
+            f.push(93_000, crate::time::WallTime::from_unix_ms(2_033), false, b"P4").unwrap().base_decode_time,
+            90_000
+        );
         // The last one takes the latest interval.
         let c = f.finish().unwrap();
         assert_eq!((c.base_decode_time, c.end_pts), (93_000, 96_000));
@@ -213,7 +219,7 @@ mod tests {
         let mut out = Vec::new();
         for i in 0..10i64 {
             // A key frame every 4 pictures, 3 000 ticks apart: fragments of 3 (full), 1 (key), 3, 1, ...
-            out.extend(f.push(i * 3_000, i, i % 4 == 0, &[i as u8]));
+            out.extend(f.push(i * 3_000, crate::time::WallTime::from_unix_ms(i), i % 4 == 0, &[i as u8]));
         }
         out.extend(f.finish());
         let sizes: Vec<usize> = out.iter().map(|b| b.samples).collect();
@@ -233,7 +239,7 @@ mod tests {
         let units =
             [(10, true), (13, false), (11, false), (12, false), (14, true), (17, false), (15, false), (16, false)];
         for (pts, key) in units {
-            out.extend(f.push(pts * 1_000, 0, key, b"x"));
+            out.extend(f.push(pts * 1_000, crate::time::WallTime::from_unix_ms(0), key, b"x"));
         }
         out.extend(f.finish());
         assert!(f.reorders());

@@ -203,7 +203,13 @@ mod tests {
             data.extend_from_slice(n);
         }
         let params = Arc::new(StreamParams { codec, extradata: record, width: 0, height: 0 });
-        AccessUnit { params, key: false, pts: Pts::new(0, 90_000), wall_ms: 0, data }
+        AccessUnit {
+            params,
+            key: false,
+            pts: Pts::new(0, 90_000),
+            wall_ms: crate::time::WallTime::from_unix_ms(0),
+            data,
+        }
     }
 
     #[test]

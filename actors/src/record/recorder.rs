@@ -11,7 +11,7 @@ use crate::media::AccessUnit;
 use crate::messages::CameraId;
 use crate::metric_names as m;
 use crate::store::recordings::{NewSegment, RecordingIndex};
-use crate::time::Pts;
+use crate::time::{Pts, WallTime};
 use std::fs::File;
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -29,8 +29,8 @@ struct OpenSegment {
     clock_rate: u32,
     start_pts: i64,
     end_pts: i64,
-    start_wall_ms: i64,
-    end_wall_ms: i64,
+    start_wall_ms: WallTime,
+    end_wall_ms: WallTime,
     frames: i64,
     bytes: i64,
 }
@@ -223,7 +223,7 @@ mod tests {
             params: params.clone(),
             key,
             pts: Pts::new(pts, 90_000),
-            wall_ms: 1_700_000_000_000 + pts / 90,
+            wall_ms: crate::time::WallTime::from_unix_ms(1_700_000_000_000 + pts / 90),
             data: vec![0, 0, 0, 1, if key { 0x65 } else { 0x41 }],
         }
     }

@@ -6,7 +6,7 @@
 use crate::config::RecordingConfig;
 use crate::metric_names as m;
 use crate::store::recordings::{RecordingIndex, Segment};
-use crate::time::now_unix_ms;
+use crate::time::WallTime;
 use std::sync::Weak;
 use std::time::Duration;
 
@@ -16,7 +16,7 @@ pub const RETENTION_EVERY: Duration = Duration::from_secs(30);
 /// Segments to delete (id, reason), given every segment oldest first.
 pub fn plan(
     segments: &[Segment],
-    now_ms: i64,
+    now: WallTime,
     retain_ms: Option<i64>,
     budget_bytes: Option<i64>,
 ) -> Vec<(i64, &'static str)> {
@@ -24,7 +24,7 @@ pub fn plan(
     let mut kept = Vec::new();
     for s in segments {
         match retain_ms {
-            Some(r) if s.end_wall_ms < now_ms - r => out.push((s.id, "age")),
+            Some(r) if s.end_wall_ms < now.plus_ms(-r) => out.push((s.id, "age")),
             _ => kept.push(s),
         }
     }
@@ -48,7 +48,7 @@ fn apply(index: &RecordingIndex, config: &RecordingConfig) {
     };
     let retain_ms = (config.retain_hours > 0.0).then_some((config.retain_hours * 3_600_000.0) as i64);
     let budget = (config.max_disk_mb > 0).then(|| (config.max_disk_mb * 1024 * 1024) as i64);
-    for (id, reason) in plan(&segments, now_unix_ms(), retain_ms, budget) {
+    for (id, reason) in plan(&segments, WallTime::now(), retain_ms, budget) {
         let Some(s) = segments.iter().find(|s| s.id == id) else { continue };
         if let Err(e) = index.delete(id) {
             return tracing::warn!(error = %e, "recording retention: cannot delete a row");
@@ -91,8 +91,8 @@ mod tests {
             codec: "avc1.640028".into(),
             start_pts: Pts::new(0, 90_000),
             end_pts: Pts::new(1, 90_000),
-            start_wall_ms: end_wall_ms - 1000,
-            end_wall_ms,
+            start_wall_ms: crate::time::WallTime::from_unix_ms(end_wall_ms - 1000),
+            end_wall_ms: crate::time::WallTime::from_unix_ms(end_wall_ms),
             frames: 1,
             bytes,
         }
@@ -101,9 +101,12 @@ mod tests {
     #[test]
     fn old_segments_go_first_then_the_oldest_over_the_budget() {
         let segs = [seg(1, 1_000, 100), seg(2, 5_000, 100), seg(3, 9_000, 100), seg(4, 10_000, 100)];
-        assert_eq!(plan(&segs, 10_000, Some(6_000), None), [(1, "age")]);
-        assert_eq!(plan(&segs, 10_000, Some(6_000), Some(150)), [(1, "age"), (2, "disk"), (3, "disk")]);
-        assert_eq!(plan(&segs, 10_000, None, Some(400)), []);
-        assert_eq!(plan(&segs, 10_000, None, Some(0)).len(), 4);
+        assert_eq!(plan(&segs, crate::time::WallTime::from_unix_ms(10_000), Some(6_000), None), [(1, "age")]);
+        assert_eq!(
+            plan(&segs, crate::time::WallTime::from_unix_ms(10_000), Some(6_000), Some(150)),
+            [(1, "age"), (2, "disk"), (3, "disk")]
+        );
+        assert_eq!(plan(&segs, crate::time::WallTime::from_unix_ms(10_000), None, Some(400)), []);
+        assert_eq!(plan(&segs, crate::time::WallTime::from_unix_ms(10_000), None, Some(0)).len(), 4);
     }
 }

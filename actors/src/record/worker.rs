@@ -141,7 +141,7 @@ mod tests {
             params: params.clone(),
             key,
             pts: Pts::new(ticks, 90_000),
-            wall_ms: 0,
+            wall_ms: crate::time::WallTime::from_unix_ms(0),
             data: vec![ticks as u8],
         };
         let (tap, rx) = UnitTap::bounded(&"gate".parse().unwrap(), 2);

@@ -24,7 +24,7 @@ pub(super) const TIME_EPS: f64 = 1e-6;
 #[derive(Clone, Copy, Debug)]
 pub struct FrameInput<'a> {
     pub pts: Pts,
-    pub wall_ms: i64,
+    pub wall_ms: crate::time::WallTime,
     /// Source frame size in pixels; track boxes are in these pixels.
     pub width: u32,
     pub height: u32,
@@ -50,7 +50,7 @@ impl<'a> From<&'a TrackedFrame> for FrameInput<'a> {
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub(super) struct Stamp {
     pub pts: Pts,
-    pub wall_ms: i64,
+    pub wall_ms: crate::time::WallTime,
 }
 
 /// One tracked object as a rule sees it on one frame.

@@ -68,7 +68,7 @@ fn step(engine: &mut RuleEngine, t_ms: i64, objs: &[Obj]) -> Vec<Event> {
     let labels = labels();
     engine.update(&FrameInput {
         pts: pts(t_ms),
-        wall_ms: 1_700_000_000_000 + t_ms,
+        wall_ms: crate::time::WallTime::from_unix_ms(1_700_000_000_000 + t_ms),
         width: W,
         height: H,
         tracks: &tracks,
@@ -120,12 +120,12 @@ fn intrusion_starts_on_entry_and_ends_after_exit_sec_with_every_field() {
     assert_eq!(start.class.as_deref(), Some("person"));
     assert_eq!(start.confidence, Some(0.9));
     assert_eq!(start.pts, pts(1200));
-    assert_eq!(start.wall_ms, 1_700_000_000_000 + 1200);
+    assert_eq!(start.wall_ms.unix_ms(), 1_700_000_000_000 + 1200);
     assert_eq!(start.end_pts, None);
     assert_eq!(start.bbox, Some(bbox(&person(7, 0.5, 0.2 + 0.05 * 6.0))));
     assert_eq!(start.details, json!({"zone": "walkway", "track_ids": [7]}));
     let end = &events[1].1;
-    assert_eq!((end.pts, end.end_pts, end.wall_ms), (pts(5000), Some(pts(3000)), 1_700_000_000_000 + 5000));
+    assert_eq!((end.pts, end.end_pts, end.wall_ms.unix_ms()), (pts(5000), Some(pts(3000)), 1_700_000_000_000 + 5000));
     assert_eq!(end.track_id, Some(7));
     assert_eq!(end.bbox, Some(bbox(&person(7, 0.5, 0.3))), "the latest box, where it was last seen");
     assert!((end.details["duration_sec"].as_f64().unwrap() - 1.8).abs() < 1e-9, "{}", end.details);
@@ -213,8 +213,14 @@ fn odd_clock_rates_and_pts_give_exact_thresholds() {
     let tracks = [Track { id: 1, class_id: PERSON, score: 0.9, bbox: bbox(&o), stationary: false }];
     let mut starts = Vec::new();
     for t in (333..=10_333).step_by(1000) {
-        let frame =
-            FrameInput { pts: Pts::new(t, 1000), wall_ms: t, width: W, height: H, tracks: &tracks, labels: &labels };
+        let frame = FrameInput {
+            pts: Pts::new(t, 1000),
+            wall_ms: crate::time::WallTime::from_unix_ms(t),
+            width: W,
+            height: H,
+            tracks: &tracks,
+            labels: &labels,
+        };
         starts.extend(e.update(&frame).into_iter().map(|ev| ev.pts.ticks()));
     }
     assert_eq!(starts, vec![10_333]);
@@ -535,7 +541,14 @@ fn a_stationary_object_stays_present() {
     let mut got = Vec::new();
     for t in (0..35_000).step_by(1000) {
         let tracks = [Track { id: 5, class_id: PERSON, score: 0.9, bbox: bbox(&o), stationary: t > 0 }];
-        let frame = FrameInput { pts: pts(t), wall_ms: t, width: W, height: H, tracks: &tracks, labels: &labels };
+        let frame = FrameInput {
+            pts: pts(t),
+            wall_ms: crate::time::WallTime::from_unix_ms(t),
+            width: W,
+            height: H,
+            tracks: &tracks,
+            labels: &labels,
+        };
         got.extend(e.update(&frame).into_iter().map(|ev| (t, ev.state)));
     }
     assert_eq!(got, vec![(10_000, EventState::Start), (20_000, EventState::Update), (30_000, EventState::Update)]);
@@ -606,7 +619,7 @@ fn tracked(t_ms: i64, objs: &[Obj], input: Option<Arc<ModelInput>>) -> TrackedFr
         camera: "gate".parse().unwrap(),
         seq: t_ms as u64,
         pts: pts(t_ms),
-        wall_ms: t_ms,
+        wall_ms: crate::time::WallTime::from_unix_ms(t_ms),
         width: W,
         height: H,
         decoded_at: Instant::now(),

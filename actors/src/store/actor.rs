@@ -406,7 +406,7 @@ mod tests {
             confidence: None,
             pts: Pts::new(seq, 90_000),
             end_pts: None,
-            wall_ms: seq,
+            wall_ms: crate::time::WallTime::from_unix_ms(seq),
             bbox: Some(BBox { x1: 0.0, y1: 0.0, x2: 10.0, y2: 10.0 }),
             details: serde_json::json!({ "count": seq }),
         }

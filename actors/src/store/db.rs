@@ -282,7 +282,7 @@ mod tests {
             confidence: Some(0.75),
             pts: Pts::new(90_000 * 3, 90_000),
             end_pts: None,
-            wall_ms,
+            wall_ms: crate::time::WallTime::from_unix_ms(wall_ms),
             bbox: Some(BBox { x1: 1.5, y1: 2.0, x2: 30.0, y2: 40.25 }),
             details: json!({"dwell_sec": 12.5}),
         }

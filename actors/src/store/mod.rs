@@ -86,7 +86,7 @@ pub struct EventView<'a> {
     pub pts: Pts,
     pub pts_sec: f64,
     pub end_pts: Option<Pts>,
-    pub wall_ms: i64,
+    pub wall_ms: crate::time::WallTime,
     pub bbox: Option<crate::geometry::BBox>,
     pub details: &'a serde_json::Value,
     pub snapshot_url: Option<String>,

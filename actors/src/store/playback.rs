@@ -10,6 +10,7 @@
 
 use crate::config::PlaybackConfig;
 use crate::messages::{CameraId, Event};
+use crate::time::WallTime;
 use crate::time::offset::OffsetEstimate;
 use crate::time::peers::PeerClocks;
 use dashmap::DashMap;
@@ -78,9 +79,9 @@ pub struct PlaybackLink {
 }
 
 /// The link to the video around a frame shown at `frame_wall_ms` on this node's clock.
-pub fn link(cfg: &PlaybackConfig, frame_wall_ms: i64, peer_offset: Option<&OffsetEstimate>) -> PlaybackLink {
+pub fn link(cfg: &PlaybackConfig, frame_wall_ms: WallTime, peer_offset: Option<&OffsetEstimate>) -> PlaybackLink {
     let offset_ms = peer_offset.map(|e| e.offset_ns as f64 / 1e6);
-    let start_ms = frame_wall_ms as f64 + offset_ms.unwrap_or(0.0) - cfg.before_sec * 1000.0;
+    let start_ms = frame_wall_ms.unix_ms() as f64 + offset_ms.unwrap_or(0.0) - cfg.before_sec * 1000.0;
     let start = rfc3339_ms(start_ms.round() as i64);
     let duration = format_sec(cfg.duration_sec);
     let url = match url::Url::parse(&cfg.url) {
@@ -162,7 +163,7 @@ mod tests {
 
     #[test]
     fn the_link_starts_before_the_event_on_the_recorders_clock() {
-        let local = link(&cfg(None), 1_764_030_005_123, None);
+        let local = link(&cfg(None), crate::time::WallTime::from_unix_ms(1_764_030_005_123), None);
         assert_eq!(local.start, "2025-11-25T00:20:00.123Z");
         assert_eq!(
             local.url,
@@ -179,7 +180,8 @@ mod tests {
             samples: 8,
             age_ns: 0,
         };
-        let remote = link(&cfg(Some("recorder")), 1_764_030_005_123, Some(&estimate));
+        let remote =
+            link(&cfg(Some("recorder")), crate::time::WallTime::from_unix_ms(1_764_030_005_123), Some(&estimate));
         assert_eq!(remote.start, "2025-11-25T00:20:02.623Z");
         assert_eq!((remote.peer_offset_ms, remote.peer_uncertainty_ms), (Some(2500.0), Some(0.4)));
         assert_eq!(remote.peer.as_deref(), Some("recorder"));
@@ -214,7 +216,7 @@ mod tests {
         let mut c = cfg(None);
         c.url = "https://nvr.example/mediamtx/".into();
         c.duration_sec = 2.5;
-        let l = link(&c, 0, None);
+        let l = link(&c, crate::time::WallTime::from_unix_ms(0), None);
         assert!(l.url.starts_with("https://nvr.example/mediamtx/get?path="), "{}", l.url);
         assert!(l.url.ends_with("&duration=2.5"), "{}", l.url);
     }

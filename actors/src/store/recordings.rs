@@ -7,7 +7,7 @@
 //! transaction, so a restarted process continues the timeline after every indexed segment.
 
 use super::{StoreError, schema};
-use crate::time::{Pts, now_unix_ms};
+use crate::time::{Pts, WallTime, now_unix_ms};
 use rusqlite::{Connection, OptionalExtension, params};
 use serde::Serialize;
 use std::collections::HashSet;
@@ -27,8 +27,8 @@ pub struct Segment {
     pub start_pts: Pts,
     /// Just after the last picture ends.
     pub end_pts: Pts,
-    pub start_wall_ms: i64,
-    pub end_wall_ms: i64,
+    pub start_wall_ms: WallTime,
+    pub end_wall_ms: WallTime,
     pub frames: i64,
     pub bytes: i64,
 }
@@ -41,8 +41,8 @@ pub struct NewSegment {
     pub codec: String,
     pub start_pts: Pts,
     pub end_pts: Pts,
-    pub start_wall_ms: i64,
-    pub end_wall_ms: i64,
+    pub start_wall_ms: WallTime,
+    pub end_wall_ms: WallTime,
     pub frames: i64,
     pub bytes: i64,
 }
@@ -254,8 +254,8 @@ mod tests {
             codec: "avc1.640028".into(),
             start_pts: Pts::new(start, 90_000),
             end_pts: Pts::new(end, 90_000),
-            start_wall_ms: wall,
-            end_wall_ms: wall + (end - start) / 90,
+            start_wall_ms: crate::time::WallTime::from_unix_ms(wall),
+            end_wall_ms: crate::time::WallTime::from_unix_ms(wall + (end - start) / 90),
             frames: 10,
             bytes: 1000,
         }

@@ -79,9 +79,9 @@ pub enum MappingSource {
     Arrival,
 }
 
-/// A frame's wall time.
+/// A frame's wall time as the clock map estimates it, with where it came from and its error bound.
 #[derive(Clone, Copy, Debug, PartialEq)]
-pub struct WallTime {
+pub struct WallEstimate {
     pub unix_ns: i64,
     pub source: MappingSource,
     /// Estimated error bound of the mapping itself (not counting a camera clock's own error or, for
@@ -231,7 +231,7 @@ impl ClockMap {
     }
 
     /// A frame at `pts` arrived at `arrival_ns`: learn from it and give its wall time.
-    pub fn on_frame(&mut self, pts: Pts, arrival_ns: i64) -> WallTime {
+    pub fn on_frame(&mut self, pts: Pts, arrival_ns: i64) -> WallEstimate {
         let p = self.point(pts, arrival_ns);
         self.arrival_samples += 1;
         self.last_x = Some(self.last_x.map_or(p.x, |l| l.max(p.x)));
@@ -279,7 +279,7 @@ impl ClockMap {
     }
 
     /// The wall time of `pts` as known now; `arrival_ns` (when it is a frame's) bounds the arrival map.
-    pub fn wall(&self, pts: Pts, arrival_ns: Option<i64>) -> Option<WallTime> {
+    pub fn wall(&self, pts: Pts, arrival_ns: Option<i64>) -> Option<WallEstimate> {
         let x = self.x_of(pts)?;
         let (_, n0) = self.origin?;
         let to_ns = |z: f64| n0 + ((x + z) * NS_PER_SEC).round() as i64;
@@ -292,7 +292,7 @@ impl ClockMap {
         };
         let quantum = NS_PER_SEC / f64::from(self.clock_rate);
         if trusted && let Some((z, u)) = sr {
-            return Some(WallTime {
+            return Some(WallEstimate {
                 unix_ns: to_ns(z),
                 source: MappingSource::Rtcp,
                 uncertainty_ns: (u * NS_PER_SEC + quantum).round() as i64,
@@ -303,7 +303,7 @@ impl ClockMap {
         if let Some(a) = arrival_ns {
             unix_ns = unix_ns.min(a);
         }
-        Some(WallTime {
+        Some(WallEstimate {
             unix_ns,
             source: MappingSource::Arrival,
             uncertainty_ns: (u * NS_PER_SEC + quantum).round() as i64,

@@ -143,6 +143,63 @@ impl RtpUnwrapper {
     }
 }
 
+/// A wall-clock instant in Unix milliseconds (UTC): the time every frame, event and recording carries beside
+/// its PTS. It serialises as the plain number (`wall_ms` in the API and the store).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(transparent)]
+pub struct WallTime(i64);
+
+impl WallTime {
+    pub const fn from_unix_ms(ms: i64) -> Self {
+        Self(ms)
+    }
+
+    /// The millisecond holding `ns` (rounded towards the past, also before 1970).
+    pub const fn from_unix_ns(ns: i64) -> Self {
+        Self(ns.div_euclid(1_000_000))
+    }
+
+    pub fn now() -> Self {
+        Self(now_unix_ms())
+    }
+
+    pub const fn unix_ms(self) -> i64 {
+        self.0
+    }
+
+    pub const fn unix_ns(self) -> i64 {
+        self.0.saturating_mul(1_000_000)
+    }
+
+    /// This instant moved by `ms` milliseconds (negative: earlier).
+    pub const fn plus_ms(self, ms: i64) -> Self {
+        Self(self.0.saturating_add(ms))
+    }
+
+    /// Milliseconds from `earlier` to this instant (negative when `earlier` is later).
+    pub const fn ms_since(self, earlier: WallTime) -> i64 {
+        self.0.saturating_sub(earlier.0)
+    }
+}
+
+impl std::fmt::Display for WallTime {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} ms", self.0)
+    }
+}
+
+impl rusqlite::ToSql for WallTime {
+    fn to_sql(&self) -> rusqlite::Result<rusqlite::types::ToSqlOutput<'_>> {
+        self.0.to_sql()
+    }
+}
+
+impl rusqlite::types::FromSql for WallTime {
+    fn column_result(value: rusqlite::types::ValueRef<'_>) -> rusqlite::types::FromSqlResult<Self> {
+        i64::column_result(value).map(Self)
+    }
+}
+
 /// Current wall-clock time in Unix milliseconds.
 pub fn now_unix_ms() -> i64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
@@ -159,6 +216,19 @@ pub const NS_PER_SEC: f64 = 1e9;
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn wall_time_converts_and_subtracts() {
+        let t = WallTime::from_unix_ns(1_700_000_000_123_999_999);
+        assert_eq!(t.unix_ms(), 1_700_000_000_123);
+        assert_eq!(WallTime::from_unix_ns(-1).unix_ms(), -1, "before 1970 rounds towards the past");
+        assert_eq!(t.unix_ns(), 1_700_000_000_123_000_000);
+        assert_eq!(t.plus_ms(877).ms_since(t), 877);
+        assert_eq!(t.ms_since(t.plus_ms(5)), -5);
+        assert!(t < t.plus_ms(1));
+        assert_eq!(serde_json::to_string(&t).unwrap(), "1700000000123");
+        assert_eq!(serde_json::from_str::<WallTime>("42").unwrap(), WallTime::from_unix_ms(42));
+    }
 
     #[test]
     fn pts_order_as_instants_across_clock_rates_and_subtract_exactly() {

@@ -8,7 +8,7 @@
 //! report of the video stream (RTP time in the same session-local units).
 
 use super::Pts;
-use super::clock_map::{ClockMap, ClockMapConfig, ClockStatus, WallTime};
+use super::clock_map::{ClockMap, ClockMapConfig, ClockStatus, WallEstimate};
 use super::timeline::{Rebase, Timeline, TimelineConfig, TimelineStats};
 use serde::Serialize;
 
@@ -25,7 +25,7 @@ pub struct SenderReport {
 pub struct Stamped {
     /// On the camera's continuous timeline.
     pub pts: Pts,
-    pub wall: WallTime,
+    pub wall: WallEstimate,
     /// Set when this frame started a new timeline segment.
     pub rebase: Option<Rebase>,
 }

@@ -199,7 +199,7 @@ mod tests {
             camera: camera.clone(),
             seq,
             pts: Pts::new(t_ms * 90, Pts::VIDEO_CLOCK_RATE),
-            wall_ms: 0,
+            wall_ms: crate::time::WallTime::from_unix_ms(0),
             width: 1280,
             height: 720,
             decoded_at: Instant::now(),
