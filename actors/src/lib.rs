@@ -14,7 +14,7 @@
 //! | detection | [`infer`] (ONNX Runtime, pre/post-processing, OCR), [`batcher`] (micro-batches per device) |
 //! | tracking, analysis, recording | [`tracker`] (ByteTrack + observation-centric), [`rules`] (intrusion, loitering, occupancy, line crossing), [`fire`], [`plates`], [`record`] (fMP4 segments, clips, live feed) |
 //! | delivery | [`hub`] (overlay fan-out), [`alerts`] (stored events to alert clients, gap-free resume; starts the store with its hub) |
-//! | cameras, analytics wiring, placement | [`camera`] (supervised source → decode → motion → regions → batcher), [`analytics`] (extra models' wiring), [`allocator`] |
+//! | cameras, analytics wiring, placement | [`camera`] (supervised source → decode → motion → regions → batcher), [`analytics`] (extra models' wiring), [`allocator`] (devices of this node), [`cluster`] (nodes of a cluster: placement, node records) |
 //! | wiring | [`pipeline`]: starts and wires the actors from a [`config::Config`] |
 //!
 //! This crate never depends on actix-web; the HTTP surface lives in the `panoptes` binary.
@@ -24,6 +24,7 @@ pub mod allocator;
 pub mod analytics;
 pub mod batcher;
 pub mod camera;
+pub mod cluster;
 pub mod config;
 pub mod fire;
 pub mod geometry;

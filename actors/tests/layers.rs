@@ -14,7 +14,7 @@ const ACTORS: &[(&str, &[&str])] = &[
     ("detection", &["infer", "batcher"]),
     ("tracking, analysis, recording", &["tracker", "rules", "fire", "plates", "record"]),
     ("delivery", &["hub", "alerts"]),
-    ("cameras, analytics wiring, placement", &["camera", "analytics", "allocator"]),
+    ("cameras, analytics wiring, placement", &["camera", "analytics", "allocator", "cluster"]),
     ("wiring", &["pipeline"]),
 ];
 
