@@ -16,6 +16,7 @@ run: setup
 
 test: setup
 	$(CARGO) test --workspace --all-targets
+	bash scripts/check_shared_build.sh
 	.venv/bin/python grafana/check_dashboard.py
 	.venv/bin/python docs/check_config_doc.py config/default.toml deploy/panoptes.toml
 	.venv/bin/python -m unittest discover -s grafana -p 'test_*.py'

@@ -3,9 +3,9 @@
 
 mod camera_support;
 
+use camera_support::fake_source::{FakeOpener, FakeSession};
 use camera_support::*;
 use panoptes_actors::camera::CameraActor;
-use panoptes_actors::camera::fake::{FakeOpener, FakeSession};
 use panoptes_actors::camera::source;
 use panoptes_actors::status::{CameraState, StatusBoard};
 use serde_json::json;

@@ -7,7 +7,7 @@
 //! ```
 //!
 //! # Modules
-//! - [`source`]: the [`source::VideoSource`] trait, RTSP (retina) and file (libavformat) sources, a fake.
+//! - [`source`]: the [`source::VideoSource`] trait, RTSP (retina) and file (libavformat) sources.
 //! - [`nal`]: `avcC`/`hvcC` records and length-prefixed NAL units → Annex B.
 //! - [`decode`]: the libavcodec decoder of a session.
 //! - [`convert`]: decoded picture → letterboxed model input.
@@ -47,8 +47,6 @@
 pub mod backoff;
 pub mod convert;
 pub mod decode;
-#[cfg(any(test, feature = "test-util"))]
-pub mod fake;
 pub mod nal;
 pub mod rate;
 pub mod routing;
@@ -166,7 +164,7 @@ pub struct CameraBuilder {
 }
 
 impl CameraBuilder {
-    /// Sessions come from `opener` instead of the configured RTSP URL or file (tests script them: `fake`).
+    /// Sessions come from `opener` instead of the configured RTSP URL or file (tests script them).
     pub fn opener(mut self, opener: Arc<dyn Opener>) -> Self {
         self.opener = opener;
         self

@@ -1,12 +1,12 @@
 //! Where a camera's compressed video comes from: the [`VideoSource`] trait, its real
-//! implementations (RTSP through retina, MP4/MKV files through libavformat) and a scripted fake.
+//! implementations (RTSP through retina, MP4/MKV files through libavformat).
 //!
 //! A source yields [`AccessUnit`]s: one compressed picture with its codec parameters, key-frame
 //! flag, session-local presentation time and arrival time, plus the stream's RTCP sender reports
 //! ([`VideoSource::take_sender_reports`]). It does no decoding and keeps no time across sessions: the
 //! camera's [`crate::time::stream::StreamClock`] turns these into timeline PTS and wall time.
 //! [`Opener`] opens a new source for each session, so the actor's reconnect loop and its tests can
-//! swap the real network for a fake.
+//! swap the real network for a scripted one (`actors/tests/camera_support/fake_source.rs`).
 
 use crate::config::{CameraConfig, ConfigError, Source, Transport};
 use crate::media::{AccessUnit, StreamParams, VideoCodec};
@@ -44,10 +44,6 @@ pub enum SourceError {
     ReadFile { camera: CameraId, path: PathBuf, source: ffmpeg_next::Error },
     #[error("camera {camera}: {} has no video frames to loop over", path.display())]
     EmptyFile { camera: CameraId, path: PathBuf },
-    /// A scripted failure ([`super::fake`], tests only).
-    #[cfg(any(test, feature = "test-util"))]
-    #[error("camera {camera}: {reason}")]
-    Fake { camera: CameraId, reason: String },
 }
 
 impl SourceError {
@@ -67,8 +63,6 @@ impl SourceError {
             SourceError::OpenFile { .. } => "check the path exists and is an MP4/MKV file with H.264/H.265 video",
             SourceError::ReadFile { .. } => "check the file is complete and readable",
             SourceError::EmptyFile { .. } => "use a file with at least one video frame",
-            #[cfg(any(test, feature = "test-util"))]
-            SourceError::Fake { .. } => "test source",
         }
     }
 }

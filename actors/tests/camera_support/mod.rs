@@ -2,6 +2,8 @@
 //! forwards what it receives to the test, bounded waits, and a short-clip cutter.
 #![allow(dead_code)]
 
+pub mod fake_source;
+
 use actix::prelude::*;
 use panoptes_actors::config::CameraConfig;
 use panoptes_actors::geometry::Letterbox;

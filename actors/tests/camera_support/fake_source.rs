@@ -1,11 +1,13 @@
-//! Scripted camera sources for tests ([`FakeOpener`]): built only for this crate's tests and with the
-//! `test-util` feature (which the integration tests enable), never into the production binary.
+//! Scripted camera sources ([`FakeOpener`]) for the session-loop test. They live with the tests (not behind
+//! a feature of the crate) so the test build and the binary's build compile the crate alike.
+//! A scripted failure is reported as the file source's read error on a path named after it
+//! (`scripted/<reason>`), so the camera's status shows the reason.
 
-use super::source::{Opener, SourceError, VideoSource};
-use crate::config::CameraConfig;
-use crate::media::AccessUnit;
-use crate::messages::CameraId;
 use futures::future::LocalBoxFuture;
+use panoptes_actors::camera::source::{Opener, SourceError, VideoSource};
+use panoptes_actors::config::CameraConfig;
+use panoptes_actors::media::AccessUnit;
+use panoptes_actors::messages::CameraId;
 use std::collections::VecDeque;
 use std::sync::Mutex;
 
@@ -54,7 +56,7 @@ impl VideoSource for FakeSource {
                 Some(u) => Ok(Some(u)),
                 None if self.panic.is_some() => panic!("{}", self.panic.take().unwrap_or_default()),
                 None => match self.end.take() {
-                    Some(reason) => Err(SourceError::Fake { camera: self.camera.clone(), reason }),
+                    Some(reason) => Err(scripted(self.camera.clone(), &reason)),
                     None => Ok(None),
                 },
             }
@@ -73,7 +75,7 @@ impl Opener for FakeOpener {
         let camera = camera.clone();
         Box::pin(async move {
             match next {
-                Some(FakeSession::FailOpen(reason)) => Err(SourceError::Fake { camera, reason }),
+                Some(FakeSession::FailOpen(reason)) => Err(scripted(camera, &reason)),
                 Some(FakeSession::Play { units, end }) => {
                     Ok(Box::new(FakeSource { camera, units: units.into(), end, panic: None }) as Box<dyn VideoSource>)
                 }
@@ -81,8 +83,14 @@ impl Opener for FakeOpener {
                     Ok(Box::new(FakeSource { camera, units: units.into(), end: None, panic: Some(message) })
                         as Box<dyn VideoSource>)
                 }
-                None => Err(SourceError::Fake { camera, reason: "script finished".into() }),
+                None => Err(scripted(camera, "script finished")),
             }
         })
     }
+}
+
+/// A scripted failure, as the read error of a file named after its reason.
+fn scripted(camera: CameraId, reason: &str) -> SourceError {
+    let path = std::path::PathBuf::from(format!("scripted/{reason}"));
+    SourceError::ReadFile { camera, path, source: ffmpeg_next::Error::Other { errno: 5 } }
 }
