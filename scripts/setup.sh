@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # One idempotent set-up step for Panoptes on Debian 12 (root, package registries only):
 #   1. apt packages (FFmpeg dev libraries + clang for ffmpeg-next, ffmpeg CLI, GStreamer RTSP server,
-#      opencv-doc for the vtest clip, chromium for the web console's browser tests),
+#      opencv-doc for the vtest clip, chromium for the web console's browser tests, nats-server for the
+#      cluster tests),
 #   2. the Python venv .venv with the pins in scripts/requirements.txt,
 #   3. the assets under var/ (ignored by git): test videos, still images, the COCO YOLOv3-tiny model
 #      converted from Darknet (and verified against OpenCV DNN; also a dynamic-size copy for
@@ -48,7 +49,7 @@ mkdir -p "$VAR"/{models,media,images} "$PYPI_CACHE"
 step "apt packages"
 APT_PACKAGES=(libavcodec-dev libavformat-dev libavutil-dev libswscale-dev libswresample-dev libavfilter-dev
     libavdevice-dev pkg-config clang libclang-dev ffmpeg gir1.2-gst-rtsp-server-1.0 gstreamer1.0-plugins-good
-    gstreamer1.0-plugins-bad gstreamer1.0-tools python3-gi python3-venv opencv-doc chromium)
+    gstreamer1.0-plugins-bad gstreamer1.0-tools python3-gi python3-venv opencv-doc chromium nats-server)
 missing=()
 for pkg in "${APT_PACKAGES[@]}"; do
     if [[ "$(dpkg-query -W -f='${db:Status-Status}' "$pkg" 2>/dev/null)" != "installed" ]]; then

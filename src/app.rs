@@ -3,6 +3,7 @@
 //! HTTP surface behind the auth middleware, and run until SIGINT/SIGTERM: then stop taking requests, drain
 //! the pipeline and flush the store. A second signal exits at once.
 
+use crate::cluster::ClusterView;
 use crate::control::Control;
 use crate::http::auth::AuthPolicy;
 use crate::http::{self, AppState};
@@ -55,16 +56,34 @@ fn ensure_admin_token(store: &mut AdminStore, auth: &AuthConfig, given: Option<&
     Ok(())
 }
 
-/// Resolves on the first SIGINT or SIGTERM.
-async fn signal() {
-    use tokio::signal::unix::{SignalKind, signal};
-    let (Ok(mut term), Ok(mut int)) = (signal(SignalKind::terminate()), signal(SignalKind::interrupt())) else {
-        tracing::error!("cannot install signal handlers; stop the server with SIGKILL");
-        return std::future::pending().await;
-    };
-    tokio::select! {
-        _ = term.recv() => {}
-        _ = int.recv() => {}
+/// SIGINT and SIGTERM, caught from the moment this is made (so a signal right after start-up is never
+/// the default, abrupt exit).
+struct StopSignals {
+    term: Option<tokio::signal::unix::Signal>,
+    int: Option<tokio::signal::unix::Signal>,
+}
+
+impl StopSignals {
+    fn install() -> Self {
+        use tokio::signal::unix::{SignalKind, signal};
+        match (signal(SignalKind::terminate()), signal(SignalKind::interrupt())) {
+            (Ok(term), Ok(int)) => Self { term: Some(term), int: Some(int) },
+            _ => {
+                tracing::error!("cannot install signal handlers; stop the server with SIGKILL");
+                Self { term: None, int: None }
+            }
+        }
+    }
+
+    /// Resolves on the next SIGINT or SIGTERM.
+    async fn next(&mut self) {
+        let (Some(term), Some(int)) = (&mut self.term, &mut self.int) else {
+            return std::future::pending().await;
+        };
+        tokio::select! {
+            _ = term.recv() => {}
+            _ = int.recv() => {}
+        }
     }
 }
 
@@ -128,6 +147,16 @@ pub struct Application {
     addr: std::net::SocketAddr,
     server: actix_web::dev::Server,
     control: crate::control::ControlHandle,
+    cluster: ClusterView,
+}
+
+/// A node's name when it runs alone: the host name (`/etc/hostname`), else `panoptes`.
+fn standalone_id() -> String {
+    std::fs::read_to_string("/etc/hostname")
+        .ok()
+        .map(|h| h.trim().to_owned())
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "panoptes".into())
 }
 
 impl Application {
@@ -170,6 +199,12 @@ impl Application {
             (pipeline.status.clone(), pipeline.hub.clone(), pipeline.batchers.clone(), pipeline.labels().clone());
         let (store, alerts, recording) = (pipeline.store.clone(), pipeline.alerts.clone(), pipeline.recording.clone());
         let rules = pipeline.rule_board.clone();
+        let infer_fps: f32 = config.devices.iter().map(|d| d.capacity_fps).sum();
+        let http_url = format!("http://{addr}");
+        let cluster = match &config.cluster {
+            Some(c) => crate::cluster::join(c, http_url, infer_fps, status.clone()).await?,
+            None => ClusterView::standalone(standalone_id(), infer_fps, http_url, status.clone()),
+        };
         let control = Control::spawn(pipeline, admin, cameras, token_cache);
         let state = AppState {
             status,
@@ -184,6 +219,7 @@ impl Application {
             rules,
             control: control.clone(),
             auth,
+            cluster: cluster.clone(),
         };
         let server = HttpServer::new(move || {
             App::new()
@@ -196,7 +232,7 @@ impl Application {
         .shutdown_timeout(5)
         .listen(listener)?
         .run();
-        Ok(Self { addr, server, control })
+        Ok(Self { addr, server, control, cluster })
     }
 
     /// Where the server listens.
@@ -212,6 +248,7 @@ impl Application {
     /// Serve until stopped, then drain the pipeline and flush the store.
     pub async fn run_until_stopped(self) -> anyhow::Result<()> {
         self.server.await.context("HTTP server")?;
+        self.cluster.leave().await;
         tracing::info!("HTTP server stopped; draining the pipeline and flushing the store");
         if let Err(e) = self.control.shutdown().await {
             tracing::warn!(error = %e, "draining the pipeline");
@@ -227,11 +264,12 @@ pub fn run(config: Config) -> anyhow::Result<()> {
     actix::System::new().block_on(async move {
         let app = Application::build(config, deps).await?;
         let (addr, handle) = (app.addr(), app.handle());
+        let mut signals = StopSignals::install();
         actix::spawn(async move {
-            signal().await;
+            signals.next().await;
             tracing::info!("signal received: stopping gracefully (send it again to exit at once)");
-            actix::spawn(async {
-                signal().await;
+            actix::spawn(async move {
+                signals.next().await;
                 tracing::warn!("second signal: exiting now");
                 std::process::exit(130);
             });

@@ -6,6 +6,7 @@ use clap::{Parser, Subcommand};
 
 pub mod app;
 pub mod cli;
+pub mod cluster;
 pub mod control;
 pub mod http;
 pub mod metrics;

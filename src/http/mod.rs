@@ -11,6 +11,7 @@ mod alerts;
 pub mod auth;
 mod body;
 mod cameras;
+mod cluster;
 mod error;
 mod events;
 mod health;
@@ -60,6 +61,8 @@ pub struct AppState {
     pub control: ControlHandle,
     /// What the auth middleware enforces.
     pub auth: auth::AuthPolicy,
+    /// The cluster's nodes as this node sees them (this node alone without `[cluster]`).
+    pub cluster: crate::cluster::ClusterView,
 }
 
 /// Declares every route once: `METHOD "path" => handler, success status, "summary" [, body = "Schema"];`.
@@ -94,6 +97,7 @@ route_table! {
     GET "/api/system" => cameras::system, 200, "Version, uptime, devices and their queue depths, model labels";
     GET "/api/time" => time::time, 200, "Server wall clock (for clock-offset estimation)";
     GET "/api/time/peers" => time::peers, 200, "Estimated clock offsets to the [[peers]] nodes";
+    GET "/api/cluster" => cluster::cluster, 200, "The cluster's nodes (roles, capacities, liveness) and where each camera runs";
     GET "/api/cameras" => admin::list, 200, "Every camera's config (no passwords) with its status";
     POST "/api/cameras" => admin::create, 201, "Add a camera; it starts at once", body = "Camera";
     GET "/api/cameras/{id}" => admin::one, 200, "One camera's config and status";

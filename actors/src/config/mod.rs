@@ -3,10 +3,11 @@
 //! Loading and layering (default file → user file → `PANOPTES__` environment variables) lives in the
 //! binary; this module only says what a valid configuration is. Every field is documented in
 //! `docs/config.md` with its default and unit. Sections that have grown live in their own files
-//! ([`analytics`], [`camera`], [`detection`], [`motion`], [`tracker`]); the rest are here.
+//! ([`analytics`], [`camera`], [`cluster`], [`detection`], [`motion`], [`tracker`]); the rest are here.
 
 pub mod analytics;
 pub mod camera;
+pub mod cluster;
 pub mod detection;
 pub mod motion;
 pub mod tracker;
@@ -15,6 +16,7 @@ pub use analytics::{AnalyticsConfig, FireConfig, PlatesConfig};
 pub use camera::{
     CameraConfig, LineConfig, PlaybackConfig, RawCamera, RuleConfig, Secret, Source, Transport, ZoneConfig,
 };
+pub use cluster::{ClusterConfig, NodeRole};
 pub use detection::{DetectionConfig, DetectionMode};
 pub use motion::MotionConfig;
 use serde::Deserialize;
@@ -52,6 +54,9 @@ pub struct Config {
     /// `[detection]`: where on each frame the detector runs (motion-aware regions, or whole frames).
     #[serde(default)]
     pub detection: DetectionConfig,
+    /// `[cluster]`: join a Panoptes cluster on NATS JetStream. Default none (this node runs alone).
+    #[serde(default)]
+    pub cluster: Option<ClusterConfig>,
 }
 
 /// `[[peers]]`: another Panoptes node (for example the one beside the recorder) whose clock offset to this
@@ -333,6 +338,9 @@ impl Config {
         }
         self.recording.validate()?;
         self.detection.validate()?;
+        if let Some(cluster) = &self.cluster {
+            cluster.validate()?;
+        }
         if self.devices.is_empty() {
             return Err(invalid("devices", "at least one [[devices]] entry is needed"));
         }
