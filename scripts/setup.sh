@@ -25,8 +25,17 @@ SCRIPTS="$ROOT/scripts"
 ULTRALYTICS_VERSION="8.4.190" # only its two sample images are used; the package is never installed
 
 STEP="start"
+STEP_S=""
+# Each step says what it does; a step that took over 5 s says how long (the long ones on a fresh 2-core
+# machine: apt packages about 2 minutes, the Python venv about 1, the plate and fire/smoke export about 2).
 step() {
+    local now
+    now=$(date +%s)
+    if [[ -n "$STEP_S" ]] && ((now - STEP_S > 5)); then
+        echo "    ($STEP: $((now - STEP_S)) s)"
+    fi
     STEP="$1"
+    STEP_S=$now
     echo "==> $1"
 }
 on_error() {
@@ -46,7 +55,7 @@ cd "$ROOT"
 mkdir -p "$VAR"/{models,media,images} "$PYPI_CACHE"
 
 # ---------------------------------------------------------------------------------------------
-step "apt packages"
+step "apt packages (first time: about 2 minutes)"
 APT_PACKAGES=(libavcodec-dev libavformat-dev libavutil-dev libswscale-dev libswresample-dev libavfilter-dev
     libavdevice-dev pkg-config clang libclang-dev ffmpeg gir1.2-gst-rtsp-server-1.0 gstreamer1.0-plugins-good
     gstreamer1.0-plugins-bad gstreamer1.0-tools python3-gi python3-venv opencv-doc chromium nats-server)
@@ -67,7 +76,7 @@ else
 fi
 
 # ---------------------------------------------------------------------------------------------
-step "python venv ($VENV)"
+step "python venv ($VENV; first time: about a minute)"
 if [[ ! -x "$PY" ]]; then
     python3 -m venv "$VENV"
 fi
@@ -243,7 +252,7 @@ fi
 # ---------------------------------------------------------------------------------------------
 # Issue 3: licence plates and fire/smoke. Ultralytics-trained checkpoints are AGPL-3.0: they and their ONNX
 # exports are made here, into var/ (ignored by git), and never committed.
-step "plate and fire/smoke detectors: YOLOv8 .pt -> ONNX, verified against PyTorch (var/models)"
+step "plate and fire/smoke detectors: YOLOv8 .pt -> ONNX, verified against PyTorch (var/models; first time: about 2 minutes)"
 MODELS_SCRIPTS="$SCRIPTS/models"
 ULTRA_CACHE="$CACHE/ultralytics"
 CONVERT_VENV="$CACHE/ultralytics-venv"
