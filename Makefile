@@ -12,11 +12,11 @@ setup:
 	bash scripts/setup.sh
 
 run: setup
-	@echo "==> cargo build (first time about 20 minutes on 2 cores; after make test nothing to rebuild)"
+	@echo "==> cargo build (first time 15 to 20 minutes on 2 cores; after make test nothing to rebuild)"
 	$(CARGO) run -- run $(if $(CONFIG),--config $(CONFIG))
 
 test: setup
-	@echo "==> cargo test: build (first time about 20 minutes on 2 cores), then the tests (about 3 minutes)"
+	@echo "==> cargo test: build (first time 15 to 20 minutes on 2 cores), then the tests (about 3 minutes)"
 	$(CARGO) test --workspace --all-targets
 	bash scripts/check_shared_build.sh
 	.venv/bin/python grafana/check_dashboard.py
