@@ -58,26 +58,23 @@ fn ensure_admin_token(store: &mut AdminStore, auth: &AuthConfig, given: Option<&
 
 /// SIGINT and SIGTERM, caught from the moment this is made (so a signal right after start-up is never
 /// the default, abrupt exit).
-struct StopSignals {
-    term: Option<tokio::signal::unix::Signal>,
-    int: Option<tokio::signal::unix::Signal>,
-}
+struct StopSignals(Option<(tokio::signal::unix::Signal, tokio::signal::unix::Signal)>);
 
 impl StopSignals {
     fn install() -> Self {
         use tokio::signal::unix::{SignalKind, signal};
         match (signal(SignalKind::terminate()), signal(SignalKind::interrupt())) {
-            (Ok(term), Ok(int)) => Self { term: Some(term), int: Some(int) },
+            (Ok(term), Ok(int)) => Self(Some((term, int))),
             _ => {
                 tracing::error!("cannot install signal handlers; stop the server with SIGKILL");
-                Self { term: None, int: None }
+                Self(None)
             }
         }
     }
 
     /// Resolves on the next SIGINT or SIGTERM.
     async fn next(&mut self) {
-        let (Some(term), Some(int)) = (&mut self.term, &mut self.int) else {
+        let Some((term, int)) = &mut self.0 else {
             return std::future::pending().await;
         };
         tokio::select! {

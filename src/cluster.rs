@@ -27,6 +27,7 @@ type Announce = Arc<dyn Fn() -> NodeRecord + Send + Sync>;
 /// The cluster as this node sees it; cheap to clone, shared by the HTTP workers.
 #[derive(Clone)]
 pub struct ClusterView {
+    node_id: String,
     announce: Announce,
     /// `None` when running alone.
     liveness: Option<Arc<Mutex<Liveness>>>,
@@ -38,16 +39,17 @@ impl ClusterView {
     /// A node without `[cluster]`.
     pub fn standalone(node_id: String, infer_fps: f32, http: String, status: StatusBoard) -> Self {
         let roles = [NodeRole::Ingest, NodeRole::Infer, NodeRole::Api].map(|r| r.name().to_string()).to_vec();
-        let record = RecordSource { node_id, roles, http, ingest_fps: None, infer_fps, lease_ms: 0, status };
-        Self { announce: Arc::new(move || record.now()), liveness: None, store: None }
+        let record =
+            RecordSource { node_id: node_id.clone(), roles, http, ingest_fps: None, infer_fps, lease_ms: 0, status };
+        Self { node_id, announce: Arc::new(move || record.now()), liveness: None, store: None }
     }
 
     pub fn clustered(&self) -> bool {
         self.liveness.is_some()
     }
 
-    pub fn node_id(&self) -> String {
-        (self.announce)().id
+    pub fn node_id(&self) -> &str {
+        &self.node_id
     }
 
     /// Every node known, this one first and always alive (it is answering).
@@ -64,11 +66,10 @@ impl ClusterView {
 
     /// Remove this node's record (a clean shutdown: the others see it leave at once, not after its lease).
     pub async fn leave(&self) {
-        if let Some(store) = &self.store {
-            let id = self.node_id();
-            if let Err(e) = store.delete(&id).await {
-                tracing::warn!(node = %id, error = %e, "could not remove this node's record; it lapses with its lease");
-            }
+        if let Some(store) = &self.store
+            && let Err(e) = store.delete(&self.node_id).await
+        {
+            tracing::warn!(node = %self.node_id, error = %e, "could not remove this node's record; it lapses with its lease");
         }
     }
 }
@@ -138,7 +139,7 @@ pub async fn join(
     actix::spawn(renew(store.clone(), announce.clone(), lease / 3));
     actix::spawn(watch(store.clone(), liveness.clone(), lease));
     tracing::info!(node = %cfg.node_id, nats = %cfg.nats_url, lease_sec = cfg.lease_sec, "joined the cluster");
-    Ok(ClusterView { announce, liveness: Some(liveness), store: Some(store) })
+    Ok(ClusterView { node_id: cfg.node_id.clone(), announce, liveness: Some(liveness), store: Some(store) })
 }
 
 /// Open the node bucket, creating its stream when missing. The stream is made here, with the settings of a
