@@ -23,6 +23,8 @@ test: setup
 	.venv/bin/python docs/check_config_doc.py config/default.toml deploy/panoptes.toml
 	.venv/bin/python -m unittest discover -s grafana -p 'test_*.py'
 	.venv/bin/python -m unittest discover -s docs -p 'test_*.py'
+	bash scripts/api_fuzz.sh 25
+	bash scripts/fuzz.sh --seconds 20
 
 lint:
 	$(CARGO) fmt --all --check

@@ -3,8 +3,9 @@
 //! HTTP surface behind the auth middleware, and run until SIGINT/SIGTERM: then stop taking requests, drain
 //! the pipeline and flush the store. A second signal exits at once.
 
-use crate::cluster::ClusterView;
-use crate::control::Control;
+use crate::cluster::planner::Share;
+use crate::cluster::{ClusterView, JoinError, Local};
+use crate::control::{ClusterLink, Control, ControlHandle, InCluster};
 use crate::http::auth::AuthPolicy;
 use crate::http::{self, AppState};
 use actix_web::{App, HttpServer, middleware, web};
@@ -20,7 +21,7 @@ use panoptes_actors::store::admin::AdminStore;
 use panoptes_actors::store::tokens::TokenCache;
 use panoptes_actors::store::tokens::{self, Role};
 use std::net::TcpListener;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 /// The real detector of a device: the configured ONNX model on the device's execution providers.
 pub fn onnx_detector(config: &Config) -> impl Fn(&DeviceConfig) -> Result<Box<dyn Detector>, InferError> + '_ {
@@ -122,6 +123,41 @@ pub async fn start_pipeline(config: &Config) -> Result<Pipeline, PipelineError> 
     Pipeline::start_with_analytics(config, &onnx_detector(config), Some(&loaders)).await
 }
 
+/// Hand each change of this node's share of the cluster's plan to the control loop.
+fn follow_plan(control: ControlHandle, mut placed: tokio::sync::watch::Receiver<Share>) {
+    actix::spawn(async move {
+        while placed.changed().await.is_ok() {
+            let cameras = placed.borrow_and_update().clone();
+            if control.assign(cameras).await.is_err() {
+                break;
+            }
+        }
+    });
+}
+
+/// Join the cluster once its NATS server can be reached, retrying every 1 s, doubling up to 30 s; then run
+/// this node's share of the plan.
+async fn join_later(view: ClusterView, config: Config, local: Local, control: ControlHandle) {
+    let mut delay = Duration::from_secs(1);
+    loop {
+        actix_web::rt::time::sleep(delay).await;
+        match view.join(&config, local.clone()).await {
+            Ok(joined) => {
+                let in_cluster = InCluster { desired: joined.desired, tokens: joined.tokens, units: joined.units };
+                if control.joined(in_cluster).await.is_ok() {
+                    follow_plan(control, joined.placed_here);
+                }
+                return;
+            }
+            Err(e) => {
+                delay = (delay * 2).min(Duration::from_secs(30));
+                tracing::warn!(error = %e, retry_in_s = delay.as_secs(), "still not in the cluster");
+                view.set_waiting(e.to_string());
+            }
+        }
+    }
+}
+
 /// What the application takes from its process rather than its config: the metrics recorder's handle and the
 /// admin token from the environment (`auth.admin_token_env`), so that tests can build several side by side.
 pub struct Deps {
@@ -173,7 +209,10 @@ impl Application {
         }
         let mut admin = AdminStore::open(&config.store.path).context("opening the store")?;
         let store_path = config.store.path.display().to_string();
-        if admin.seed_cameras(&config.cameras)? {
+        if config.cluster.is_some() {
+            tracing::info!(store = %store_path,
+                "cluster mode: cameras, zones and rules are the cluster's (the config file's [[cameras]] seed it); this node runs those placed on it");
+        } else if admin.seed_cameras(&config.cameras)? {
             tracing::info!(store = %store_path, cameras = config.cameras.len(),
                 "empty store: seeded the cameras from the config file; from now on the store holds them and the config file's [[cameras]] are ignored");
         } else {
@@ -181,8 +220,10 @@ impl Application {
                 "cameras, zones, rules and tokens come from the store; the config file's [[cameras]] only seed an empty store and are ignored");
         }
         ensure_admin_token(&mut admin, &config.auth, admin_token.as_deref())?;
-        let cameras = admin.cameras()?;
-        let token_cache = TokenCache::from_rows(admin.token_rows()?);
+        // In cluster mode the pipeline starts empty: the cameras placed on this node arrive from the plan.
+        let cameras = if config.cluster.is_some() { vec![] } else { admin.cameras()? };
+        let token_rows = admin.token_rows()?;
+        let token_cache = TokenCache::from_rows(token_rows.clone());
         let mut run_config = config.clone();
         run_config.cameras = cameras.clone();
         let pipeline = start_pipeline(&run_config).await.context("starting the pipeline")?;
@@ -198,11 +239,46 @@ impl Application {
         let rules = pipeline.rule_board.clone();
         let infer_fps: f32 = config.devices.iter().map(|d| d.capacity_fps).sum();
         let http_url = format!("http://{addr}");
-        let cluster = match &config.cluster {
-            Some(c) => crate::cluster::join(c, http_url, infer_fps, status.clone()).await?,
-            None => ClusterView::standalone(standalone_id(), infer_fps, http_url, status.clone()),
+        let local = Local {
+            status: status.clone(),
+            store: store.clone(),
+            hub: hub.clone(),
+            tokens: token_cache.clone(),
+            token_rows: token_rows.clone(),
         };
-        let control = Control::spawn(pipeline, admin, cameras, token_cache);
+        let (cluster, joined) = match &config.cluster {
+            Some(c) => {
+                let devices = batchers.iter().map(|(_, b)| b.clone()).collect();
+                let view = ClusterView::member(&config, http_url, status.clone(), devices)?;
+                let joined = match view.join(&config, local.clone()).await {
+                    Ok(joined) => Some(joined),
+                    Err(JoinError::Unreachable(e)) => {
+                        tracing::error!(nats = %c.nats_url, error = %format!("{e:#}"),
+                            "not in the cluster yet: retrying in the background; meanwhile this node serves its stored events and recordings, and runs no camera");
+                        view.set_waiting(format!("{e:#}"));
+                        None
+                    }
+                    Err(JoinError::Failed(e)) => return Err(e),
+                };
+                (view, joined)
+            }
+            None => (ClusterView::standalone(standalone_id(), infer_fps, http_url, status.clone()), None),
+        };
+        let link = match (&joined, cluster.clustered()) {
+            (Some(j), _) => {
+                let (desired, tokens, units) = (j.desired.clone(), j.tokens.clone(), j.units.clone());
+                ClusterLink::Joined(Box::new(InCluster { desired, tokens, units }))
+            }
+            (None, true) => ClusterLink::Waiting,
+            (None, false) => ClusterLink::Alone,
+        };
+        let waiting = matches!(link, ClusterLink::Waiting);
+        let control = Control::spawn(pipeline, admin, cameras, token_cache, link);
+        if let Some(joined) = joined {
+            follow_plan(control.clone(), joined.placed_here);
+        } else if waiting {
+            actix::spawn(join_later(cluster.clone(), config.clone(), local, control.clone()));
+        }
         let state = AppState {
             status,
             hub,
@@ -217,6 +293,8 @@ impl Application {
             control: control.clone(),
             auth,
             cluster: cluster.clone(),
+            ws_origins: config.server.ws_origins.clone().into(),
+            media_roots: config.server.media_roots.clone().into(),
         };
         let server = HttpServer::new(move || {
             App::new()

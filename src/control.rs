@@ -4,9 +4,18 @@
 //!
 //! Every change is validated fully, written in one store transaction, applied to the pipeline, and only then
 //! committed: a change the pipeline refuses is rolled back, and nothing is half-stored.
+//!
+//! In cluster mode the cameras are the cluster's ([`DesiredCameras`]): a change is validated and written
+//! there (compare-and-set), not applied here; the node the leader places the camera on applies it when its
+//! share of the plan arrives ([`ControlHandle::assign`]). The local store keeps events, recordings and tokens.
 
-use panoptes_actors::config::{CameraConfig, ConfigError};
-use panoptes_actors::pipeline::{Pipeline, PipelineError};
+use crate::cluster::desired::{DesiredCameras, DesiredError};
+use crate::cluster::tokens::{ClusterTokens, TokenError};
+use crate::cluster::units::UnitLink;
+use panoptes_actors::cluster::leader::Part;
+use panoptes_actors::config::media_roots::MediaRoots;
+use panoptes_actors::config::{CameraConfig, ConfigError, Source};
+use panoptes_actors::pipeline::{CameraRole, Pipeline, PipelineError};
 use panoptes_actors::rules::spec::{self, RulesConfig};
 use panoptes_actors::rules::{GetRuleStatus, RuleStatus, UpdateRules};
 use panoptes_actors::store::StoreError;
@@ -28,6 +37,9 @@ pub enum ControlError {
     Store(#[from] StoreError),
     #[error("pipeline: {0}")]
     Pipeline(String),
+    /// The cluster's camera bucket cannot be reached.
+    #[error("{0}")]
+    Cluster(String),
     #[error("the server is shutting down")]
     Stopped,
 }
@@ -56,6 +68,29 @@ impl From<PipelineError> for ControlError {
     }
 }
 
+impl From<TokenError> for ControlError {
+    fn from(e: TokenError) -> Self {
+        match e {
+            e @ TokenError::Missing(_) => ControlError::NotFound(e.to_string()),
+            e @ TokenError::LastAdmin(_) => ControlError::Conflict(e.to_string()),
+            e @ TokenError::Nats(_) => ControlError::Cluster(e.to_string()),
+        }
+    }
+}
+
+impl From<DesiredError> for ControlError {
+    fn from(e: DesiredError) -> Self {
+        match e {
+            DesiredError::Exists(id) => {
+                ControlError::Conflict(format!("camera `{id}` already exists; PUT /api/cameras/{id} changes it"))
+            }
+            DesiredError::Missing(id) => no_camera(&id),
+            e @ DesiredError::Changed(_) => ControlError::Conflict(e.to_string()),
+            e @ DesiredError::Nats(_) => ControlError::Cluster(e.to_string()),
+        }
+    }
+}
+
 fn no_camera(id: &str) -> ControlError {
     ControlError::NotFound(format!("camera `{id}` does not exist; GET /api/cameras lists them"))
 }
@@ -76,6 +111,8 @@ enum Command {
     AddToken(String, Role, Reply<(TokenInfo, String)>),
     DeleteToken(i64, Reply<()>),
     Acknowledge(i64, Reply<bool>),
+    Assign(Vec<(CameraConfig, Part)>, Reply<()>),
+    Joined(Box<InCluster>, Reply<()>),
     Shutdown(Reply<()>),
 }
 
@@ -127,6 +164,16 @@ impl ControlHandle {
     pub async fn acknowledge(&self, id: i64) -> Result<bool, ControlError> {
         self.call(|r| Command::Acknowledge(id, r)).await
     }
+    /// Cluster mode: run exactly these cameras, each the part given, here (this node's share of the plan);
+    /// the others stop.
+    pub async fn assign(&self, cameras: Vec<(CameraConfig, Part)>) -> Result<(), ControlError> {
+        self.call(|r| Command::Assign(cameras, r)).await
+    }
+    /// Cluster mode: the node has joined the cluster late (its NATS server was unreachable at start); camera
+    /// changes now go to the cluster.
+    pub async fn joined(&self, cluster: InCluster) -> Result<(), ControlError> {
+        self.call(|r| Command::Joined(Box::new(cluster), r)).await
+    }
     /// Stop the cameras, drain the pipeline and flush the store; the loop ends.
     pub async fn shutdown(&self) -> Result<(), ControlError> {
         self.call(Command::Shutdown).await
@@ -137,15 +184,41 @@ impl ControlHandle {
 pub struct Control {
     pipeline: Pipeline,
     store: AdminStore,
-    /// Every stored camera (enabled or not), in store order.
+    /// Every stored camera (enabled or not), in store order; in cluster mode, the cameras running here.
     cameras: Vec<CameraConfig>,
     tokens: TokenCache,
+    /// Cluster mode: where the cameras live, and the part of each placed camera this node runs.
+    cluster: ClusterLink,
+    placed: Vec<(CameraConfig, Part)>,
+}
+
+/// Whether this node is in a cluster.
+pub enum ClusterLink {
+    /// No `[cluster]`: the cameras are in the local store.
+    Alone,
+    /// `[cluster]`, but the NATS server has not been reached yet: camera changes wait (503).
+    Waiting,
+    Joined(Box<InCluster>),
+}
+
+/// What the control loop uses in cluster mode.
+pub struct InCluster {
+    /// The cluster's cameras.
+    pub desired: DesiredCameras,
+    /// The cluster's API tokens.
+    pub tokens: ClusterTokens,
+    /// Runs halves of cameras (video from or to another node).
+    pub units: UnitLink,
 }
 
 /// Check a camera fully before it is stored: its id, its own fields, its zones' and lines' geometry, and
-/// every rule (as if enabled) against the zones, lines and the model's `labels`. Errors name the field.
-pub fn validate_camera(cfg: &CameraConfig, labels: &[String]) -> Result<(), ControlError> {
+/// every rule (as if enabled) against the zones, lines and the model's `labels`, and a file camera's file
+/// against the media roots. Errors name the field.
+pub fn validate_camera(cfg: &CameraConfig, labels: &[String], media_roots: &MediaRoots) -> Result<(), ControlError> {
     cfg.validate()?;
+    if let Source::File { path, .. } = &cfg.source {
+        media_roots.admit(&cfg.id, path)?;
+    }
     let field = |list: &str, id: &str| format!("cameras.{}.{list}.{id}", cfg.id);
     for zone in &cfg.zones {
         spec::compile_zone(&cfg.id, zone)
@@ -168,14 +241,16 @@ pub fn validate_camera(cfg: &CameraConfig, labels: &[String]) -> Result<(), Cont
 
 impl Control {
     /// Start the loop on the current arbiter; it owns `pipeline` and `store` until [`ControlHandle::shutdown`].
+    /// In cluster mode the pipeline starts empty and runs what [`ControlHandle::assign`] says.
     pub fn spawn(
         pipeline: Pipeline,
         store: AdminStore,
         cameras: Vec<CameraConfig>,
         tokens: TokenCache,
+        cluster: ClusterLink,
     ) -> ControlHandle {
         let (tx, mut rx) = mpsc::channel(64);
-        let mut control = Control { pipeline, store, cameras, tokens };
+        let mut control = Control { pipeline, store, cameras, tokens, cluster, placed: vec![] };
         actix::spawn(async move {
             while let Some(cmd) = rx.recv().await {
                 if control.handle(cmd).await {
@@ -190,7 +265,8 @@ impl Control {
     async fn handle(&mut self, cmd: Command) -> bool {
         match cmd {
             Command::Cameras(r) => {
-                let _ = r.send(Ok(self.cameras.clone()));
+                let all = self.in_cluster().map(|d| d.map_or_else(|| self.cameras.clone(), DesiredCameras::list));
+                let _ = r.send(all);
             }
             Command::AddCamera(cfg, r) => {
                 let _ = r.send(self.add_camera(*cfg).await);
@@ -208,16 +284,28 @@ impl Control {
                 let _ = r.send(self.rule_status(&id).await);
             }
             Command::Tokens(r) => {
-                let _ = r.send(self.store.tokens().map_err(Into::into));
+                let all = match &self.cluster {
+                    ClusterLink::Joined(c) => Ok(c.tokens.list()),
+                    _ => self.store.tokens().map_err(Into::into),
+                };
+                let _ = r.send(all);
             }
             Command::AddToken(name, role, r) => {
-                let _ = r.send(self.add_token(&name, role));
+                let _ = r.send(self.add_token(&name, role).await);
             }
             Command::DeleteToken(id, r) => {
-                let _ = r.send(self.delete_token(id));
+                let _ = r.send(self.delete_token(id).await);
             }
             Command::Acknowledge(id, r) => {
                 let _ = r.send(self.store.acknowledge_event(id).map_err(Into::into));
+            }
+            Command::Assign(cameras, r) => {
+                self.assign(cameras).await;
+                let _ = r.send(Ok(()));
+            }
+            Command::Joined(cluster, r) => {
+                self.cluster = ClusterLink::Joined(cluster);
+                let _ = r.send(Ok(()));
             }
             Command::Shutdown(r) => {
                 self.pipeline.shutdown().await;
@@ -228,18 +316,37 @@ impl Control {
         false
     }
 
+    /// The cluster's cameras in cluster mode, `None` alone; an error while the cluster is out of reach.
+    fn in_cluster(&self) -> Result<Option<&DesiredCameras>, ControlError> {
+        match &self.cluster {
+            ClusterLink::Alone => Ok(None),
+            ClusterLink::Waiting => Err(ControlError::Cluster(
+                "this node has not reached its cluster's NATS server yet ([cluster] nats_url; GET /api/cluster \
+                 says why); the cameras are the cluster's: retry once it has joined"
+                    .into(),
+            )),
+            ClusterLink::Joined(c) => Ok(Some(&c.desired)),
+        }
+    }
+
     fn position(&self, id: &str) -> Option<usize> {
         self.cameras.iter().position(|c| c.id == id)
     }
 
     async fn add_camera(&mut self, cfg: CameraConfig) -> Result<CameraConfig, ControlError> {
+        if let Some(desired) = self.in_cluster()? {
+            validate_camera(&cfg, self.pipeline.labels(), self.pipeline.media_roots())?;
+            desired.create(&cfg).await?;
+            tracing::info!(camera = %cfg.id, "camera added to the cluster over the API");
+            return Ok(cfg);
+        }
         if self.position(&cfg.id).is_some() {
             return Err(ControlError::Conflict(format!(
                 "camera `{}` already exists; PUT /api/cameras/{} changes it",
                 cfg.id, cfg.id
             )));
         }
-        validate_camera(&cfg, self.pipeline.labels())?;
+        validate_camera(&cfg, self.pipeline.labels(), self.pipeline.media_roots())?;
         let mut tx = self.store.begin()?;
         tx.put_camera(&cfg)?;
         if cfg.enabled {
@@ -258,14 +365,18 @@ impl Control {
     }
 
     async fn replace_camera(&mut self, cfg: CameraConfig) -> Result<CameraConfig, ControlError> {
+        if let Some(desired) = self.in_cluster()? {
+            let (old, revision) = desired.get(&cfg.id).await?;
+            let cfg = keep_password(cfg, &old);
+            validate_camera(&cfg, self.pipeline.labels(), self.pipeline.media_roots())?;
+            desired.update(&cfg, revision).await?;
+            tracing::info!(camera = %cfg.id, "camera replaced in the cluster over the API");
+            return Ok(cfg);
+        }
         let pos = self.position(&cfg.id).ok_or_else(|| no_camera(&cfg.id))?;
         let old = self.cameras[pos].clone();
-        let mut cfg = cfg;
-        if cfg.password.is_none() && cfg.password_env.is_none() && cfg.username == old.username {
-            // The API never shows the stored password, so a PUT of what GET returned keeps it.
-            cfg.password = old.password.clone();
-        }
-        validate_camera(&cfg, self.pipeline.labels())?;
+        let cfg = keep_password(cfg, &old);
+        validate_camera(&cfg, self.pipeline.labels(), self.pipeline.media_roots())?;
         let mut tx = self.store.begin()?;
         tx.put_camera(&cfg)?;
         if old.enabled {
@@ -292,6 +403,12 @@ impl Control {
     }
 
     async fn remove_camera(&mut self, id: &str) -> Result<(), ControlError> {
+        if let Some(desired) = self.in_cluster()? {
+            let (_, revision) = desired.get(id).await?;
+            desired.delete(id, revision).await?;
+            tracing::info!(camera = %id, "camera removed from the cluster over the API");
+            return Ok(());
+        }
         let pos = self.position(id).ok_or_else(|| no_camera(id))?;
         let mut tx = self.store.begin()?;
         tx.delete_camera(id)?;
@@ -305,10 +422,18 @@ impl Control {
     }
 
     async fn edit(&mut self, id: &str, edit: Edit) -> Result<CameraConfig, ControlError> {
+        if let Some(desired) = self.in_cluster()? {
+            let (mut cfg, revision) = desired.get(id).await?;
+            edit(&mut cfg)?;
+            validate_camera(&cfg, self.pipeline.labels(), self.pipeline.media_roots())?;
+            desired.update(&cfg, revision).await?;
+            tracing::info!(camera = %id, "zones, lines or rules changed in the cluster over the API");
+            return Ok(cfg);
+        }
         let pos = self.position(id).ok_or_else(|| no_camera(id))?;
         let mut cfg = self.cameras[pos].clone();
         edit(&mut cfg)?;
-        validate_camera(&cfg, self.pipeline.labels())?;
+        validate_camera(&cfg, self.pipeline.labels(), self.pipeline.media_roots())?;
         let mut tx = self.store.begin()?;
         tx.put_camera(&cfg)?;
         if cfg.enabled
@@ -331,23 +456,81 @@ impl Control {
     }
 
     async fn rule_status(&mut self, id: &str) -> Result<Option<RuleStatus>, ControlError> {
-        self.position(id).ok_or_else(|| no_camera(id))?;
+        if self.position(id).is_none() {
+            return Err(match self.in_cluster()? {
+                Some(_) => ControlError::Conflict(format!(
+                    "camera `{id}` does not run on this node; GET /api/cluster says which node runs it"
+                )),
+                None => no_camera(id),
+            });
+        }
         match self.pipeline.rules(id) {
             Some(rules) => rules.send(GetRuleStatus).await.map(Some).map_err(|e| ControlError::Pipeline(e.to_string())),
             None => Ok(None),
         }
     }
 
-    fn add_token(&mut self, name: &str, role: Role) -> Result<(TokenInfo, String), ControlError> {
+    /// Run exactly `wanted` here, each camera the part given: cameras no longer wanted (or changed, or now
+    /// another part) stop, new ones start. A camera that fails to start is logged and left out (its node
+    /// record then does not list it).
+    async fn assign(&mut self, wanted: Vec<(CameraConfig, Part)>) {
+        let ClusterLink::Joined(cluster) = &self.cluster else { return };
+        let units = cluster.units.clone();
+        let running = std::mem::take(&mut self.placed);
+        for old in &running {
+            if !wanted.contains(old)
+                && let Err(e) = self.pipeline.remove_camera(&old.0.id).await
+            {
+                tracing::warn!(camera = %old.0.id, error = %e, "stopping a camera placed elsewhere");
+            }
+        }
+        for (cfg, part) in wanted {
+            if running.iter().any(|(c, p)| *c == cfg && *p == part) {
+                self.placed.push((cfg, part));
+                continue;
+            }
+            let role = match part {
+                Part::Whole => CameraRole::Whole,
+                Part::Infer => CameraRole::Infer { opener: units.opener() },
+                Part::Ingest => match units.publisher(&cfg.id) {
+                    Ok(forward) => CameraRole::Ingest { forward },
+                    Err(e) => {
+                        tracing::error!(camera = %cfg.id, error = %e, "cannot start the thread that publishes the camera's video");
+                        continue;
+                    }
+                },
+            };
+            match self.pipeline.add_camera_as(cfg.clone(), role).await {
+                Ok(()) => {
+                    tracing::info!(camera = %cfg.id, part = ?part, "camera placed on this node: started");
+                    self.placed.push((cfg, part));
+                }
+                Err(e) => tracing::error!(camera = %cfg.id, error = %e, "cannot start a camera placed on this node"),
+            }
+        }
+        self.cameras = self.placed.iter().map(|(c, _)| c.clone()).collect();
+    }
+
+    async fn add_token(&mut self, name: &str, role: Role) -> Result<(TokenInfo, String), ControlError> {
         let secret = tokens::generate();
         let hash = tokens::hash(&secret);
+        if let ClusterLink::Joined(c) = &self.cluster {
+            let info = c.tokens.add(name, role, &hash).await?;
+            tracing::info!(token = info.id, name, role = role.as_str(), "API token created in the cluster");
+            return Ok((info, secret));
+        }
         let info = self.store.add_token(name, role, &hash)?;
         self.tokens.insert(hash, info.id, role);
         tracing::info!(token = info.id, name, role = role.as_str(), "API token created");
         Ok((info, secret))
     }
 
-    fn delete_token(&mut self, id: i64) -> Result<(), ControlError> {
+    async fn delete_token(&mut self, id: i64) -> Result<(), ControlError> {
+        if let ClusterLink::Joined(c) = &self.cluster {
+            c.tokens.delete(id).await?;
+            tracing::info!(token = id, "API token deleted from the cluster");
+            return Ok(());
+        }
         let all = self.store.tokens()?;
         let Some(token) = all.iter().find(|t| t.id == id) else {
             return Err(ControlError::NotFound(format!("token {id} does not exist; GET /api/tokens lists them")));
@@ -362,6 +545,14 @@ impl Control {
         tracing::info!(token = id, "API token deleted");
         Ok(())
     }
+}
+
+/// The API never shows a stored password, so a PUT of what GET returned (same user, no password) keeps it.
+fn keep_password(mut cfg: CameraConfig, old: &CameraConfig) -> CameraConfig {
+    if cfg.password.is_none() && cfg.password_env.is_none() && cfg.username == old.username {
+        cfg.password = old.password.clone();
+    }
+    cfg
 }
 
 #[cfg(test)]
@@ -380,11 +571,14 @@ mod tests {
             "zones": [{ "id": "all", "polygon": [[0.0, 0.0], [1.0, 0.0], [1.0, 1.0], [0.0, 1.0]] }],
             "rules": [{ "id": "in", "kind": "intrusion", "zone": "all", "classes": ["person"], "enabled": false }],
         }));
-        validate_camera(&ok, &labels).unwrap();
+        let roots = MediaRoots::new(&[".".into()]);
+        validate_camera(&ok, &labels, &roots).unwrap();
+        let err = validate_camera(&ok, &labels, &MediaRoots::default()).unwrap_err();
+        assert!(matches!(&err, ControlError::Invalid { field, .. } if field == "cameras.gate.file"), "{err}");
 
         let mut bad_zone = ok.clone();
         bad_zone.zones[0].polygon = vec![[0.0, 0.0], [1.0, 1.0], [1.0, 0.0], [0.0, 1.0]];
-        let err = validate_camera(&bad_zone, &labels).unwrap_err();
+        let err = validate_camera(&bad_zone, &labels, &roots).unwrap_err();
         assert!(
             matches!(&err, ControlError::Invalid { field, reason } if field == "cameras.gate.zones.all" && reason.contains("crosses itself")),
             "{err}"
@@ -393,7 +587,7 @@ mod tests {
         // A disabled rule is still checked: an unknown class is refused rather than stored.
         let mut bad_rule = ok.clone();
         bad_rule.rules[0].classes = vec!["unicorn".into()];
-        let err = validate_camera(&bad_rule, &labels).unwrap_err();
+        let err = validate_camera(&bad_rule, &labels, &roots).unwrap_err();
         assert!(
             matches!(&err, ControlError::Invalid { field, reason } if field == "cameras.gate.rules.in" && reason.contains("unicorn")),
             "{err}"
@@ -401,7 +595,7 @@ mod tests {
 
         let mut bad_fps = ok;
         bad_fps.detect_fps = -1.0;
-        let err = validate_camera(&bad_fps, &labels).unwrap_err();
+        let err = validate_camera(&bad_fps, &labels, &roots).unwrap_err();
         assert!(matches!(&err, ControlError::Invalid { field, .. } if field == "cameras.gate.detect_fps"), "{err}");
     }
 }

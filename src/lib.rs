@@ -9,6 +9,7 @@ pub mod cli;
 pub mod cluster;
 pub mod control;
 pub mod http;
+pub mod memory;
 pub mod metrics;
 pub mod peers;
 pub mod settings;
@@ -39,6 +40,7 @@ enum Command {
 
 /// Parse the command line and run the chosen command.
 pub fn main() -> std::process::ExitCode {
+    memory::configure();
     telemetry::init();
     let cli = Cli::parse();
     let result = match cli.command {

@@ -1,5 +1,6 @@
 //! Polls every `[[peers]]` node's `GET /api/time` and feeds the four timestamps of each exchange into the
 //! shared [`PeerClocks`], which estimate the peers' clock offsets (minimum-delay filtering, uncertainty).
+//! The exchange loop ([`keep_exchanging`]) also serves the cluster's nodes, exchanged with over NATS.
 //!
 //! One local task per peer: a burst of exchanges at start (so an estimate exists within a second), then one
 //! every `poll_sec`. A failed exchange is recorded as the peer's last error, counted, and logged when the
@@ -34,37 +35,56 @@ pub fn start(peers: &[PeerConfig], clocks: &PeerClocks) {
 async fn poll(peer: PeerConfig, token: Option<String>, clocks: PeerClocks) {
     let client = Client::builder().timeout(Duration::from_secs(5)).finish();
     let url = format!("{}/api/time", peer.url.trim_end_matches('/'));
+    let every = Duration::from_secs_f64(peer.poll_sec);
+    keep_exchanging(&peer.id, &url, every, &clocks, || exchange(&client, &url, token.as_deref()), || true).await;
+}
+
+/// Exchange with peer `id` (reached at `at`) a burst at start, then every `every`, for as long as the process
+/// runs, while `reachable()` holds: each result goes into `clocks` and the peer's offset gauges; a failure is
+/// recorded as the peer's last error, counted, and logged when the reason changes.
+pub async fn keep_exchanging<F: Future<Output = Result<Exchange, String>>>(
+    id: &str,
+    at: &str,
+    every: Duration,
+    clocks: &PeerClocks,
+    mut exchange: impl FnMut() -> F,
+    reachable: impl Fn() -> bool,
+) {
     let mut last_error: Option<String> = None;
     for n in 0usize.. {
-        let result = match exchange(&client, &url, token.as_deref()).await {
-            Ok(ex) => clocks.record(&peer.id, ex).map_err(|e| e.to_string()),
+        let pause = if n + 1 < BURST { Duration::from_millis(50) } else { every };
+        if !reachable() {
+            tokio::time::sleep(every).await;
+            continue;
+        }
+        let result = match exchange().await {
+            Ok(ex) => clocks.record(id, ex).map_err(|e| e.to_string()),
             Err(reason) => {
-                let reason = format!("time exchange with peer {} at {url}: {reason}", peer.id);
-                clocks.record_failure(&peer.id, reason.clone());
+                let reason = format!("time exchange with peer {id} at {at}: {reason}");
+                clocks.record_failure(id, reason.clone());
                 Err(reason)
             }
         };
         match result {
             Ok(()) => {
-                if let Some(e) = clocks.estimate(&peer.id, now_unix_ns()) {
-                    metrics::gauge!(m::PEER_CLOCK_OFFSET_SECONDS, "peer" => peer.id.clone())
+                if let Some(e) = clocks.estimate(id, now_unix_ns()) {
+                    metrics::gauge!(m::PEER_CLOCK_OFFSET_SECONDS, "peer" => id.to_owned())
                         .set(e.offset_ns as f64 / 1e9);
-                    metrics::gauge!(m::PEER_CLOCK_UNCERTAINTY_SECONDS, "peer" => peer.id.clone())
+                    metrics::gauge!(m::PEER_CLOCK_UNCERTAINTY_SECONDS, "peer" => id.to_owned())
                         .set(e.uncertainty_ns as f64 / 1e9);
                 }
                 if last_error.take().is_some() {
-                    tracing::info!(peer = %peer.id, "time exchanges with the peer work again");
+                    tracing::info!(peer = %id, "time exchanges with the peer work again");
                 }
             }
             Err(reason) => {
-                metrics::counter!(m::PEER_EXCHANGE_FAILURES, "peer" => peer.id.clone()).increment(1);
+                metrics::counter!(m::PEER_EXCHANGE_FAILURES, "peer" => id.to_owned()).increment(1);
                 if last_error.as_deref() != Some(reason.as_str()) {
-                    tracing::warn!(peer = %peer.id, "{reason}; check peers.url and that the peer is running");
+                    tracing::warn!(peer = %id, "{reason}; check that the peer is running and reachable");
                     last_error = Some(reason);
                 }
             }
         }
-        let pause = if n + 1 < BURST { Duration::from_millis(50) } else { Duration::from_secs_f64(peer.poll_sec) };
         tokio::time::sleep(pause).await;
     }
 }

@@ -22,8 +22,18 @@ pub fn load(path: Option<&Path>) -> anyhow::Result<Config> {
         None => config::Config::builder().add_source(File::from_str(DEFAULT_TOML, FileFormat::Toml)),
     };
     let name = path.map_or_else(|| "the embedded default config".to_string(), |p| p.display().to_string());
+    let env = Environment::with_prefix("PANOPTES").prefix_separator("__").separator("__").try_parsing(true);
+    finish(builder.add_source(env), &name)
+}
+
+/// A config from TOML text alone, checked as [`load`] checks a file (no environment overrides): what the
+/// config fuzz target feeds.
+pub fn parse_toml(text: &str) -> anyhow::Result<Config> {
+    finish(config::Config::builder().add_source(File::from_str(text, FileFormat::Toml)), "the TOML text")
+}
+
+fn finish(builder: config::ConfigBuilder<config::builder::DefaultState>, name: &str) -> anyhow::Result<Config> {
     let config: Config = builder
-        .add_source(Environment::with_prefix("PANOPTES").prefix_separator("__").separator("__").try_parsing(true))
         .build()
         .and_then(config::Config::try_deserialize)
         .with_context(|| format!("{name} is not a valid Panoptes config (see docs/config.md)"))?;
@@ -60,6 +70,22 @@ mod tests {
         let f = write("[model]\npath = \"m.onnx\"\n[[cameras]]\nid = \"gate\"\nurl = \"http://x\"\n");
         let err = format!("{:#}", load(Some(f.path())).unwrap_err());
         assert!(err.contains("cameras.gate.url") && err.contains("rtsp://"), "{err}");
+    }
+
+    #[test]
+    fn every_shipped_config_is_valid() {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+        let mut files: Vec<_> = ["config/examples", "deploy", "deploy/cluster"]
+            .iter()
+            .flat_map(|dir| std::fs::read_dir(root.join(dir)).unwrap())
+            .map(|e| e.unwrap().path())
+            .filter(|p| p.extension().is_some_and(|e| e == "toml"))
+            .collect();
+        files.sort();
+        assert!(files.len() >= 7, "{files:?}");
+        for f in files {
+            load(Some(&f)).unwrap_or_else(|e| panic!("{}: {e:#}", f.display()));
+        }
     }
 
     #[test]

@@ -10,7 +10,8 @@ use serde_json::json;
 
 #[actix_web::test]
 async fn tokens_and_roles_guard_every_route() {
-    let server = Server::start(&config_with_cameras(""));
+    let server =
+        Server::start(&config_with_cameras("[[cameras]]\nid = \"back-door\"\nfile = \"var/media/no-such-file.mp4\"\n"));
 
     // No token, a wrong token: 401 with the JSON error shape.
     let (status, body) = send(server.request_as(Method::GET, "/api/cameras", None), None).await;
@@ -22,10 +23,20 @@ async fn tokens_and_roles_guard_every_route() {
     let (status, _) = send(server.request_as(Method::GET, "/api/not-yet-written", None), None).await;
     assert_eq!(status, 401);
     // Public paths.
-    for path in ["/", "/healthz", "/metrics"] {
+    for path in ["/", "/healthz", "/readyz", "/metrics"] {
         let resp = server.request_as(Method::GET, path, None).send().await.unwrap();
         assert_eq!(resp.status().as_u16(), 200, "{path} is public");
     }
+    // The public health check says live and ready, and nothing of the cameras or their errors; the detail
+    // needs a token.
+    let (status, health) = send(server.request_as(Method::GET, "/healthz", None), None).await;
+    assert_eq!((status, &health["status"], &health["ready"]), (200, &json!("ok"), &json!(true)), "{health}");
+    assert!(!health.to_string().contains("back-door") && health.get("cameras").is_none(), "{health}");
+    let (status, _) = send(server.request_as(Method::GET, "/api/health", None), None).await;
+    assert_eq!(status, 401);
+    let (status, detail) = server.get_json("/api/health").await;
+    assert_eq!(status, 200);
+    assert!(detail["cameras"]["back-door"].is_object(), "{detail}");
 
     // The admin creates a viewer token; its secret is shown once, never listed.
     let (status, created) =
@@ -47,7 +58,8 @@ async fn tokens_and_roles_guard_every_route() {
     let (status, body) = send(server.request_as(Method::POST, "/api/cameras", Some(&viewer)), Some(camera)).await;
     assert_eq!(status, 403, "{body}");
     let (status, cams) = server.get_json("/api/cameras").await;
-    assert_eq!((status, cams), (200, json!([])), "the refused write stored nothing");
+    assert_eq!(status, 200);
+    assert!(cams.as_array().unwrap().iter().all(|c| c["id"] != "gate"), "the refused write stored nothing: {cams}");
 
     // WebSocket channels: 401 without a token; a viewer connects with the query parameter.
     for path in ["/ws/alerts", "/ws/overlay"] {

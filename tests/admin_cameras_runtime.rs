@@ -45,7 +45,7 @@ async fn a_camera_added_at_runtime_streams_and_a_removed_one_stops() {
     assert_eq!(status, 404);
     let (status, _) = server.get_json("/api/cameras/door/status").await;
     assert_eq!(status, 404);
-    let (_, health) = server.get_json("/healthz").await;
+    let (_, health) = server.get_json("/api/health").await;
     assert!(!health.to_string().contains("\"door\""), "{health}");
     // Frames already in flight may still arrive for a moment; after that, none.
     let quiet_from = tokio::time::Instant::now() + Duration::from_secs(1);

@@ -2,7 +2,7 @@
 
 mod common;
 
-use common::{Server, asset, config_with_cameras, run_cli};
+use common::{Server, asset, config_with_cameras, run_cli, with_media_roots};
 use std::io::Write;
 use std::time::Duration;
 
@@ -10,20 +10,25 @@ use std::time::Duration;
 async fn an_unreachable_camera_does_not_stop_a_good_one() {
     // A closed port on loopback: bind, note the port, release it.
     let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    let not_video = tempfile::Builder::new().suffix(".mp4").tempfile().unwrap();
-    std::fs::write(not_video.path(), b"this is not a video file").unwrap();
-    let server = Server::start(&config_with_cameras(&format!(
+    let media = tempfile::tempdir().unwrap();
+    let not_video = media.path().join("garbage.mp4");
+    std::fs::write(&not_video, b"this is not a video file").unwrap();
+    let config = config_with_cameras(&format!(
         "[[cameras]]\nid = \"good\"\nfile = \"{}\"\ndetect_fps = 2\n\n\
          [[cameras]]\nid = \"unreachable\"\nurl = \"rtsp://127.0.0.1:{port}/nothing\"\n\n\
-         [[cameras]]\nid = \"garbage\"\nfile = \"{}\"\n",
+         [[cameras]]\nid = \"garbage\"\nfile = \"{}\"\n\n\
+         [[cameras]]\nid = \"shadow\"\nfile = \"/etc/shadow\"\n",
         asset("media/vtest-h264.mp4").display(),
-        not_video.path().display()
-    )));
+        not_video.display()
+    ));
+    let server = Server::start(&with_media_roots(&config, &["var/media", &media.path().display().to_string()]));
     let msgs = server.overlay_until("good", Duration::from_secs(60), |m| m.len() >= 5).await;
     assert_eq!(msgs.len(), 5);
-    for (camera, hint) in
-        [("unreachable", format!("127.0.0.1:{port}")), ("garbage", not_video.path().display().to_string())]
-    {
+    for (camera, hint) in [
+        ("unreachable", format!("127.0.0.1:{port}")),
+        ("garbage", not_video.display().to_string()),
+        ("shadow", "[server] media_roots".to_string()),
+    ] {
         let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
         loop {
             let (status, s) = server.get_json(&format!("/api/cameras/{camera}/status")).await;

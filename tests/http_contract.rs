@@ -114,3 +114,33 @@ async fn every_documented_operation_answers_as_documented() {
     assert!(checked >= 35, "checked {checked} operations");
     assert!(problems.is_empty(), "{} operations break the contract:\n{}", problems.len(), problems.join("\n"));
 }
+
+#[actix_web::test]
+async fn a_known_path_under_an_undeclared_method_answers_405_with_allow() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = application(dir.path()).await;
+    let (base, handle) = (format!("http://{}", app.addr()), app.handle());
+    let running = actix_web::rt::spawn(app.run_until_stopped());
+    let client = awc::Client::default();
+    for (method, path, allow) in
+        [("TRACE", "/healthz", "GET"), ("HEAD", "/", "GET"), ("PATCH", "/api/cameras", "GET, POST")]
+    {
+        let res = client
+            .request(method.parse().unwrap(), format!("{base}{path}"))
+            .insert_header(("authorization", format!("Bearer {TOKEN}")))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 405, "{method} {path}");
+        assert_eq!(res.headers().get("allow").unwrap(), allow, "{method} {path}");
+    }
+    let res = client
+        .get(format!("{base}/api/nothing"))
+        .insert_header(("authorization", format!("Bearer {TOKEN}")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 404, "an unknown path stays 404");
+    handle.stop(true).await;
+    running.await.unwrap().unwrap();
+}

@@ -10,11 +10,13 @@
 //!   rule with its snapshot (`tests/browser/console.mjs --rule`);
 //! - signing in, drawing the walkway zone in the editor and saving it with an intrusion rule raises an alert,
 //!   and a camera added from the page shows its picture and goes when removed (`console.mjs --draw-zone
-//!   --add-camera`), through the admin API's zone, rule and camera routes.
+//!   --add-camera`), through the admin API's zone, rule and camera routes;
+//! - in cluster mode the console shows the nodes and where each camera runs: a camera split between an ingest
+//!   node and an inference node on a real NATS server (`tests/browser/cluster.mjs`).
 
 mod common;
 
-use common::{Server, asset, config_with_cameras, root};
+use common::{Nats, Server, asset, config_with_cameras, ffmpeg, root, split_node_config};
 use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -78,15 +80,6 @@ fn node(args: &[&str]) -> (bool, String) {
     let (out, err) = (out.join().unwrap().unwrap(), err.join().unwrap().unwrap());
     eprintln!("--- node {args:?}: {status}\n{out}{err}");
     (status.success(), out)
-}
-
-fn ffmpeg(args: &[&str]) {
-    let status = Command::new("ffmpeg")
-        .args(["-hide_banner", "-loglevel", "error", "-nostdin", "-y"])
-        .args(args)
-        .status()
-        .expect("running ffmpeg: run `make setup`");
-    assert!(status.success(), "ffmpeg {args:?} failed");
 }
 
 /// The vtest camera, with the walkway zone and its intrusion rule when `with_rule`.
@@ -192,4 +185,19 @@ fn console_draws_a_zone_and_sees_the_alert_of_its_rule() {
     ]);
     assert!(ok, "tests/browser/console.mjs failed (screenshots in {}):\n{out}", screens.display());
     assert_steps(&out, &["login", "load", "live", "boxes", "zone", "alert", "event", "cameras"]);
+}
+
+#[test]
+fn console_shows_the_cluster_and_where_each_camera_runs() {
+    require_browser();
+    let _one = BROWSER.lock().unwrap_or_else(|e| e.into_inner());
+    let nats = Nats::start();
+    let (rec_dir, gpu_dir) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let rec = Server::start(&split_node_config(&nats.url, "rec", "[\"ingest\", \"api\"]", rec_dir.path()));
+    let _gpu = Server::start(&split_node_config(&nats.url, "gpu", "[\"infer\", \"api\"]", gpu_dir.path()));
+    let screens = screens("cluster");
+    let (ok, out) =
+        node(&["tests/browser/cluster.mjs", &rec.http(""), TOKEN, screens.to_str().unwrap(), "yard", "rec", "gpu"]);
+    assert!(ok, "tests/browser/cluster.mjs failed (screenshots in {}):\n{out}", screens.display());
+    assert!(out.contains("RESULT") && out.contains("\"running\""), "{out}");
 }

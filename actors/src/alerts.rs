@@ -334,6 +334,7 @@ mod tests {
 
     fn stored(id: i64, camera: &str) -> StoredEvent {
         StoredEvent {
+            origin: None,
             id,
             event: Event {
                 camera: camera.into(),

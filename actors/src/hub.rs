@@ -33,6 +33,15 @@ struct Subscriber {
     tx: mpsc::Sender<Arc<str>>,
 }
 
+/// An overlay message of a camera analysed on another node of the cluster, as that node serialised it: fanned
+/// out to this node's clients of the camera like a local one.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct Relay {
+    pub camera: CameraId,
+    pub json: Arc<str>,
+}
+
 /// The latest processed frame of a camera, as the detector saw it.
 #[derive(Clone, Debug)]
 pub struct LatestPicture {
@@ -142,37 +151,53 @@ impl Handler<TrackedFrame> for Hub {
             let latest = LatestPicture { seq: frame.meta.seq, pts: frame.meta.pts, input: input.clone() };
             self.latest.insert(camera.clone(), latest);
         }
+        self.fan_out(&camera, || match serde_json::to_string(&OverlayMessage::from_frame(&frame)) {
+            Ok(s) => Some(s.into()),
+            Err(e) => {
+                tracing::error!(camera = %camera, error = %e, "overlay message could not be serialised");
+                None
+            }
+        });
+        metrics::histogram!(m::END_TO_END_SECONDS, "camera" => camera.to_string())
+            .record(frame.meta.decoded_at.elapsed().as_secs_f64());
+    }
+}
+
+impl Hub {
+    /// Send `camera`'s message (serialised once, only when someone watches the camera) to its clients.
+    fn fan_out(&mut self, camera: &CameraId, json: impl FnOnce() -> Option<Arc<str>>) {
         let interested: Vec<u64> = self
             .subscribers
             .iter()
-            .filter(|(_, s)| s.camera.as_ref().is_none_or(|c| *c == camera))
+            .filter(|(_, s)| s.camera.as_ref().is_none_or(|c| c == camera))
             .map(|(id, _)| *id)
             .collect();
-        if !interested.is_empty() {
-            let json: Arc<str> = match serde_json::to_string(&OverlayMessage::from_frame(&frame)) {
-                Ok(s) => s.into(),
-                Err(e) => {
-                    tracing::error!(camera = %camera, error = %e, "overlay message could not be serialised");
-                    return;
-                }
-            };
-            let mut closed = Vec::new();
-            for id in interested {
-                match self.subscribers[&id].tx.try_send(json.clone()) {
-                    Ok(()) => {}
-                    Err(mpsc::error::TrySendError::Full(_)) => {
-                        metrics::counter!(m::OVERLAY_DROPPED, "camera" => camera.to_string()).increment(1);
-                    }
-                    Err(mpsc::error::TrySendError::Closed(_)) => closed.push(id),
-                }
-            }
-            for id in closed {
-                self.subscribers.remove(&id);
-            }
-            self.set_clients_gauge();
+        if interested.is_empty() {
+            return;
         }
-        metrics::histogram!(m::END_TO_END_SECONDS, "camera" => camera.to_string())
-            .record(frame.meta.decoded_at.elapsed().as_secs_f64());
+        let Some(json) = json() else { return };
+        let mut closed = Vec::new();
+        for id in interested {
+            match self.subscribers[&id].tx.try_send(json.clone()) {
+                Ok(()) => {}
+                Err(mpsc::error::TrySendError::Full(_)) => {
+                    metrics::counter!(m::OVERLAY_DROPPED, "camera" => camera.to_string()).increment(1);
+                }
+                Err(mpsc::error::TrySendError::Closed(_)) => closed.push(id),
+            }
+        }
+        for id in closed {
+            self.subscribers.remove(&id);
+        }
+        self.set_clients_gauge();
+    }
+}
+
+impl Handler<Relay> for Hub {
+    type Result = ();
+
+    fn handle(&mut self, Relay { camera, json }: Relay, _ctx: &mut Context<Self>) {
+        self.fan_out(&camera, || Some(json));
     }
 }
 

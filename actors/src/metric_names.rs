@@ -75,6 +75,9 @@ pub const PEER_EXCHANGE_FAILURES: &str = "panoptes_peer_time_exchange_failures_t
 /// Counter, labels `camera`: access units the recorder and live stream never saw because the camera's
 /// recorder queue was full (the disk is behind); after a drop, units are skipped up to the next key frame.
 pub const RECORDING_DROPPED: &str = "panoptes_recording_dropped_total";
+/// Counter, labels `camera`: access units an ingest-only camera (cluster mode) did not forward to its
+/// inference node because the queue to NATS was full; after a drop, units are skipped up to the next key frame.
+pub const UNITS_FORWARD_DROPPED: &str = "panoptes_units_forward_dropped_total";
 /// Counter, labels `camera`: finished segments written and indexed.
 pub const RECORDING_SEGMENTS: &str = "panoptes_recording_segments_total";
 /// Counter, bytes, labels `camera`: bytes of fMP4 written to segments.
@@ -89,6 +92,9 @@ pub const RECORDING_DELETED: &str = "panoptes_recording_deleted_total";
 pub const LIVE_CLIENTS: &str = "panoptes_live_clients";
 /// Counter, labels `camera`: live fragments skipped for a slow client (it resumes at the next key frame).
 pub const LIVE_SKIPPED: &str = "panoptes_live_skipped_total";
+/// Counter, label `channel` (`overlay`, `live`, `alerts`): messages not sent to a WebSocket client whose unread
+/// backlog was at its byte budget.
+pub const WS_DROPPED: &str = "panoptes_ws_dropped_total";
 /// Counter, labels `camera`, `stage` (`fire`, `plates`), `reason` (`rate` is not counted; `unplaced` = no
 /// device yet, `mailbox` = the batcher's or actor's mailbox was full, `closed` = it had stopped,
 /// `pending_full` = the camera already has the most crops in flight, `ocr_full` = the OCR queue was full,
@@ -132,11 +138,13 @@ pub fn describe() {
     describe_counter!(EVENTS_DROPPED, Unit::Count, "Events lost before they were stored, by reason");
     describe_counter!(RECORDING_DROPPED, Unit::Count, "Access units not recorded: the recorder queue was full");
     describe_counter!(RECORDING_SEGMENTS, Unit::Count, "Recording segments written and indexed");
+    describe_counter!(UNITS_FORWARD_DROPPED, Unit::Count, "Access units not forwarded to the camera's inference node");
     describe_counter!(RECORDING_BYTES, Unit::Bytes, "Bytes of fMP4 written to recording segments");
     describe_counter!(RECORDING_ERRORS, Unit::Count, "Recording failures per camera");
     describe_counter!(RECORDING_DELETED, Unit::Count, "Recording segments deleted, by reason");
     describe_gauge!(LIVE_CLIENTS, Unit::Count, "Live video WebSocket clients");
     describe_counter!(LIVE_SKIPPED, Unit::Count, "Live fragments skipped for slow clients");
+    describe_counter!(WS_DROPPED, Unit::Count, "WebSocket messages not sent to a client whose unread backlog was full");
     describe_counter!(SNAPSHOTS_SKIPPED, Unit::Count, "Events stored without their snapshot, by reason");
     describe_counter!(ALERTS_DROPPED, Unit::Count, "Alert messages dropped for slow clients (re-read from the store)");
     describe_gauge!(ALERT_CLIENTS, Unit::Count, "Alert WebSocket clients");

@@ -22,14 +22,16 @@ use crate::allocator::{self, AllocatorActor};
 use crate::analytics::{Analytics, AuxLoaders, CameraAnalytics, CameraFeed, RuleBoard};
 use crate::batcher::{BatcherActor, Route};
 use crate::camera::source::Opener;
-use crate::camera::{CameraActor, StopCamera};
-use crate::config::{CameraConfig, Config, DetectionConfig, DeviceConfig};
+use crate::camera::{CameraActor, CameraBuilder, StopCamera};
+use crate::config::media_roots::MediaRoots;
+use crate::config::{CameraConfig, Config, DetectionConfig, DeviceConfig, Source};
 use crate::hub::Hub;
 use crate::infer::worker::InferWorker;
 use crate::infer::{Detector, InferError};
 use crate::messages::{CameraId, Flush, NewEvent};
 use crate::record::RecordingHandle;
 use crate::record::recorder::Recorder;
+use crate::record::worker::UnitTap;
 use crate::regions::HintBoard;
 use crate::rules::{RuleActor, RulesConfig};
 use crate::status::{CameraState, CameraStatus, StatusBoard, StatusMeter};
@@ -80,6 +82,25 @@ struct RunningCamera {
     analytics: CameraAnalytics,
 }
 
+/// A camera that is only ingested here (cluster mode): stamped, recorded and forwarded to the node that
+/// analyses it.
+struct IngestCamera {
+    camera: Addr<CameraActor>,
+    arbiter: Arbiter,
+    recorder: std::thread::JoinHandle<()>,
+}
+
+/// What this node does of a camera. Alone, every camera is [`CameraRole::Whole`]; a cluster may place the
+/// two halves of a camera on two nodes.
+pub enum CameraRole {
+    /// Ingest, record and analyse here.
+    Whole,
+    /// Ingest and record here, and hand every stamped access unit to `forward` (its inference node).
+    Ingest { forward: UnitTap },
+    /// Analyse the stamped units `opener`'s sessions bring from the camera's ingest node (which records it).
+    Infer { opener: Arc<dyn Opener> },
+}
+
 /// The running pipeline: handles to its actors, and the cameras it runs.
 pub struct Pipeline {
     pub status: StatusBoard,
@@ -107,6 +128,10 @@ pub struct Pipeline {
     detection: DetectionConfig,
     hints: HintBoard,
     cameras: HashMap<CameraId, RunningCamera>,
+    /// Cameras ingested here and analysed on another node.
+    ingesting: HashMap<CameraId, IngestCamera>,
+    /// Where file cameras may read (`[server] media_roots`).
+    media_roots: MediaRoots,
 }
 
 impl Pipeline {
@@ -178,6 +203,8 @@ impl Pipeline {
             detection: config.detection.clone(),
             hints: HintBoard::default(),
             cameras: HashMap::new(),
+            ingesting: HashMap::new(),
+            media_roots: MediaRoots::new(&config.server.media_roots),
         };
         for cam in config.cameras.iter().filter(|c| c.enabled) {
             // One camera that cannot start (a class the model lacks, no device with room) never keeps the
@@ -207,6 +234,15 @@ impl Pipeline {
         self.add_camera_with_opener(cfg, Arc::new(crate::camera::source::RealOpener)).await
     }
 
+    /// Start a camera in `role` (cluster mode: one half of it, or both).
+    pub async fn add_camera_as(&mut self, cfg: CameraConfig, role: CameraRole) -> Result<(), PipelineError> {
+        match role {
+            CameraRole::Whole => self.add_camera(cfg).await,
+            CameraRole::Infer { opener } => self.start_camera(cfg, opener, false).await,
+            CameraRole::Ingest { forward } => self.add_ingest_camera(cfg, forward),
+        }
+    }
+
     /// [`Pipeline::add_camera`] with the camera's sessions opened by `opener` (`panoptes replay` reads its
     /// file unpaced and in step with the detector).
     pub async fn add_camera_with_opener(
@@ -214,9 +250,52 @@ impl Pipeline {
         cfg: CameraConfig,
         opener: Arc<dyn Opener>,
     ) -> Result<(), PipelineError> {
+        self.start_camera(cfg, opener, true).await
+    }
+
+    /// An ingest-only camera: its session, clock and recorder, each stamped unit also to `forward`; no
+    /// decoding, tracking or rules here.
+    fn add_ingest_camera(&mut self, cfg: CameraConfig, forward: UnitTap) -> Result<(), PipelineError> {
         cfg.validate()?;
+        self.admit_source(&cfg)?;
         let id = cfg.id.clone();
-        if self.cameras.contains_key(&id) {
+        if self.cameras.contains_key(&id) || self.ingesting.contains_key(&id) {
+            return Err(PipelineError::DuplicateCamera(cfg.id));
+        }
+        self.status.insert(id.clone(), CameraStatus::default());
+        let (camera, arbiter, recorder) =
+            self.spawn_camera(&cfg, Arc::new(crate::camera::source::RealOpener), CameraFeed::default(), true, |b| {
+                b.forward(forward).ingest_only()
+            })?;
+        tracing::info!(camera = %id, "camera started (ingest only: analysed on another node)");
+        self.ingesting.insert(id, IngestCamera { camera, arbiter, recorder });
+        Ok(())
+    }
+
+    /// A file camera's file must lie under `[server] media_roots`.
+    fn admit_source(&self, cfg: &CameraConfig) -> Result<(), PipelineError> {
+        match &cfg.source {
+            Source::File { path, .. } => Ok(self.media_roots.admit(&cfg.id, path)?),
+            Source::Rtsp { .. } => Ok(()),
+        }
+    }
+
+    /// The directories file cameras may read from (`[server] media_roots`).
+    pub fn media_roots(&self) -> &MediaRoots {
+        &self.media_roots
+    }
+
+    /// Start a camera analysed here; `record`: also record it (false when another node ingests and records it).
+    async fn start_camera(
+        &mut self,
+        cfg: CameraConfig,
+        opener: Arc<dyn Opener>,
+        record: bool,
+    ) -> Result<(), PipelineError> {
+        cfg.validate()?;
+        self.admit_source(&cfg)?;
+        let id = cfg.id.clone();
+        if self.cameras.contains_key(&id) || self.ingesting.contains_key(&id) {
             return Err(PipelineError::DuplicateCamera(cfg.id));
         }
         let classes = resolve_classes(&self.labels, &cfg)?;
@@ -235,7 +314,7 @@ impl Pipeline {
         }
         let tracker =
             TrackerActor::new(id.clone(), self.tracker.clone(), outputs)?.with_hints(self.hints.clone()).start();
-        let spawned = self.spawn_camera(&cfg, opener, analytics.feed.clone());
+        let spawned = self.spawn_camera(&cfg, opener, analytics.feed.clone(), record, |b| b);
         let (camera, arbiter, recorder) = match spawned {
             Ok(spawned) => spawned,
             Err(e) => {
@@ -281,16 +360,18 @@ impl Pipeline {
 
     /// The camera actor with its recorder thread (live feed; segments when recorded), its timeline continuing
     /// where it ended in an earlier run.
+    /// (`record`: false when another node records the camera; `with`: anything else the camera is given.)
     fn spawn_camera(
         &self,
         cfg: &CameraConfig,
         opener: Arc<dyn Opener>,
         feed: CameraFeed,
+        record: bool,
+        with: impl FnOnce(CameraBuilder) -> CameraBuilder,
     ) -> Result<(Addr<CameraActor>, Arbiter, std::thread::JoinHandle<()>), PipelineError> {
         let rec = &self.recording;
         let id = cfg.id.clone();
-        let recorder = rec
-            .records(cfg.record)
+        let recorder = (record && rec.records(cfg.record))
             .then(|| Recorder::new(id.clone(), &rec.config.dir, rec.config.segment_sec, rec.index.clone()));
         let resume = rec.index.timeline_end(&cfg.id).unwrap_or_else(|e| {
             tracing::warn!(camera = %id, error = %e, "cannot read where the camera's timeline ended; it starts at 0");
@@ -298,18 +379,23 @@ impl Pipeline {
         });
         let (tap, thread) = crate::record::worker::spawn(id.clone(), recorder, rec.feed(&cfg.id), rec.index.clone())
             .map_err(|source| PipelineError::RecorderThread { camera: cfg.id.clone(), source })?;
-        let (camera, arbiter) = CameraActor::builder(cfg.clone(), self.status.clone())
+        let builder = CameraActor::builder(cfg.clone(), self.status.clone())
             .opener(opener)
             .feed(feed)
             .tap(tap)
             .detection(self.detection.clone(), self.hints.clone())
-            .resuming_after(resume)
-            .spawn();
+            .resuming_after(resume);
+        let (camera, arbiter) = with(builder).spawn();
         Ok((camera, arbiter, thread))
     }
 
     /// Stop a camera and free its decoder and tracker.
     pub async fn remove_camera(&mut self, id: &str) -> Result<(), PipelineError> {
+        if let Some((id, ingest)) = self.ingesting.remove_entry(id) {
+            stop_ingest(ingest).await;
+            self.forget(&id);
+            return Ok(());
+        }
         let Some((id, running)) = self.cameras.remove_entry(id) else {
             // A camera that failed to start has only its status (with the reason) to remove.
             return match self.status.remove(id) {
@@ -363,6 +449,9 @@ impl Pipeline {
     /// handed to the batchers be inferred, tracked and evaluated and their events committed, then free the
     /// cameras.
     pub async fn shutdown(&mut self) {
+        for (_, ingest) in self.ingesting.drain() {
+            stop_ingest(ingest).await;
+        }
         for (id, running) in &self.cameras {
             let stopped = tokio::time::timeout(Duration::from_secs(2), running.camera.send(StopCamera)).await;
             if !matches!(stopped, Ok(Ok(()))) {
@@ -380,6 +469,9 @@ impl Pipeline {
 
     /// Stop every camera (the rest stops with the actix system).
     pub async fn stop(&mut self) {
+        for (_, ingest) in self.ingesting.drain() {
+            stop_ingest(ingest).await;
+        }
         for (id, running) in self.cameras.drain() {
             self.analytics.detach(&id);
             self.rule_board.remove(&id);
@@ -395,6 +487,17 @@ async fn stop_camera(running: RunningCamera) {
         tracing::warn!("a camera did not stop within 2 s; stopping its thread");
     }
     release_camera(running).await;
+}
+
+/// Stop an ingest-only camera: its session, its arbiter, then (once its last segment is closed) its recorder.
+async fn stop_ingest(ingest: IngestCamera) {
+    let _ = tokio::time::timeout(Duration::from_secs(2), ingest.camera.send(StopCamera)).await;
+    ingest.arbiter.stop();
+    let joined =
+        tokio::time::timeout(Duration::from_secs(5), tokio::task::spawn_blocking(move || ingest.recorder.join()));
+    if joined.await.is_err() {
+        tracing::warn!("a recorder thread did not finish its last segment within 5 s");
+    }
 }
 
 /// Free a stopped camera: its tracker, rules and analytics, its arbiter, and (once its last segment is

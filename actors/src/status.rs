@@ -64,7 +64,7 @@ pub enum CameraState {
     Stopped,
 }
 
-/// One camera's status, as shown by `/healthz` and the API.
+/// One camera's status, as shown by `/api/health` and the camera routes.
 #[derive(Clone, Debug, Default, Serialize)]
 pub struct CameraStatus {
     #[serde(flatten)]

@@ -10,10 +10,17 @@
 //!    `"regions"` (motion-aware regions). `--static-streams K` of the streams play a still scene with sensor
 //!    noise (one frame of the media, looped, made with the ffmpeg CLI) instead of the media.
 //!
+//! 3. With `--nats URL` (a NATS server, e.g. `nats-server -a 127.0.0.1`): the full-frame run again with each
+//!    camera split as a cluster splits it across two nodes, both halves in this process: an ingest-only
+//!    camera publishes its access units on NATS, an inference-only camera subscribes and analyses them.
+//!
 //! The ratio pipeline/raw (full-frame run) says what the rest of the pipeline costs next to inference; the
-//! second table compares the two modes per kind of stream: inferred frames per second and CPU seconds.
+//! second table compares the two modes per kind of stream: inferred frames per second and CPU seconds; the
+//! third (with `--nats`) what the NATS hop adds: latency from a frame's arrival to its overlay message, and CPU
+//! seconds of this process per stream (the NATS server's own CPU is not in it).
 
 use crate::app::onnx_detector;
+use crate::cluster::units::{self, UnitLink};
 use anyhow::Context;
 use panoptes_actors::batcher::GetStats;
 use panoptes_actors::config::{CameraConfig, Config, DetectionMode, Source};
@@ -21,7 +28,7 @@ use panoptes_actors::geometry::Letterbox;
 use panoptes_actors::hub::Subscribe;
 use panoptes_actors::infer::Detector;
 use panoptes_actors::messages::{CameraId, ModelInput};
-use panoptes_actors::pipeline::Pipeline;
+use panoptes_actors::pipeline::{CameraRole, Pipeline};
 use panoptes_actors::time::now_unix_ms;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
@@ -58,6 +65,9 @@ pub struct Args {
     /// Regions mode: most a region is enlarged (`[detection] max_zoom`); default: the embedded config's.
     #[arg(long)]
     max_zoom: Option<f32>,
+    /// Also measure the cluster's NATS hop through the NATS server at this URL (e.g. nats://127.0.0.1:4222).
+    #[arg(long)]
+    nats: Option<String>,
 }
 
 pub fn run(args: Args) -> anyhow::Result<()> {
@@ -89,9 +99,13 @@ pub fn run(args: Args) -> anyhow::Result<()> {
 
     let measure = Duration::from_secs(args.seconds);
     config.detection.mode = DetectionMode::FullFrame;
-    let p = actix::System::new().block_on(pipeline_run(&config, warmup, measure))?;
+    let p = actix::System::new().block_on(pipeline_run(&config, warmup, measure, None))?;
+    let hop = match &args.nats {
+        Some(url) => Some(actix::System::new().block_on(pipeline_run(&config, warmup, measure, Some(url)))?),
+        None => None,
+    };
     config.detection.mode = DetectionMode::Regions;
-    let r = actix::System::new().block_on(pipeline_run(&config, warmup, measure))?;
+    let r = actix::System::new().block_on(pipeline_run(&config, warmup, measure, None))?;
 
     let mut detector = onnx_detector(&config)(&config.devices[0])?;
     let raw1 = (raw1_before + raw_throughput(detector.as_mut(), 1, raw_secs)?) / 2.0;
@@ -160,7 +174,31 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     for (k, a, b) in compare {
         println!("| {k:width$} | {a:>10} | {b:>10} |");
     }
+    if let Some(h) = hop {
+        print_hop(&p, &h, args.streams);
+    }
     Ok(())
+}
+
+/// The NATS hop next to the in-process pipeline (both full frame, same run).
+fn print_hop(p: &PipelineFigures, h: &PipelineFigures, streams: usize) {
+    let lat = |f: &PipelineFigures, q| percentile(&f.latencies_ms, q);
+    let cpu = |f: &PipelineFigures| f.cpu_secs / f.secs / streams as f64;
+    let rows = [
+        ("inferred frames/s", p.inferred as f64 / p.secs, h.inferred as f64 / h.secs, 1),
+        ("end-to-end latency p50 ms", lat(p, 0.5), lat(h, 0.5), 0),
+        ("end-to-end latency p99 ms", lat(p, 0.99), lat(h, 0.99), 0),
+        ("CPU seconds per stream per second", cpu(p), cpu(h), 3),
+    ];
+    println!();
+    println!(
+        "{streams} streams, full_frame: one process (baseline) vs each camera's halves joined over NATS, same run"
+    );
+    println!("| {:33} | {:>10} | {:>10} | {:>10} |", "measure", "in-process", "NATS hop", "added");
+    println!("|-{}-|-{}:|-{}:|-{}:|", "-".repeat(33), "-".repeat(9), "-".repeat(9), "-".repeat(9));
+    for (k, a, b, digits) in rows {
+        println!("| {k:33} | {a:>10.digits$} | {b:>10.digits$} | {:>+10.digits$} |", b - a);
+    }
 }
 
 fn camera_id(i: usize) -> CameraId {
@@ -275,8 +313,17 @@ struct PipelineFigures {
     latencies_ms: Vec<f64>,
 }
 
-async fn pipeline_run(config: &Config, warmup: Duration, measure: Duration) -> anyhow::Result<PipelineFigures> {
-    let mut pipeline = Pipeline::start(config, &onnx_detector(config)).await?;
+/// One pipeline run over `config`'s cameras; with `nats`, each camera split in two over the NATS server there.
+async fn pipeline_run(
+    config: &Config,
+    warmup: Duration,
+    measure: Duration,
+    nats: Option<&str>,
+) -> anyhow::Result<PipelineFigures> {
+    let mut pipeline = match nats {
+        None => Pipeline::start(config, &onnx_detector(config)).await?,
+        Some(url) => split_pipeline(config, url).await?,
+    };
     let (_, mut rx) = pipeline.hub.send(Subscribe { camera: None }).await?;
     let per_camera = |pipeline: &Pipeline| -> std::collections::HashMap<String, u64> {
         pipeline.status.iter().map(|s| (s.key().to_string(), s.frames_inferred)).collect()
@@ -328,6 +375,24 @@ async fn pipeline_run(config: &Config, warmup: Duration, measure: Duration) -> a
         infer_secs: after.3 - before.3,
         latencies_ms,
     })
+}
+
+/// The pipeline with each camera's halves as two cameras: `<id>-ingest` publishes the access units on NATS
+/// under `<id>`'s subject, and `<id>` analyses what arrives there.
+async fn split_pipeline(config: &Config, url: &str) -> anyhow::Result<Pipeline> {
+    let client =
+        async_nats::connect(url).await.with_context(|| format!("connecting to the NATS server at {url} (--nats)"))?;
+    let cameras = config.cameras.clone();
+    let empty = Config { cameras: vec![], ..config.clone() };
+    let mut pipeline = Pipeline::start(&empty, &onnx_detector(config)).await?;
+    let link = UnitLink::new(client);
+    for cfg in cameras {
+        let ingest = CameraConfig { id: CameraId::parse(&format!("{}-ingest", cfg.id))?, ..cfg.clone() };
+        let forward = units::publisher(link.client(), &cfg.id)?;
+        pipeline.add_camera_as(ingest, CameraRole::Ingest { forward }).await?;
+        pipeline.add_camera_as(cfg, CameraRole::Infer { opener: link.opener() }).await?;
+    }
+    Ok(pipeline)
 }
 
 fn percentile(sorted: &[f64], q: f64) -> f64 {

@@ -105,8 +105,10 @@ pub(super) fn prepare(
         }
     };
     config.store = StoreConfig { path: dir.join("events.db"), snapshot_dir: dir.join("snapshots"), retention_days: 0 };
-    // A replay analyses a file; it records nothing.
+    // A replay analyses a file; it records nothing. The operator named the file on the command line: that
+    // file is what the run may read, wherever it lies.
     config.recording.enabled = false;
+    config.server.media_roots = vec![source.input.clone()];
     // The camera is started by `replay` with its own opener; it stays in the config (disabled) so that the
     // analytics models it uses are loaded.
     let mut listed = camera.clone();

@@ -5,7 +5,7 @@
 //! that reads too slowly re-reads what it missed from the store instead of losing it. Heartbeats as on the
 //! overlay channel: a ping every 5 s, closed after 15 s of silence.
 
-use super::ws::{HEARTBEAT, Liveness, MAX_FRAME_BYTES};
+use super::ws::{Delivery, HEARTBEAT, Liveness, TEXT_BUDGET};
 use super::{ApiError, AppState};
 use actix_web::{HttpRequest, HttpResponse, web};
 use futures::StreamExt;
@@ -42,34 +42,47 @@ pub async fn alerts(
     {
         return Err(ApiError::NotFound(format!("camera `{c}` does not exist; GET /api/cameras lists them")));
     }
-    let (response, mut session, stream) =
-        actix_ws::handle(&req, body).map_err(|e| ApiError::BadRequest(format!("not a WebSocket upgrade: {e}")))?;
+    let (response, mut outlet, mut stream) = super::ws::upgrade(&req, body, &state.ws_origins, TEXT_BUDGET, "alerts")?;
     let (sub, live) = state.alerts.send(Subscribe { camera: camera.clone() }).await?;
     let mut cursor = AlertCursor::new(live, camera, after);
     let hub = state.alerts.clone();
     let reader = state.store.reader.clone();
-    let mut stream = stream.max_frame_size(MAX_FRAME_BYTES);
     actix_web::rt::spawn(async move {
         let mut heartbeat = tokio::time::interval(HEARTBEAT);
         let mut liveness = Liveness::new();
+        // An alert is never dropped: while the client's backlog is full, the next one waits (and the cursor
+        // reads what the live queue could not hold from the store).
+        let mut waiting: Option<String> = None;
         loop {
             tokio::select! {
-                next = cursor.next(&reader) => match next {
-                    Ok(Some(alert)) => if session.text(alert.json.to_string()).await.is_err() { break },
+                () = outlet.room(), if waiting.is_some() => {
+                    let json = waiting.take().unwrap_or_default();
+                    match outlet.text(json.clone()) {
+                        Delivery::Queued => {}
+                        Delivery::Full => waiting = Some(json),
+                        Delivery::Closed => break,
+                    }
+                },
+                next = cursor.next(&reader), if waiting.is_none() => match next {
+                    Ok(Some(alert)) => match outlet.text(alert.json.to_string()) {
+                        Delivery::Queued => {}
+                        Delivery::Full => waiting = Some(alert.json.to_string()),
+                        Delivery::Closed => break,
+                    },
                     Ok(None) => break,
                     Err(e) => {
                         tracing::error!(error = %e, "alert client: reading missed events failed");
                         let msg = serde_json::json!({ "type": "error", "error": e.to_string() });
-                        let _ = session.text(msg.to_string()).await;
+                        let _ = outlet.text(msg.to_string());
                         break;
                     }
                 },
-                msg = stream.next() => if !liveness.client_message(msg, &mut session).await { break },
-                _ = heartbeat.tick() => if !liveness.tick(&mut session).await { break },
+                msg = stream.next() => if !liveness.client_message(msg, &mut outlet) { break },
+                _ = heartbeat.tick() => if !liveness.tick(&mut outlet) { break },
             }
         }
         hub.do_send(Unsubscribe(sub));
-        let _ = session.close(None).await;
+        outlet.close();
     });
     Ok(response)
 }

@@ -20,13 +20,15 @@ pub struct AuthPolicy {
     pub tokens: TokenCache,
 }
 
-/// Paths served without a token: the web page and its assets, the health check, and (by default) metrics.
+/// Paths served without a token: the web page and its assets, liveness and readiness (which name no camera),
+/// and (by default) metrics.
 pub fn is_public(method: &Method, path: &str, public_metrics: bool) -> bool {
     if method != Method::GET && method != Method::HEAD {
         return false;
     }
     path == "/"
         || path == "/healthz"
+        || path == "/readyz"
         || path == "/console"
         || path.starts_with("/console/")
         || (public_metrics && path == "/metrics")
@@ -86,6 +88,16 @@ fn encode(s: &str) -> String {
         .collect()
 }
 
+/// The token a request came with, kept for handlers that call another node of the cluster on its behalf.
+#[derive(Clone)]
+struct PresentedToken(String);
+
+/// The token the request presented (header or query), if any.
+pub fn presented_token(req: &actix_web::HttpRequest) -> Option<String> {
+    use actix_web::HttpMessage;
+    req.extensions().get::<PresentedToken>().map(|t| t.0.clone())
+}
+
 /// The middleware (`actix_web::middleware::from_fn`).
 pub async fn require_token(
     mut req: ServiceRequest,
@@ -99,6 +111,9 @@ pub async fn require_token(
         .map(|s| s.auth.clone())
         .ok_or_else(|| ApiError::Internal("authentication is not configured".into()))?;
     decide(&policy, req.method(), req.path(), token.as_deref())?;
+    if let Some(t) = token {
+        actix_web::HttpMessage::extensions_mut(&req).insert(PresentedToken(t));
+    }
     if query.iter().any(|(k, _)| k == "token")
         && let Some(uri) = without_token(req.uri(), &query)
     {

@@ -71,11 +71,52 @@ impl From<crate::control::ControlError> for ApiError {
             C::Conflict(m) => ApiError::Conflict(m),
             C::Invalid { field, reason } => ApiError::Invalid { field, reason },
             C::Stopped => ApiError::Unavailable("the server is shutting down".into()),
+            C::Cluster(m) => ApiError::Unavailable(m),
             e @ (C::Store(_) | C::Pipeline(_)) => ApiError::Internal(e.to_string()),
         }
     }
 }
 
+/// Requests no route took: 405 with `Allow` when the path is a route's under other methods, else 404.
 pub async fn not_found(req: actix_web::HttpRequest) -> Result<HttpResponse, ApiError> {
-    Err(ApiError::NotFound(format!("no route for {} {}", req.method(), req.path())))
+    let allowed = allowed_methods(req.path());
+    if allowed.is_empty() {
+        return Err(ApiError::NotFound(format!("no route for {} {}", req.method(), req.path())));
+    }
+    let allow = allowed.join(", ");
+    Ok(HttpResponse::MethodNotAllowed().insert_header(("Allow", allow.clone())).json(serde_json::json!({
+        "error": format!("{} is not allowed on {}; allowed: {allow}", req.method(), req.path())
+    })))
+}
+
+/// The methods the route table declares for `path` (its `{param}` segments match any one segment).
+pub fn allowed_methods(path: &str) -> Vec<&'static str> {
+    let segments: Vec<&str> = path.trim_end_matches('/').split('/').collect();
+    let mut methods: Vec<&'static str> = super::ROUTES
+        .iter()
+        .filter(|r| {
+            let pattern: Vec<&str> = r.path.trim_end_matches('/').split('/').collect();
+            pattern.len() == segments.len()
+                && pattern.iter().zip(&segments).all(|(p, s)| (p.starts_with('{') && !s.is_empty()) || p == s)
+        })
+        .map(|r| r.method)
+        .collect();
+    methods.sort_unstable();
+    methods.dedup();
+    methods
+}
+
+#[cfg(test)]
+mod tests {
+    use super::allowed_methods;
+
+    #[test]
+    fn a_routes_path_under_another_method_names_the_allowed_ones() {
+        assert_eq!(allowed_methods("/healthz"), ["GET"]);
+        assert_eq!(allowed_methods("/"), ["GET"]);
+        assert_eq!(allowed_methods("/api/cameras"), ["GET", "POST"]);
+        assert_eq!(allowed_methods("/api/cameras/gate"), ["DELETE", "GET", "PUT"]);
+        assert!(allowed_methods("/api/nothing").is_empty());
+        assert!(allowed_methods("/api/cameras/gate/unknown").is_empty());
+    }
 }

@@ -9,7 +9,7 @@ mod ack;
 mod admin;
 mod alerts;
 pub mod auth;
-mod body;
+pub mod body;
 mod cameras;
 mod cluster;
 mod error;
@@ -63,6 +63,10 @@ pub struct AppState {
     pub auth: auth::AuthPolicy,
     /// The cluster's nodes as this node sees them (this node alone without `[cluster]`).
     pub cluster: crate::cluster::ClusterView,
+    /// Web origins besides the server's own whose pages may open the WebSockets (`[server] ws_origins`).
+    pub ws_origins: std::sync::Arc<[String]>,
+    /// Where file cameras may read (`[server] media_roots`), as the OpenAPI document states it.
+    pub media_roots: std::sync::Arc<[std::path::PathBuf]>,
 }
 
 /// Declares every route once: `METHOD "path" => handler, success status, "summary" [, body = "Schema"];`.
@@ -91,7 +95,9 @@ macro_rules! route_table {
 route_table! {
     GET "/" => page::index, 200, "The web console (public; it asks for a token)";
     GET "/console/{file}" => page::asset, 200, "The web console's embedded assets (public)";
-    GET "/healthz" => health::healthz, 200, "Liveness and per-camera state (public)";
+    GET "/healthz" => health::healthz, 200, "Liveness and readiness (public; no camera detail)";
+    GET "/readyz" => health::readyz, 200, "Readiness: 200 ready, 503 not yet (public)";
+    GET "/api/health" => health::detail, 200, "Liveness, readiness and every camera's state";
     GET "/metrics" => health::metrics, 200, "Prometheus metrics (public unless auth.public_metrics = false)";
     GET "/api/openapi.json" => openapi::serve, 200, "This OpenAPI document";
     GET "/api/system" => cameras::system, 200, "Version, uptime, devices and their queue depths, model labels";
@@ -124,6 +130,7 @@ route_table! {
     GET "/api/events/{id}/clip" => recordings::clip, 200, "The recorded clip around an event (fMP4), X-Panoptes-Offset-Sec";
     GET "/api/events/{id}/clip.json" => recordings::clip_json, 200, "Where an event's clip is and the triggering frame's offset";
     GET "/api/cameras/{id}/recordings" => recordings::list, 200, "A camera's recorded segments (?start=&end= wall ms)";
+    GET "/api/cameras/{id}/clip" => recordings::clip_at, 200, "The recorded clip around a picture of the camera timeline (?pts=&rate=), fMP4";
     GET "/api/recordings/{segment}" => recordings::segment, 200, "One recorded segment (fMP4), with Range support";
     GET "/ws/live/{camera}" => live::live, 101, "WebSocket: live fMP4 video of a camera (init, then fragments)";
     GET "/ws/overlay" => overlay::overlay, 101, "WebSocket: tracks of every processed frame (?camera=)";

@@ -21,11 +21,120 @@ pub struct RouteDoc {
     pub body: Option<&'static str>,
 }
 
+/// What the document says that depends on the running server: the model's classes and where file cameras
+/// may read.
+pub struct Served<'a> {
+    pub labels: &'a [String],
+    pub media_roots: &'a [std::path::PathBuf],
+}
+
+/// A camera, zone, line or rule id.
+fn id_schema() -> Value {
+    json!({ "type": "string", "pattern": "^[A-Za-z0-9_-]{1,64}$" })
+}
+
+/// A stored row's id (events, tokens, segments): a positive integer.
+fn row_id_schema() -> Value {
+    json!({ "type": "integer", "minimum": 1, "maximum": i64::MAX })
+}
+
 fn path_params(path: &str) -> Vec<Value> {
     path.split('/')
         .filter_map(|seg| seg.strip_prefix('{').and_then(|s| s.strip_suffix('}')))
-        .map(|name| json!({ "name": name, "in": "path", "required": true, "schema": { "type": "string" } }))
+        .map(|name| {
+            let schema = match name {
+                "id" if path.starts_with("/api/events/") || path.starts_with("/api/tokens/") => row_id_schema(),
+                "segment" => row_id_schema(),
+                "file" => json!({ "type": "string", "pattern": "^[A-Za-z0-9_.-]{1,64}$" }),
+                _ => id_schema(),
+            };
+            json!({ "name": name, "in": "path", "required": true, "schema": schema })
+        })
         .collect()
+}
+
+/// The query parameters a route takes (every route refuses others with 400).
+fn query_params(path: &str) -> Vec<Value> {
+    let q = |name: &str, schema: Value, required: bool, about: &str| json!({ "name": name, "in": "query", "required": required, "schema": schema, "description": about });
+    let ms = json!({ "type": "integer", "format": "int64", "minimum": i64::MIN, "maximum": i64::MAX });
+    match path {
+        "/api/events" => vec![
+            q("camera", id_schema(), false, "only this camera's events"),
+            q(
+                "kind",
+                json!({ "type": "string", "enum": ["intrusion", "loitering", "occupancy", "line_crossing", "plate", "fire", "smoke"] }),
+                false,
+                "only events of this kind",
+            ),
+            q("since_ms", ms.clone(), false, "events starting at or after this Unix time (ms)"),
+            q(
+                "until_ms",
+                ms.clone(),
+                false,
+                "events starting before this Unix time (ms); before since_ms lists nothing",
+            ),
+            q(
+                "after_id",
+                json!({ "type": "integer", "minimum": 0, "maximum": i64::MAX }),
+                false,
+                "events with a larger id (paging)",
+            ),
+            q(
+                "limit",
+                json!({ "type": "integer", "minimum": 1, "maximum": u64::MAX }),
+                false,
+                "at most this many (capped at 1000)",
+            ),
+        ],
+        "/api/cameras/{id}/recordings" => vec![
+            q("start", ms.clone(), false, "segments ending after this Unix time (ms)"),
+            q("end", ms, false, "segments starting before this Unix time (ms); before start lists nothing"),
+        ],
+        "/api/cameras/{id}/clip" => vec![
+            q(
+                "pts",
+                json!({ "type": "integer", "minimum": -i64::MAX, "maximum": i64::MAX }),
+                true,
+                "a picture's PTS on the camera timeline, in ticks of rate",
+            ),
+            q(
+                "rate",
+                json!({ "type": "integer", "minimum": 1, "maximum": 4_294_967_295_i64 }),
+                true,
+                "the PTS clock rate (Hz)",
+            ),
+        ],
+        "/ws/alerts" => vec![
+            q(
+                "after",
+                json!({ "type": "integer", "minimum": 0, "maximum": i64::MAX }),
+                false,
+                "replay stored events after this id first",
+            ),
+            q("camera", id_schema(), false, "only this camera's events"),
+        ],
+        "/ws/overlay" => vec![q("camera", id_schema(), false, "only this camera's frames")],
+        _ => vec![],
+    }
+}
+
+/// `^(?:root1|root2)/name` for file cameras: a name under one of the media roots, no `..`, no subdirectory.
+fn media_pattern(roots: &[std::path::PathBuf]) -> String {
+    let escape = |r: &std::path::PathBuf| {
+        let text = r.display().to_string();
+        let text = text.trim_end_matches('/');
+        text.chars()
+            .map(|c| {
+                if c.is_ascii_alphanumeric() || c == '/' || c == '_' || c == '-' {
+                    c.to_string()
+                } else {
+                    format!("\\{c}")
+                }
+            })
+            .collect::<String>()
+    };
+    let roots: Vec<String> = roots.iter().map(escape).collect();
+    format!("^(?:{})/[A-Za-z0-9_-][A-Za-z0-9_.-]{{0,100}}$", roots.join("|"))
 }
 
 /// A JSON schema whose properties are those of `example` (a serialised config value), typed by its values.
@@ -33,7 +142,8 @@ fn schema_of(example: Value, required: &[&str]) -> Value {
     fn ty(v: &Value) -> Value {
         match v {
             Value::Bool(_) => json!({ "type": "boolean" }),
-            Value::Number(_) => json!({ "type": "number" }),
+            Value::Number(n) if n.is_f64() => json!({ "type": "number" }),
+            Value::Number(_) => json!({ "type": "integer", "minimum": 0 }),
             Value::String(_) => json!({ "type": "string" }),
             Value::Array(items) => json!({ "type": "array", "items": items.first().map(ty).unwrap_or(json!({})) }),
             Value::Object(_) => json!({ "type": "object" }),
@@ -47,17 +157,33 @@ fn schema_of(example: Value, required: &[&str]) -> Value {
     json!({ "type": "object", "additionalProperties": false, "required": required, "properties": props })
 }
 
-fn schemas() -> Value {
+fn schemas(served: &Served<'_>) -> Value {
     let point = json!({ "type": "array", "items": { "type": "number" }, "minItems": 2, "maxItems": 2 });
     let camera: CameraConfig =
         serde_json::from_value(json!({ "id": "x", "file": "f.mp4" })).expect("a minimal camera parses");
     let mut camera = schema_of(serde_json::to_value(camera).unwrap_or_default(), &["id"]);
-    camera["properties"]["url"] =
-        json!({ "type": "string", "description": "rtsp://host:port/path; exactly one of url and file" });
-    camera["properties"]["file"] = json!({ "type": "string" });
+    camera["properties"]["id"] = id_schema();
+    camera["properties"]["url"] = json!({
+        "type": "string", "pattern": "^rtsp://[a-z0-9]([a-z0-9.-]{0,60}[a-z0-9])?(:[1-9][0-9]{0,3})?(/[A-Za-z0-9._~-]{0,40}){0,4}$",
+        "description": "rtsp://host[:port]/path, no credentials; exactly one of url and file"
+    });
+    camera["properties"]["file"] = json!({
+        "type": "string", "pattern": media_pattern(served.media_roots),
+        "description": "a video file under [server] media_roots; exactly one of url and file"
+    });
+    camera["oneOf"] = json!([{ "required": ["url"] }, { "required": ["file"] }]);
     camera["properties"]["username"] = json!({ "type": "string" });
+    camera["properties"]["transport"] = json!({ "type": "string", "enum": ["tcp", "udp"] });
     camera["properties"]["password_env"] = json!({ "type": "string" });
-    camera["properties"]["classes"] = json!({ "type": "array", "items": { "type": "string" } });
+    camera["properties"]["classes"] = json!({ "type": "array", "items": { "type": "string", "enum": served.labels } });
+    camera["properties"]["detect_fps"] =
+        json!({ "type": "number", "exclusiveMinimum": true, "minimum": 0, "maximum": 240 });
+    camera["properties"]["backoff_initial_ms"] =
+        json!({ "type": "integer", "minimum": 1, "maximum": u64::MAX, "description": "at most backoff_max_ms" });
+    camera["properties"]["backoff_max_ms"] = json!({ "type": "integer", "minimum": 1, "maximum": u64::MAX });
+    for optional in ["url", "file", "username", "password_env"] {
+        camera["properties"][optional]["nullable"] = json!(true);
+    }
     for list in ["zones", "lines", "rules"] {
         let name = match list {
             "zones" => "Zone",
@@ -99,7 +225,10 @@ fn schemas() -> Value {
         "Rule": rule,
         "NewToken": {
             "type": "object", "additionalProperties": false, "required": ["name", "role"],
-            "properties": { "name": { "type": "string" }, "role": { "type": "string", "enum": ["admin", "viewer"] } }
+            "properties": {
+                "name": { "type": "string", "minLength": 1, "maxLength": 100, "pattern": "[A-Za-z0-9]" },
+                "role": { "type": "string", "enum": ["admin", "viewer"] }
+            }
         },
         "Error": {
             "type": "object", "required": ["error"],
@@ -112,12 +241,14 @@ fn schemas() -> Value {
 }
 
 /// The document for `routes`.
-pub fn document(routes: &[RouteDoc]) -> Value {
+pub fn document(routes: &[RouteDoc], served: &Served<'_>) -> Value {
     let mut paths = Map::new();
     for r in routes {
+        let mut parameters = path_params(r.path);
+        parameters.extend(query_params(r.path));
         let mut op = json!({
             "summary": r.summary,
-            "parameters": path_params(r.path),
+            "parameters": parameters,
             "responses": {
                 r.status.to_string(): { "description": "success" },
                 "4XX": { "description": "client error", "content": { "application/json": { "schema": { "$ref": "#/components/schemas/Error" } } } }
@@ -150,14 +281,15 @@ pub fn document(routes: &[RouteDoc]) -> Value {
                 "bearer": { "type": "http", "scheme": "bearer" },
                 "query_token": { "type": "apiKey", "in": "query", "name": "token" }
             },
-            "schemas": schemas()
+            "schemas": schemas(served)
         }
     })
 }
 
 /// `GET /api/openapi.json`.
-pub async fn serve(_state: web::Data<AppState>) -> HttpResponse {
-    HttpResponse::Ok().json(document(super::ROUTES))
+pub async fn serve(state: web::Data<AppState>) -> HttpResponse {
+    let served = Served { labels: &state.labels, media_roots: &state.media_roots };
+    HttpResponse::Ok().json(document(super::ROUTES, &served))
 }
 
 #[cfg(test)]
@@ -166,17 +298,25 @@ mod tests {
 
     #[test]
     fn every_route_of_the_table_is_in_the_document() {
-        let doc = document(super::super::ROUTES);
+        let labels = ["person".to_string()];
+        let roots = ["var/media".into()];
+        let doc = document(super::super::ROUTES, &Served { labels: &labels, media_roots: &roots });
         for r in super::super::ROUTES {
             let op = &doc["paths"][r.path][r.method.to_ascii_lowercase()];
             assert!(op.is_object(), "{} {} is missing from the OpenAPI document", r.method, r.path);
-            assert_eq!(op["parameters"].as_array().unwrap().len(), r.path.matches('{').count(), "{}", r.path);
+            let in_path = op["parameters"].as_array().unwrap().iter().filter(|p| p["in"] == "path").count();
+            assert_eq!(in_path, r.path.matches('{').count(), "{}", r.path);
             if let Some(body) = r.body {
                 assert!(doc["components"]["schemas"][body].is_object(), "schema {body} of {} is missing", r.path);
             }
         }
         assert!(doc["components"]["schemas"]["Camera"]["properties"]["detect_fps"].is_object());
         assert!(doc["components"]["schemas"]["Camera"]["properties"]["password"].is_null());
+        assert_eq!(doc["components"]["schemas"]["Camera"]["properties"]["backoff_max_ms"]["type"], "integer");
+        let file = doc["components"]["schemas"]["Camera"]["properties"]["file"]["pattern"].as_str().unwrap();
+        assert_eq!(file, "^(?:var/media)/[A-Za-z0-9_-][A-Za-z0-9_.-]{0,100}$");
+        let events = doc["paths"]["/api/events"]["get"]["parameters"].as_array().unwrap();
+        assert!(events.iter().any(|p| p["name"] == "after_id" && p["in"] == "query"), "{events:?}");
     }
 
     /// Routes registered anywhere under `src/http/` by a literal path (`route`, `resource`, `scope` or an

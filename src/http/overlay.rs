@@ -1,9 +1,11 @@
 //! `GET /ws/overlay?camera=ID`: one JSON message per processed frame (see `docs/api.md`).
 //!
-//! The session subscribes to the hub with a bounded queue; it pings every 5 s and closes a client
-//! that has not answered for 15 s. Messages from the client other than ping/pong/close are ignored.
+//! The session subscribes to the hub with a bounded queue; what the client has not read is bounded in bytes
+//! ([`TEXT_BUDGET`]): past it, frames are dropped for that client (`panoptes_ws_dropped_total`), the newest
+//! getting through once it reads again. It pings every 5 s and closes a client that has not answered, or not
+//! read, for 15 s. Messages from the client other than ping/pong/close are ignored.
 
-use super::ws::{HEARTBEAT, Liveness, MAX_FRAME_BYTES};
+use super::ws::{Delivery, HEARTBEAT, Liveness, TEXT_BUDGET};
 use super::{ApiError, AppState};
 use actix_web::{HttpRequest, HttpResponse, web};
 use futures::StreamExt;
@@ -26,31 +28,39 @@ pub async fn overlay(
         None => None,
         Some(c) => match state.status.get(c.as_str()) {
             Some(entry) => Some(entry.key().clone()),
-            None => {
-                return Err(ApiError::NotFound(format!("camera `{c}` does not exist; GET /api/cameras lists them")));
-            }
+            // Cluster mode: a camera analysed on another node, whose overlay is relayed here.
+            None => match state.cluster.desired().and_then(|d| d.list().into_iter().find(|cfg| cfg.id.as_str() == c)) {
+                Some(cfg) => Some(cfg.id),
+                None => {
+                    return Err(ApiError::NotFound(format!(
+                        "camera `{c}` does not exist; GET /api/cameras lists them"
+                    )));
+                }
+            },
         },
     };
-    let (response, mut session, stream) =
-        actix_ws::handle(&req, body).map_err(|e| ApiError::BadRequest(format!("not a WebSocket upgrade: {e}")))?;
+    let (response, mut outlet, mut stream) = super::ws::upgrade(&req, body, &state.ws_origins, TEXT_BUDGET, "overlay")?;
     let (sub, mut rx) = state.hub.send(Subscribe { camera }).await?;
     let hub = state.hub.clone();
-    let mut stream = stream.max_frame_size(MAX_FRAME_BYTES);
     actix_web::rt::spawn(async move {
         let mut heartbeat = tokio::time::interval(HEARTBEAT);
         let mut liveness = Liveness::new();
         loop {
             tokio::select! {
                 msg = rx.recv() => match msg {
-                    Some(json) => if session.text(json.to_string()).await.is_err() { break },
+                    Some(json) => match outlet.text(json.to_string()) {
+                        Delivery::Queued => {}
+                        Delivery::Full => outlet.dropped(),
+                        Delivery::Closed => break,
+                    },
                     None => break,
                 },
-                msg = stream.next() => if !liveness.client_message(msg, &mut session).await { break },
-                _ = heartbeat.tick() => if !liveness.tick(&mut session).await { break },
+                msg = stream.next() => if !liveness.client_message(msg, &mut outlet) { break },
+                _ = heartbeat.tick() => if !liveness.tick(&mut outlet) { break },
             }
         }
         hub.do_send(Unsubscribe(sub));
-        let _ = session.close(None).await;
+        outlet.close();
     });
     Ok(response)
 }

@@ -3,6 +3,7 @@
 //! `GET /api/events/{id}/clip` (`X-Panoptes-Offset-Sec`) and `/clip.json` (see `docs/api.md`).
 //! Index queries and file reads run on the blocking pool.
 
+use super::cluster::{Half, node_running};
 use super::events::get_event;
 use super::{ApiError, AppState};
 use actix_web::http::header;
@@ -58,9 +59,7 @@ pub async fn list(
     }
     let start = ms_param(&query, "start")?.unwrap_or(i64::MIN);
     let end = ms_param(&query, "end")?.unwrap_or(i64::MAX);
-    if end < start {
-        return Err(ApiError::BadRequest(format!("query parameter `end`: {end} is before start {start}")));
-    }
+    // `end` before `start` is an empty range: it lists nothing.
     let camera = id.into_inner();
     let index = state.recording.index.clone();
     let segments = blocking(move || {
@@ -168,9 +167,14 @@ pub async fn segment(
 
 /// The clip of an event and the clock rate of its times.
 async fn build_clip(state: &AppState, event: &StoredEvent) -> Result<(Clip, u32), ApiError> {
+    let what = format!("event {}", event.id);
+    build_clip_at(state, event.event.camera.clone(), event.event.pts, what).await
+}
+
+/// The clip around the picture at `pts` of `camera`'s timeline (`id` names it in errors).
+async fn build_clip_at(state: &AppState, camera: String, pts: Pts, id: String) -> Result<(Clip, u32), ApiError> {
     let cfg = state.recording.config.clone();
     let index = state.recording.index.clone();
-    let (camera, pts, id) = (event.event.camera.clone(), event.event.pts, event.id);
     blocking(move || {
         let internal = |e: panoptes_actors::store::StoreError| ApiError::Internal(e.to_string());
         // Segments share the camera timeline's rate; find one to learn it, then search in its ticks.
@@ -178,7 +182,7 @@ async fn build_clip(state: &AppState, event: &StoredEvent) -> Result<(Clip, u32)
             index.by_wall(&camera, i64::MIN, i64::MAX, 1).map_err(internal)?.first().map(|s| s.start_pts.clock_rate());
         let not_recorded = || {
             ApiError::NotFound(format!(
-                "event {id}: camera {camera} has no finished recording around PTS {:.3} s yet \
+                "{id}: camera {camera} has no finished recording around PTS {:.3} s yet \
                  (recording off, not finished, or deleted by retention); segments finish every {} s",
                 pts.as_secs_f64(),
                 cfg.segment_sec
@@ -202,7 +206,7 @@ async fn build_clip(state: &AppState, event: &StoredEvent) -> Result<(Clip, u32)
         match clip::build(&files, event_ticks, pre, post) {
             Ok(c) => Ok((c, rate)),
             Err(ClipError::NotCovered { .. }) => Err(not_recorded()),
-            Err(e) => Err(ApiError::Internal(format!("event {id}: {e}"))),
+            Err(e) => Err(ApiError::Internal(format!("{id}: {e}"))),
         }
     })
     .await
@@ -212,30 +216,132 @@ fn offset_sec(clip: &Clip, rate: u32) -> f64 {
     clip.offset_ticks as f64 / f64::from(rate)
 }
 
+/// A clip as served: the fMP4 and where it sits on the camera timeline.
+struct Served {
+    bytes: actix_web::web::Bytes,
+    offset_sec: f64,
+    start: Pts,
+    end: Pts,
+}
+
+fn mp4(served: Served) -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("video/mp4")
+        .insert_header(("X-Panoptes-Offset-Sec", served.offset_sec.to_string()))
+        .insert_header(("X-Panoptes-Start-Pts", served.start.ticks().to_string()))
+        .insert_header(("X-Panoptes-End-Pts", served.end.ticks().to_string()))
+        .body(served.bytes)
+}
+
+/// The clip of `event`: from this node's recordings, else (cluster mode, a camera whose ingest node is
+/// another node) fetched from the node that records the camera, with the caller's token.
+async fn serve_event_clip(req: &HttpRequest, state: &AppState, event: &StoredEvent) -> Result<Served, ApiError> {
+    let local = build_clip(state, event).await;
+    match (local, node_running(state, &event.event.camera, Half::Ingest)) {
+        (Ok((clip, rate)), _) => Ok(Served {
+            offset_sec: offset_sec(&clip, rate),
+            start: Pts::new(clip.start_ticks, rate),
+            end: Pts::new(clip.end_ticks, rate),
+            bytes: clip.bytes.into(),
+        }),
+        (Err(ApiError::NotFound(_)), Some(http)) => fetch_clip(req, &http, &event.event.camera, event.event.pts).await,
+        (Err(e), _) => Err(e),
+    }
+}
+
+/// `GET {http}/api/cameras/{camera}/clip?pts=&rate=` on another node, with the caller's token.
+async fn fetch_clip(req: &HttpRequest, http: &str, camera: &str, pts: Pts) -> Result<Served, ApiError> {
+    let url = format!("{http}/api/cameras/{camera}/clip?pts={}&rate={}", pts.ticks(), pts.clock_rate());
+    let token = super::auth::presented_token(req);
+    let mut get = awc::Client::default().get(&url).timeout(std::time::Duration::from_secs(30));
+    if let Some(t) = token {
+        get = get.bearer_auth(t);
+    }
+    let unavailable = |e: String| {
+        ApiError::Unavailable(format!("the clip is on the node that records camera {camera} ({http}): {e}"))
+    };
+    let mut res = get.send().await.map_err(|e| unavailable(e.to_string()))?;
+    let bytes = res.body().limit(512 << 20).await.map_err(|e| unavailable(e.to_string()))?;
+    if !res.status().is_success() {
+        let message = serde_json::from_slice::<serde_json::Value>(&bytes)
+            .ok()
+            .and_then(|v| v["error"].as_str().map(str::to_owned))
+            .unwrap_or_else(|| res.status().to_string());
+        return Err(match res.status().as_u16() {
+            404 => ApiError::NotFound(format!("{message} (on {http})")),
+            _ => unavailable(message),
+        });
+    }
+    let header = |name: &str| res.headers().get(name).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<f64>().ok());
+    let (Some(offset_sec), Some(start), Some(end)) =
+        (header("x-panoptes-offset-sec"), header("x-panoptes-start-pts"), header("x-panoptes-end-pts"))
+    else {
+        return Err(unavailable("its answer lacks the clip's X-Panoptes headers".into()));
+    };
+    let rate = pts.clock_rate();
+    Ok(Served { bytes, offset_sec, start: Pts::new(start as i64, rate), end: Pts::new(end as i64, rate) })
+}
+
 /// `GET /api/events/{id}/clip`: a complete fMP4 around the event; `X-Panoptes-Offset-Sec` = the triggering
 /// picture's time inside it.
-pub async fn clip(state: web::Data<AppState>, id: web::Path<String>) -> Result<HttpResponse, ApiError> {
+pub async fn clip(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
     let event = get_event(&state, &id).await?;
-    let (clip, rate) = build_clip(&state, &event).await?;
-    Ok(HttpResponse::Ok()
-        .content_type("video/mp4")
-        .insert_header(("X-Panoptes-Offset-Sec", offset_sec(&clip, rate).to_string()))
-        .insert_header(("X-Panoptes-Start-Pts", clip.start_ticks.to_string()))
-        .body(clip.bytes))
+    Ok(mp4(serve_event_clip(&req, &state, &event).await?))
 }
 
 /// `GET /api/events/{id}/clip.json`: where the clip is and how it maps onto the camera timeline.
-pub async fn clip_json(state: web::Data<AppState>, id: web::Path<String>) -> Result<HttpResponse, ApiError> {
+pub async fn clip_json(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
     let event = get_event(&state, &id).await?;
-    let (clip, rate) = build_clip(&state, &event).await?;
+    let served = serve_event_clip(&req, &state, &event).await?;
     Ok(HttpResponse::Ok().json(serde_json::json!({
         "url": format!("/api/events/{}/clip", event.id),
-        "offset_sec": offset_sec(&clip, rate),
-        "start_pts": Pts::new(clip.start_ticks, rate),
-        "end_pts": Pts::new(clip.end_ticks, rate),
+        "offset_sec": served.offset_sec,
+        "start_pts": served.start,
+        "end_pts": served.end,
         "event_pts": event.event.pts,
-        "bytes": clip.bytes.len(),
+        "bytes": served.bytes.len(),
     })))
+}
+
+/// `GET /api/cameras/{id}/clip?pts=TICKS&rate=HZ`: the clip around the picture at that PTS of the camera's
+/// timeline, from this node's recordings (what another node of a cluster fetches for its events).
+pub async fn clip_at(
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+    query: web::Query<Vec<(String, String)>>,
+) -> Result<HttpResponse, ApiError> {
+    if let Some((k, _)) = query.iter().find(|(k, _)| k != "pts" && k != "rate" && k != "token") {
+        return Err(ApiError::BadRequest(format!("unknown query parameter `{k}`; known: pts, rate")));
+    }
+    let number = |name: &str| -> Result<i64, ApiError> {
+        let v =
+            query.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str()).ok_or_else(|| {
+                ApiError::BadRequest(format!("query parameter `{name}` is missing: ?pts=TICKS&rate=HZ"))
+            })?;
+        v.parse().map_err(|_| ApiError::BadRequest(format!("query parameter `{name}`: `{v}` is not an integer")))
+    };
+    let (ticks, rate) = (number("pts")?, number("rate")?);
+    let rate = u32::try_from(rate)
+        .ok()
+        .filter(|r| *r > 0)
+        .ok_or_else(|| ApiError::BadRequest(format!("query parameter `rate`: {rate} is not a clock rate in Hz")))?;
+    let camera = id.into_inner();
+    let pts = Pts::new(ticks, rate);
+    let (clip, rate) = build_clip_at(&state, camera.clone(), pts, format!("PTS {ticks}/{rate}")).await?;
+    Ok(mp4(Served {
+        offset_sec: offset_sec(&clip, rate),
+        start: Pts::new(clip.start_ticks, rate),
+        end: Pts::new(clip.end_ticks, rate),
+        bytes: clip.bytes.into(),
+    }))
 }
 
 #[cfg(test)]

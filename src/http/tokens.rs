@@ -20,8 +20,11 @@ pub async fn list(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> 
 pub async fn create(state: web::Data<AppState>, bytes: web::Bytes) -> Result<HttpResponse, ApiError> {
     let new: NewToken = body::parse(&bytes)?;
     let name = new.name.trim();
-    if name.is_empty() || name.len() > 100 {
-        return Err(ApiError::Invalid { field: "name".into(), reason: "give 1–100 characters".into() });
+    if !name.chars().any(|c| c.is_ascii_alphanumeric()) || name.chars().count() > 100 {
+        return Err(ApiError::Invalid {
+            field: "name".into(),
+            reason: "give 1–100 characters, at least one a letter or digit".into(),
+        });
     }
     let (info, secret) = state.control.add_token(name.to_string(), new.role).await?;
     Ok(HttpResponse::Created().json(serde_json::json!({

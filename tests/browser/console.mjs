@@ -19,8 +19,8 @@
 
 import fs from "node:fs";
 import path from "node:path";
+import { openPage } from "./chromium.mjs";
 
-const CHROMIUM = process.env.PANOPTES_CHROMIUM || "/usr/bin/chromium";
 // The vtest walkway (normalised), where the pedestrians walk: the zone drawn in step 4.
 const WALKWAY = [[0.02, 0.32], [0.98, 0.32], [0.98, 0.78], [0.02, 0.78]];
 const MSE_CODEC = 'video/mp4; codecs="avc1.64001f"';
@@ -40,17 +40,6 @@ for (let i = 0; i < rest.length; i += 2) {
 }
 if (Boolean(opts["draw-zone"]) === Boolean(opts.rule)) usage("give exactly one of --draw-zone and --rule");
 
-let chromium;
-try {
-  ({ chromium } = await import("playwright-core"));
-} catch (e) {
-  console.error(`console.mjs: playwright-core is not installed (${e.message}): run \`make setup\` (npm ci)`);
-  process.exit(2);
-}
-if (!fs.existsSync(CHROMIUM)) {
-  console.error(`console.mjs: ${CHROMIUM} does not exist: run \`make setup\` (installs Debian's chromium)`);
-  process.exit(2);
-}
 fs.mkdirSync(screens, { recursive: true });
 
 const result = { steps: [] };
@@ -60,16 +49,7 @@ const ok = (name, details = "") => {
   console.log(`STEP ${name} ok ${details}`);
 };
 
-const browser = await chromium.launch({
-  executablePath: CHROMIUM,
-  headless: true,
-  args: ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync",
-    "--autoplay-policy=no-user-gesture-required"],
-});
-const page = await browser.newPage({ viewport: { width: 1440, height: 900 } });
-const pageErrors = [];
-page.on("pageerror", (e) => pageErrors.push(String(e)));
-page.on("console", (m) => m.type() === "error" && console.log(`[browser] ${m.text()}`));
+const { browser, page, pageErrors } = await openPage("console.mjs", { args: ["--autoplay-policy=no-user-gesture-required"] });
 page.on("dialog", (d) => d.accept()); // confirm() of Delete/Remove
 
 try {

@@ -2,6 +2,8 @@
 //! server (`scripts/rtsp_server.py`, GStreamer), and an overlay WebSocket client.
 #![allow(dead_code)]
 
+pub mod video;
+
 use futures::{SinkExt, StreamExt};
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
@@ -19,6 +21,16 @@ pub fn asset(rel: &str) -> PathBuf {
     let p = root().join("var").join(rel);
     assert!(p.is_file(), "{} is missing: run `make setup` (scripts/setup.sh) first", p.display());
     p
+}
+
+/// Run the ffmpeg CLI quietly with `args` (after `-y`); panics when it fails.
+pub fn ffmpeg(args: &[&str]) {
+    let status = Command::new("ffmpeg")
+        .args(["-hide_banner", "-loglevel", "error", "-nostdin", "-y"])
+        .args(args)
+        .status()
+        .expect("running ffmpeg: run `make setup`");
+    assert!(status.success(), "ffmpeg {args:?} failed");
 }
 
 /// The first `secs` seconds of the media asset `src` (a path under `var/`), cut without re-encoding into
@@ -73,13 +85,22 @@ pub struct RtspServer {
     child: Child,
     pub port: u16,
     mounts: Vec<(String, PathBuf)>,
+    looped: bool,
 }
 
 impl RtspServer {
     /// Serve each `(mount, file)` on 127.0.0.1 (`port` 0: any free port).
     pub fn start(mounts: &[(&str, &Path)], port: u16) -> Self {
+        Self::start_with(mounts, port, false)
+    }
+
+    /// [`RtspServer::start`], each file replayed forever when `looped` (one continuous stream, like a camera).
+    pub fn start_with(mounts: &[(&str, &Path)], port: u16, looped: bool) -> Self {
         let mut cmd = Command::new("/usr/bin/python3");
         cmd.arg(root().join("scripts/rtsp_server.py")).arg("--port").arg(port.to_string());
+        if looped {
+            cmd.arg("--loop");
+        }
         for (m, f) in mounts {
             cmd.arg("--mount").arg(format!("{m}={}", f.display()));
         }
@@ -91,7 +112,12 @@ impl RtspServer {
         });
         let port: u16 = port.parse().unwrap();
         let mounts = mounts.iter().map(|(m, f)| (m.to_string(), f.to_path_buf())).collect();
-        Self { child, port, mounts }
+        Self { child, port, mounts, looped }
+    }
+
+    /// The server's process id (to stop it with SIGSTOP).
+    pub fn pid(&self) -> u32 {
+        self.child.id()
     }
 
     pub fn url(&self, mount: &str) -> String {
@@ -107,7 +133,7 @@ impl RtspServer {
     pub fn restart(&mut self) {
         self.stop();
         let mounts: Vec<(&str, &Path)> = self.mounts.iter().map(|(m, f)| (m.as_str(), f.as_path())).collect();
-        let again = Self::start(&mounts, self.port);
+        let again = Self::start_with(&mounts, self.port, self.looped);
         let _ = std::mem::replace(self, again);
     }
 }
@@ -159,6 +185,12 @@ pub fn config_with_cameras(cameras: &str) -> String {
     )
 }
 
+/// `config` (from [`config_with_cameras`]) with file cameras allowed under `roots` (`[server] media_roots`).
+pub fn with_media_roots(config: &str, roots: &[&str]) -> String {
+    let list: Vec<String> = roots.iter().map(|r| format!("{r:?}")).collect();
+    config.replacen("[server]\n", &format!("[server]\nmedia_roots = [{}]\n", list.join(", ")), 1)
+}
+
 impl Server {
     /// Run with `config_toml`; without a `[store]` section the events go to a fresh temporary directory,
     /// never to the operator's `var/`.
@@ -196,6 +228,14 @@ impl Server {
         actix_web::rt::spawn(app.run_until_stopped());
         let (_, stderr) = mpsc::channel();
         Self { running: Running::InProcess, addr, _config: f, store_dir, stderr }
+    }
+
+    /// The server's process id (a child server only).
+    pub fn pid(&self) -> Option<u32> {
+        match &self.running {
+            Running::Child(child) => Some(child.id()),
+            Running::InProcess => None,
+        }
     }
 
     pub fn http(&self, path: &str) -> String {
@@ -371,4 +411,156 @@ pub fn longest_track_run(msgs: &[serde_json::Value], label: &str) -> (u64, usize
         }
     }
     best
+}
+
+/// `GET path` (with an optional `Range`): status, headers and the whole body (up to 256 MiB).
+pub async fn get_bytes(
+    server: &Server,
+    path: &str,
+    range: Option<&str>,
+) -> (u16, awc::http::header::HeaderMap, Vec<u8>) {
+    let mut req = server.request(awc::http::Method::GET, path);
+    if let Some(r) = range {
+        req = req.insert_header(("Range", r));
+    }
+    let mut resp = req.send().await.expect("HTTP request");
+    let status = resp.status().as_u16();
+    let headers = resp.headers().clone();
+    let body = resp.body().limit(256 << 20).await.expect("body").to_vec();
+    (status, headers, body)
+}
+
+/// Poll `f` every 250 ms until it gives a value, or panic after `timeout`.
+pub async fn wait_for<T>(what: &str, timeout: Duration, mut f: impl AsyncFnMut() -> Option<T>) -> T {
+    let deadline = tokio::time::Instant::now() + timeout;
+    loop {
+        if let Some(v) = f().await {
+            return v;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "timed out after {timeout:?} waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+}
+
+/// `nats-server -js` on a free loopback port with its JetStream store in a temporary directory.
+pub struct Nats {
+    child: Child,
+    pub url: String,
+    /// Its monitoring port (servers of a cluster only).
+    monitor: Option<u16>,
+    _dir: tempfile::TempDir,
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+impl Nats {
+    /// One server alone.
+    pub fn start() -> Self {
+        Self::start_on(free_port())
+    }
+
+    /// One server alone on `port`.
+    pub fn start_on(port: u16) -> Self {
+        Self::spawn(port, &[], None)
+    }
+
+    /// `n` servers in one JetStream cluster (`panoptes`) on loopback, returned once JetStream has elected its
+    /// meta leader (streams with replicas can be made).
+    pub fn cluster(n: usize) -> Vec<Self> {
+        let routes: Vec<u16> = (0..n).map(|_| free_port()).collect();
+        let all = routes.iter().map(|p| format!("nats://127.0.0.1:{p}")).collect::<Vec<_>>().join(",");
+        let servers: Vec<Self> = routes
+            .iter()
+            .enumerate()
+            .map(|(i, route)| {
+                let (name, listen, monitor) = (format!("s{i}"), format!("nats://127.0.0.1:{route}"), free_port());
+                let args = ["-n", &name, "--cluster_name", "panoptes", "-cluster", &listen, "-routes", &all];
+                Self::spawn(free_port(), &args, Some(monitor))
+            })
+            .collect();
+        let deadline = std::time::Instant::now() + Duration::from_secs(30);
+        while !servers.iter().all(Self::has_meta_leader) {
+            assert!(std::time::Instant::now() < deadline, "the NATS cluster elected no JetStream leader within 30 s");
+            std::thread::sleep(Duration::from_millis(200));
+        }
+        servers
+    }
+
+    fn spawn(port: u16, extra: &[&str], monitor: Option<u16>) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let mut cmd = Command::new("nats-server");
+        cmd.args(["-js", "-a", "127.0.0.1", "-p", &port.to_string(), "-sd"]).arg(dir.path()).args(extra);
+        if let Some(m) = monitor {
+            cmd.args(["-m", &m.to_string()]);
+        }
+        let child = cmd
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("starting nats-server (Debian package nats-server; scripts/setup.sh installs it)");
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(std::time::Instant::now() < deadline, "nats-server did not listen on port {port} within 10 s");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        Self { child, url: format!("nats://127.0.0.1:{port}"), monitor, _dir: dir }
+    }
+
+    /// This server's JetStream report (`/jsz` with `query`), as JSON.
+    fn jsz(&self, query: &str) -> Option<serde_json::Value> {
+        let port = self.monitor?;
+        let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
+        let request = format!("GET /jsz{query} HTTP/1.0\r\nHost: 127.0.0.1:{port}\r\n\r\n");
+        s.write_all(request.as_bytes()).ok()?;
+        let mut response = String::new();
+        std::io::Read::read_to_string(&mut s, &mut response).ok()?;
+        serde_json::from_str(response.split_once("\r\n\r\n")?.1).ok()
+    }
+
+    /// Whether this server knows the JetStream meta leader (a server alone always does).
+    fn has_meta_leader(&self) -> bool {
+        self.monitor.is_none() || self.jsz("").is_some_and(|j| j["meta_cluster"]["leader"].is_string())
+    }
+
+    /// The name (`s<i>`) of the server leading `stream`'s replicas, as this server reports it.
+    pub fn stream_leader(&self, stream: &str) -> Option<String> {
+        let jsz = self.jsz("?accounts=true&streams=true")?;
+        jsz["account_details"].as_array()?.iter().find_map(|account| {
+            let s = account["stream_detail"].as_array()?.iter().find(|s| s["name"] == stream)?;
+            s["cluster"]["leader"].as_str().map(str::to_owned)
+        })
+    }
+
+    /// Kill the server (`kill -9`).
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for Nats {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// A node of a cluster on `nats_url` with `roles` (a TOML array) whose file seeds the camera `yard` (the vtest
+/// clip, people analysed 5 times a second, an intrusion rule over the whole picture), recorded in 2 s segments
+/// under `store`.
+pub fn split_node_config(nats_url: &str, node: &str, roles: &str, store: &Path) -> String {
+    let mut toml = config_with_cameras(&format!(
+        "[[cameras]]\nid = \"yard\"\nfile = \"{}\"\ndetect_fps = 5\nclasses = [\"person\"]\n\n\
+         [[cameras.zones]]\nid = \"all\"\npolygon = [[0.0, 0.0], [1.0, 0.0], [1.0, 1.0], [0.0, 1.0]]\n\n\
+         [[cameras.rules]]\nid = \"anyone\"\nkind = \"intrusion\"\nzone = \"all\"\nclasses = [\"person\"]\n\n\
+         [cluster]\nnats_url = \"{nats_url}\"\nnode_id = \"{node}\"\nroles = {roles}\nlease_sec = 2.0\n",
+        asset("media/vtest-h264.mp4").display()
+    ));
+    toml.push_str(&store_section(store));
+    toml.push_str(&format!(
+        "\n[recording]\nenabled = true\ndir = \"{}\"\nsegment_sec = 2.0\nclip_pre_sec = 2.0\nclip_post_sec = 1.0\n",
+        store.join("recordings").display()
+    ));
+    toml
 }

@@ -1,10 +1,12 @@
-//! Reconnect delays: exponential backoff with decorrelated jitter, reset after a healthy session.
+//! Reconnect delays: exponential backoff with jitter, capped, reset after a healthy session.
 //!
-//! Decorrelated jitter (the AWS "Exponential Backoff And Jitter" variant): each delay is drawn
-//! uniformly from `[initial, 3 × previous]`, capped at `max`. Delays grow roughly exponentially,
-//! yet cameras that failed together (a switch reboot) spread out instead of reconnecting in lockstep.
-//! A session that streamed for at least [`Backoff::healthy_after`] resets the sequence, so a camera
-//! that drops once a day reconnects after `initial`, not after the delay its last outage reached.
+//! The n-th consecutive failure (from 0) waits about `initial × 2ⁿ`, capped at `max`: the first delay is
+//! exactly `initial`, each later one is drawn uniformly from the upper half of its step,
+//! `[step / 2, step]` with `step = min(max, initial × 2ⁿ)` (never below `initial`). The delays double, as
+//! `docs/config.md` says, yet cameras that failed together (a switch reboot) spread out instead of
+//! reconnecting in lockstep. A session that streamed for at least [`Backoff::healthy_after`] resets the
+//! sequence, so a camera that drops once a day reconnects after `initial`, not after the delay its last
+//! outage reached.
 //!
 //! Pure: the random source is a parameter (seeded in tests), time is passed in as durations.
 
@@ -19,8 +21,8 @@ pub const HEALTHY_SESSION: Duration = Duration::from_secs(10);
 pub struct Backoff<R> {
     initial_ms: u64,
     max_ms: u64,
-    /// The previous delay; `None` before the first failure or after a reset.
-    prev_ms: Option<u64>,
+    /// Consecutive failures since the last reset.
+    failures: u32,
     healthy_after: Duration,
     rng: R,
 }
@@ -29,7 +31,7 @@ impl<R: Rng> Backoff<R> {
     /// `initial_ms` and `max_ms` come from `CameraConfig` (validated: `0 < initial <= max`).
     pub fn new(initial_ms: u64, max_ms: u64, rng: R) -> Self {
         let initial_ms = initial_ms.max(1);
-        Self { initial_ms, max_ms: max_ms.max(initial_ms), prev_ms: None, healthy_after: HEALTHY_SESSION, rng }
+        Self { initial_ms, max_ms: max_ms.max(initial_ms), failures: 0, healthy_after: HEALTHY_SESSION, rng }
     }
 
     /// Change how long a session must stream to reset the backoff.
@@ -48,21 +50,25 @@ impl<R: Rng> Backoff<R> {
 
     /// Forget past failures: the next delay is `initial`.
     pub fn reset(&mut self) {
-        self.prev_ms = None;
+        self.failures = 0;
     }
 
-    /// The delay before the next attempt. The first delay after a reset is exactly `initial`;
-    /// later ones are uniform in `[initial, min(max, 3 × previous)]`.
+    /// The n-th step, `min(max, initial × 2ⁿ)`.
+    fn step(&self, n: u32) -> u64 {
+        self.initial_ms.saturating_mul(1u64.checked_shl(n.min(63)).unwrap_or(u64::MAX)).min(self.max_ms)
+    }
+
+    /// The delay before the next attempt: exactly `initial` after a reset, then uniform in the upper half of
+    /// each doubling step (see the module documentation).
     pub fn next_delay(&mut self) -> Duration {
-        let ms = match self.prev_ms {
-            None => self.initial_ms,
-            Some(prev) => {
-                let hi = prev.saturating_mul(3).min(self.max_ms).max(self.initial_ms);
-                self.rng.random_range(self.initial_ms..=hi)
-            }
-        };
-        self.prev_ms = Some(ms);
-        Duration::from_millis(ms)
+        let n = self.failures;
+        self.failures = self.failures.saturating_add(1);
+        if n == 0 {
+            return Duration::from_millis(self.initial_ms);
+        }
+        let hi = self.step(n);
+        let lo = (hi / 2).max(self.initial_ms).min(hi);
+        Duration::from_millis(self.rng.random_range(lo..=hi))
     }
 }
 
@@ -77,31 +83,32 @@ mod tests {
     }
 
     #[test]
-    fn first_delay_is_initial_and_all_stay_within_bounds() {
+    fn the_delays_double_from_initial_up_to_the_cap() {
+        // 500 ms initial, 30 s cap: 500, then [500, 1000], [1000, 2000], [2000, 4000], [4000, 8000],
+        // [8000, 16000], [15000, 30000] and [15000, 30000] from then on.
+        let steps = [500u64, 1_000, 2_000, 4_000, 8_000, 16_000, 30_000, 30_000, 30_000, 30_000];
         for seed in 0..50 {
             let mut b = backoff(seed);
-            assert_eq!(b.next_delay(), Duration::from_millis(500));
-            let mut prev = 500u64;
-            for _ in 0..40 {
+            for (n, step) in steps.iter().enumerate() {
                 let d = b.next_delay().as_millis() as u64;
-                assert!((500..=30_000).contains(&d), "seed {seed}: {d} ms out of bounds");
-                assert!(d <= prev * 3, "seed {seed}: {d} ms more than 3x the previous {prev} ms");
-                prev = d;
+                let lo = if n == 0 { 500 } else { (step / 2).max(500) };
+                assert!((lo..=*step).contains(&d), "seed {seed}, failure {n}: {d} ms not in [{lo}, {step}]");
             }
         }
     }
 
     #[test]
-    fn delays_grow_towards_the_cap() {
-        // Averaged over seeds, the 12th delay is far above the initial one and near the cap's range.
-        let mean_12th: f64 = (0..200)
+    fn a_dead_camera_is_retried_about_every_max_not_every_few_seconds() {
+        // The probe's finding: delays uniform between 500 ms and the cap averaged 2.5 s, for ever. Now, after
+        // ten failures, the mean delay is in the upper half of the cap.
+        let mean: f64 = (0..200)
             .map(|seed| {
                 let mut b = backoff(seed);
-                (0..12).map(|_| b.next_delay()).last().unwrap().as_millis() as f64
+                (0..20).map(|_| b.next_delay()).skip(10).map(|d| d.as_millis() as f64).sum::<f64>() / 10.0
             })
             .sum::<f64>()
             / 200.0;
-        assert!(mean_12th > 8_000.0, "mean 12th delay {mean_12th} ms did not grow");
+        assert!((15_000.0..=30_000.0).contains(&mean), "mean delay after 10 failures: {mean} ms");
     }
 
     #[test]
@@ -129,7 +136,7 @@ mod tests {
             b.next_delay();
         }
         b.session_ended(Duration::from_secs(2));
-        assert!(b.prev_ms.is_some(), "a 2 s session must not reset the backoff");
+        assert!(b.next_delay() >= Duration::from_secs(15), "a 2 s session must not reset the backoff");
         b.session_ended(Duration::from_secs(10));
         assert_eq!(b.next_delay(), Duration::from_millis(500));
     }

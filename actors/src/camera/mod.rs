@@ -145,6 +145,10 @@ pub struct CameraActor {
     clock: Rc<RefCell<StreamClock>>,
     /// Where stamped access units go before decoding (the camera's recorder thread), if anywhere.
     tap: Option<Arc<UnitTap>>,
+    /// Where they also go (cluster mode: to the camera's inference node on another machine).
+    forward: Option<Arc<UnitTap>>,
+    /// Decode and analyse (false: an ingest-only camera, which only stamps, records and forwards).
+    analyse: bool,
     /// Where on each frame the detector runs, and the camera's track hints for region planning.
     detection: DetectionConfig,
     hints: HintBoard,
@@ -158,6 +162,8 @@ pub struct CameraBuilder {
     opener: Arc<dyn Opener>,
     feed: CameraFeed,
     tap: Option<UnitTap>,
+    forward: Option<UnitTap>,
+    analyse: bool,
     detection: DetectionConfig,
     hints: HintBoard,
     resume: Option<Pts>,
@@ -179,6 +185,20 @@ impl CameraBuilder {
     /// Hand every stamped access unit (before decoding) to `tap`: the recorder and live feed.
     pub fn tap(mut self, tap: UnitTap) -> Self {
         self.tap = Some(tap);
+        self
+    }
+
+    /// Also hand every stamped access unit to `forward` (cluster mode: published to the camera's inference
+    /// node).
+    pub fn forward(mut self, forward: UnitTap) -> Self {
+        self.forward = Some(forward);
+        self
+    }
+
+    /// Ingest only: stamp, record and forward the access units, but decode and analyse nothing (cluster
+    /// mode: another node infers this camera).
+    pub fn ingest_only(mut self) -> Self {
+        self.analyse = false;
         self
     }
 
@@ -216,6 +236,8 @@ impl CameraBuilder {
             stopped: false,
             clock,
             tap: self.tap.map(Arc::new),
+            forward: self.forward.map(Arc::new),
+            analyse: self.analyse,
             detection: self.detection,
             hints: self.hints,
         }
@@ -240,6 +262,8 @@ impl CameraActor {
             opener: Arc::new(RealOpener),
             feed: CameraFeed::default(),
             tap: None,
+            forward: None,
+            analyse: true,
             detection: DetectionConfig { mode: DetectionMode::FullFrame, ..DetectionConfig::default() },
             hints: HintBoard::default(),
             resume: None,
@@ -258,6 +282,8 @@ impl CameraActor {
             clock: self.clock.clone(),
             clock_metrics: ClockMetrics::new(&self.id),
             tap: self.tap.clone(),
+            forward: self.forward.clone(),
+            analyse: self.analyse,
             detection: self.detection.clone(),
             hints: self.hints.clone(),
         };
@@ -329,6 +355,8 @@ struct Session {
     clock: Rc<RefCell<StreamClock>>,
     clock_metrics: ClockMetrics,
     tap: Option<Arc<UnitTap>>,
+    forward: Option<Arc<UnitTap>>,
+    analyse: bool,
     detection: DetectionConfig,
     hints: HintBoard,
 }
@@ -514,12 +542,20 @@ impl Session {
         let mut decoder = Decoder::new(self.id.clone());
         let mut decoded = Vec::new();
         self.clock.borrow_mut().start_session();
+        // A source that delivers units stamped on another node's camera clock keeps their PTS and wall time.
+        let stamped = source.stamped();
         while let Some(mut au) = source.next().await? {
-            self.stamp(&mut au, source.as_mut());
-            if let Some(tap) = &self.tap {
+            if !stamped {
+                self.stamp(&mut au, source.as_mut());
+            }
+            for tap in [&self.tap, &self.forward].into_iter().flatten() {
                 tap.offer(&au);
             }
             flow.codec = Some(au.params.codec);
+            if !self.analyse {
+                self.ingested(&au, flow, connected);
+                continue;
+            }
             decoder.decode(&au, &mut decoded)?;
             for frame in decoded.drain(..) {
                 self.deliver(frame, flow, connected)?;
@@ -563,6 +599,28 @@ impl Session {
         m.gaps.increment(st.timeline.gaps - m.gaps_counted);
         m.gaps_counted = st.timeline.gaps;
         self.update(|s| s.clock = Some(st));
+    }
+
+    /// An ingest-only camera's unit, counted in its status (decoded and analysed on another node).
+    fn ingested(&mut self, au: &AccessUnit, flow: &mut Flow, connected: &metrics::Gauge) {
+        let first = flow.streaming_since.is_none();
+        if first {
+            flow.streaming_since = Some(Instant::now());
+            connected.set(1.0);
+            tracing::info!(camera = %self.id, codec = ?flow.codec, "camera streaming (ingest only: analysed on another node)");
+        }
+        let (codec, width, height) = (au.params.codec.short_name().to_owned(), au.params.width, au.params.height);
+        self.update(|s| {
+            if first {
+                s.state = CameraState::Streaming;
+                s.last_error = None;
+                s.codec = Some(codec);
+            }
+            if width > 0 {
+                (s.width, s.height) = (width, height);
+            }
+            s.fps_in.tick(std::time::Instant::now());
+        });
     }
 
     fn deliver(&mut self, d: DecodedFrame, flow: &mut Flow, connected: &metrics::Gauge) -> Result<(), SessionError> {

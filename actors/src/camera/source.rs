@@ -44,6 +44,9 @@ pub enum SourceError {
     ReadFile { camera: CameraId, path: PathBuf, source: ffmpeg_next::Error },
     #[error("camera {camera}: {} has no video frames to loop over", path.display())]
     EmptyFile { camera: CameraId, path: PathBuf },
+    /// Cluster mode: the camera's access units come from its ingest node, and they stopped or never came.
+    #[error("camera {camera}: no video from its ingest node on `{subject}`: {reason}")]
+    Upstream { camera: CameraId, subject: String, reason: String },
 }
 
 impl SourceError {
@@ -63,6 +66,9 @@ impl SourceError {
             SourceError::OpenFile { .. } => "check the path exists and is an MP4/MKV file with H.264/H.265 video",
             SourceError::ReadFile { .. } => "check the file is complete and readable",
             SourceError::EmptyFile { .. } => "use a file with at least one video frame",
+            SourceError::Upstream { .. } => {
+                "check that the camera's ingest node runs and streams it (GET /api/cluster) and reaches the same NATS server"
+            }
         }
     }
 }
@@ -77,6 +83,12 @@ pub trait VideoSource {
     /// session-local units as the access units' PTS). Sources without RTCP have none.
     fn take_sender_reports(&mut self) -> Vec<SenderReport> {
         Vec::new()
+    }
+
+    /// Whether the units come stamped already: timeline PTS and frame wall time assigned by the camera clock
+    /// of the node that ingests the camera (cluster mode), kept as they are.
+    fn stamped(&self) -> bool {
+        false
     }
 }
 

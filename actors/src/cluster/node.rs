@@ -29,6 +29,25 @@ pub struct NodeRecord {
     pub lease_ms: u64,
     /// Panoptes version it runs.
     pub version: String,
+    /// Drawn at the process's start: a record of this node's id with another instance was written by another
+    /// process (a node id used twice, or this node's previous life).
+    #[serde(default)]
+    pub instance: u64,
+    /// What the node measures of its own work now.
+    #[serde(default)]
+    pub load: NodeLoad,
+}
+
+/// A node's measured load and inference cost, as it renews its record.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct NodeLoad {
+    /// Frames per second its cameras deliver (decoded, or ingested for cameras analysed elsewhere).
+    pub decoded_fps: f32,
+    /// Frames per second it infers.
+    pub inferred_fps: f32,
+    /// Milliseconds of inference per model input over the last few seconds of work (its devices together);
+    /// `None` before it has inferred anything.
+    pub infer_ms_per_input: Option<f32>,
 }
 
 /// Which nodes are alive, from the revisions of their records as this node saw them.
@@ -56,8 +75,12 @@ pub struct NodeView {
 }
 
 impl Liveness {
-    /// A read of `id`'s record at bucket revision `revision`, at `now`.
-    pub fn observe(&mut self, record: NodeRecord, revision: u64, now: Instant) {
+    /// A read of `id`'s record at bucket revision `revision`, at `now`. `replayed`: read from the bucket's
+    /// history when a watch (re)starts rather than as it was written. A replayed record of a node not seen
+    /// before was renewed at an unknown time and counts as renewed a lease ago (a node that died before
+    /// this one started is never shown alive); one whose revision moved since it was last seen has renewed
+    /// meanwhile, and counts as renewed now (a watch restarted after a reconnect shows no live node dead).
+    pub fn observe(&mut self, record: NodeRecord, revision: u64, now: Instant, replayed: bool) {
         match self.seen.get_mut(&record.id) {
             Some(s) if s.revision == revision => {}
             Some(s) => {
@@ -66,7 +89,9 @@ impl Liveness {
                 s.record = record;
             }
             None => {
-                self.seen.insert(record.id.clone(), Seen { record, revision, changed_at: now });
+                let lease = Duration::from_millis(record.lease_ms);
+                let changed_at = if replayed { now.checked_sub(lease).unwrap_or(now) } else { now };
+                self.seen.insert(record.id.clone(), Seen { record, revision, changed_at });
             }
         }
     }
@@ -106,6 +131,8 @@ mod tests {
             cameras: vec![],
             lease_ms,
             version: "test".into(),
+            instance: 1,
+            load: NodeLoad::default(),
         }
     }
 
@@ -118,27 +145,44 @@ mod tests {
         let t0 = Instant::now();
         let s = Duration::from_secs(1);
         let mut l = Liveness::default();
-        l.observe(record("a", 3_000), 1, t0);
-        l.observe(record("b", 3_000), 2, t0);
+        l.observe(record("a", 3_000), 1, t0, false);
+        l.observe(record("b", 3_000), 2, t0, false);
         // a renews (new revision) every second; b's record stays at revision 2.
         for i in 1..=5u32 {
-            l.observe(record("a", 3_000), 2 + u64::from(i) * 2, t0 + s * i);
-            l.observe(record("b", 3_000), 2, t0 + s * i);
+            l.observe(record("a", 3_000), 2 + u64::from(i) * 2, t0 + s * i, false);
+            l.observe(record("b", 3_000), 2, t0 + s * i, false);
         }
         assert_eq!(alive(&l, t0 + s * 3), [("a".into(), true), ("b".into(), true)], "b within its lease");
         assert_eq!(alive(&l, t0 + s * 5), [("a".into(), true), ("b".into(), false)], "b's lease lapsed");
         // b comes back: a new revision makes it alive at once.
-        l.observe(record("b", 3_000), 20, t0 + s * 6);
+        l.observe(record("b", 3_000), 20, t0 + s * 6, false);
         assert_eq!(alive(&l, t0 + s * 6), [("a".into(), true), ("b".into(), true)]);
         l.forget("b");
         assert_eq!(alive(&l, t0 + s * 9), [("a".into(), false)], "a stopped renewing at 5 s");
     }
 
     #[test]
+    fn a_replayed_record_is_a_lease_old_unless_it_moved_since_it_was_seen() {
+        let t0 = Instant::now() + Duration::from_secs(10);
+        let mut l = Liveness::default();
+        // This node starts: c's record (dead long ago, or alive: no way to tell) is replayed.
+        l.observe(record("c", 3_000), 5, t0, true);
+        assert_eq!(alive(&l, t0 + Duration::from_millis(1)), [("c".into(), false)], "unknown age: not alive yet");
+        l.observe(record("c", 3_000), 9, t0 + Duration::from_secs(1), false);
+        assert_eq!(alive(&l, t0 + Duration::from_secs(1)), [("c".into(), true)], "its next renewal");
+        // The watch restarts after a reconnect: c renewed meanwhile (revision 12), so it stays alive.
+        l.observe(record("c", 3_000), 12, t0 + Duration::from_secs(3), true);
+        assert_eq!(alive(&l, t0 + Duration::from_secs(3)), [("c".into(), true)]);
+        // Replayed at the same revision: nothing new, its lease runs from its last renewal.
+        l.observe(record("c", 3_000), 12, t0 + Duration::from_secs(7), true);
+        assert_eq!(alive(&l, t0 + Duration::from_secs(7)), [("c".into(), false)]);
+    }
+
+    #[test]
     fn the_record_serialises_flat_in_the_view() {
         let mut l = Liveness::default();
         let now = Instant::now();
-        l.observe(record("a", 1_000), 7, now);
+        l.observe(record("a", 1_000), 7, now, false);
         let v = serde_json::to_value(l.view(now)).unwrap();
         assert_eq!(v[0]["id"], "a");
         assert_eq!(v[0]["alive"], true);

@@ -16,8 +16,10 @@
 //!    `max_moves` further moves a plan (a node that joins gets work over a few plans, not every camera at
 //!    once).
 //!
-//! The leader runs [`plan`] on every change of the node set or the camera list, with the assignments in
-//! force as `previous`, and publishes the result.
+//! The leader runs a plan on every change of the node set or the camera list, with the assignments in
+//! force as `previous`, and publishes the result. Until a camera's ingest and inference halves can run on
+//! different nodes (access units over NATS, not built yet), the leader uses [`plan_colocated`]: each camera
+//! runs whole on one node that has both roles, placed by its inference demand.
 
 use crate::allocator::plan::{DeviceLoad, place, rebalance};
 use serde::{Deserialize, Serialize};
@@ -116,6 +118,39 @@ pub fn plan(
                 out.unplaced.insert(c.id.clone(), Role::Ingest);
             }
             (Some(_), None) => {
+                out.unplaced.insert(c.id.clone(), Role::Infer);
+            }
+        }
+    }
+    out
+}
+
+/// Every camera on one node that has both the ingest and the infer role (ingest == infer in each assignment),
+/// balanced on inference capacity, the scarce one; the steps are those of [`plan`]. An assignment in force
+/// that split the roles is planned anew. A camera without room is unplaced for [`Role::Infer`].
+pub fn plan_colocated(
+    nodes: &[NodeCapacity],
+    cameras: &[CameraDemand],
+    previous: &BTreeMap<String, Assignment>,
+    policy: &Policy,
+) -> Plan {
+    let placed = plan_role(
+        nodes.iter().filter(|n| n.ingest_fps.is_some()).filter_map(|n| Some((n.id.as_str(), n.infer_fps?))),
+        cameras.iter().map(|c| (c.id.as_str(), c.detect_fps)),
+        |camera| previous.get(camera).filter(|a| a.ingest == a.infer).map(|a| a.infer.as_str()),
+        policy,
+    );
+    let mut out = Plan::default();
+    for c in cameras {
+        match placed.get(&c.id) {
+            Some(node) => {
+                let a = Assignment { ingest: node.clone(), infer: node.clone() };
+                if previous.get(&c.id) != Some(&a) {
+                    out.changed += 1;
+                }
+                out.assignments.insert(c.id.clone(), a);
+            }
+            None => {
                 out.unplaced.insert(c.id.clone(), Role::Infer);
             }
         }
@@ -263,6 +298,32 @@ mod tests {
         let on_b = current.values().filter(|a| a.infer == "b").count();
         assert!((6..=14).contains(&on_b), "{on_b} of 20 cameras infer on b");
         assert_eq!(plan(&two, &cams, &current, &Policy::default()).changed, 0);
+    }
+
+    #[test]
+    fn colocated_plans_put_both_halves_on_one_node_with_both_roles() {
+        let nodes = [
+            NodeCapacity { id: "rec".into(), ingest_fps: Some(500.0), infer_fps: None },
+            NodeCapacity { id: "gpu".into(), ingest_fps: None, infer_fps: Some(100.0) },
+            node("a", 500.0, 10.0),
+            node("b", 500.0, 20.0),
+        ];
+        let cams: Vec<_> = (0..6).map(|i| camera(i, 25.0, 4.0)).collect();
+        let p = plan_colocated(&nodes, &cams, &BTreeMap::new(), &Policy::default());
+        assert!(p.assignments.values().all(|a| a.ingest == a.infer && (a.infer == "a" || a.infer == "b")));
+        // 24 fps asked of 30: by capacity, b (20 fps) takes twice a's share.
+        let on = |n: &str| p.assignments.values().filter(|a| a.infer == n).count();
+        assert_eq!((on("a"), on("b"), p.unplaced.len()), (2, 4, 0), "{p:?}");
+        // A split assignment in force is planned anew; a colocated one is kept.
+        let mut previous = p.assignments.clone();
+        previous.insert("cam-0".into(), Assignment { ingest: "rec".into(), infer: "gpu".into() });
+        let q = plan_colocated(&nodes, &cams, &previous, &Policy::default());
+        assert_eq!(q.changed, 1);
+        assert!(p.assignments.iter().all(|(c, a)| c == "cam-0" || &q.assignments[c] == a), "{q:?}");
+        // b lost: only a's 10 fps remain, so two cameras of 4 fps fit and four are unplaced.
+        let q = plan_colocated(&nodes[..3], &cams, &q.assignments, &Policy::default());
+        assert_eq!((q.assignments.len(), q.unplaced.len()), (2, 4));
+        assert!(q.unplaced.values().all(|r| *r == Role::Infer));
     }
 
     proptest! {

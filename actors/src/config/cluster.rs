@@ -48,6 +48,10 @@ pub struct ClusterConfig {
     /// placement keeps the cameras' stream rates within it. Default 500.
     #[serde(default = "default_ingest_fps")]
     pub ingest_fps: f32,
+    /// Copies JetStream keeps of the cluster's buckets and event stream (1, 3 or 5; at most the NATS
+    /// cluster's servers). Set when the buckets are first made. Default 1.
+    #[serde(default = "default_replicas")]
+    pub replicas: usize,
 }
 
 impl ClusterConfig {
@@ -64,6 +68,9 @@ impl ClusterConfig {
         }
         if !(self.lease_sec.is_finite() && (1.0..=300.0).contains(&self.lease_sec)) {
             return Err(invalid("cluster.lease_sec", "must be between 1 and 300 seconds"));
+        }
+        if ![1, 3, 5].contains(&self.replicas) {
+            return Err(invalid("cluster.replicas", "must be 1, 3 or 5 (at most the NATS cluster's servers)"));
         }
         if !(self.ingest_fps.is_finite() && self.ingest_fps > 0.0) {
             return Err(invalid("cluster.ingest_fps", "must be positive"));
@@ -94,6 +101,10 @@ fn default_ingest_fps() -> f32 {
     500.0
 }
 
+fn default_replicas() -> usize {
+    1
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -117,6 +128,10 @@ mod tests {
         assert!(
             err(serde_json::json!({ "nats_url": "nats://x", "node_id": "a", "lease_sec": 0.5 }))
                 .contains("cluster.lease_sec")
+        );
+        assert!(
+            err(serde_json::json!({ "nats_url": "nats://x", "node_id": "a", "replicas": 2 }))
+                .contains("cluster.replicas")
         );
         let bad_role = serde_json::from_value::<ClusterConfig>(
             serde_json::json!({ "nats_url": "nats://x", "node_id": "a", "roles": ["record"] }),

@@ -9,6 +9,7 @@ pub mod analytics;
 pub mod camera;
 pub mod cluster;
 pub mod detection;
+pub mod media_roots;
 pub mod motion;
 pub mod tracker;
 
@@ -201,12 +202,25 @@ pub struct ServerConfig {
     /// Address to listen on. Default `127.0.0.1:8080`; port 0 picks a free port.
     #[serde(default = "default_listen")]
     pub listen: String,
+    /// Web origins (`https://console.example.com`) whose pages may open this server's WebSockets besides the
+    /// server's own. Default none.
+    #[serde(default)]
+    pub ws_origins: Vec<String>,
+    /// Directories file cameras may read from (relative ones against the working directory); a camera whose
+    /// `file` lies outside them is refused. Default `["var/media"]`, where `make setup` puts the demo media;
+    /// `[]` allows no file camera.
+    #[serde(default = "default_media_roots")]
+    pub media_roots: Vec<PathBuf>,
 }
 
 impl Default for ServerConfig {
     fn default() -> Self {
-        Self { listen: default_listen() }
+        Self { listen: default_listen(), ws_origins: Vec::new(), media_roots: default_media_roots() }
     }
+}
+
+fn default_media_roots() -> Vec<PathBuf> {
+    vec![PathBuf::from("var/media")]
 }
 
 /// `[runtime]`: where ONNX Runtime comes from.

@@ -95,7 +95,9 @@ impl Fragmenter {
         }
         self.last_pts = Some(pts);
         let closed = match self.pending.first() {
-            Some(first) if key || (!self.reorders && pts - first.pts >= self.max_ticks) => self.close(Some(pts)),
+            Some(first) if key || (!self.reorders && pts.saturating_sub(first.pts) >= self.max_ticks) => {
+                self.close(Some(pts))
+            }
             _ => None,
         };
         self.synced |= key;
@@ -123,21 +125,24 @@ impl Fragmenter {
         let mut sorted: Vec<i64> = pending.iter().map(|p| p.pts).collect();
         sorted.sort_unstable();
         if self.reorders {
-            let need = pending.iter().zip(&sorted).map(|(p, q)| q - p.pts).max().unwrap_or(0);
+            let need = pending.iter().zip(&sorted).map(|(p, q)| q.saturating_sub(p.pts)).max().unwrap_or(0);
             self.delay = self.delay.max(need);
         }
         let n = pending.len();
-        let dts: Vec<i64> = sorted.iter().map(|q| q - self.delay).collect();
+        // Saturating: the times come from cameras and other nodes, any value included.
+        let dts: Vec<i64> = sorted.iter().map(|q| q.saturating_sub(self.delay)).collect();
         if n >= 2 {
-            self.interval = (sorted[n - 1] - sorted[n - 2]).max(1);
+            self.interval = sorted[n - 1].saturating_sub(sorted[n - 2]).max(1);
         }
         let last_duration = match next_pts {
             // A step of more than HOLE_INTERVALS frames is a hole in the timeline (an outage, a re-base): the
             // picture keeps its usual duration and the next fragment's tfdt jumps.
             Some(next)
-                if !self.reorders && next > sorted[n - 1] && next - sorted[n - 1] <= HOLE_INTERVALS * self.interval =>
+                if !self.reorders
+                    && next > sorted[n - 1]
+                    && next.saturating_sub(sorted[n - 1]) <= HOLE_INTERVALS.saturating_mul(self.interval) =>
             {
-                next - sorted[n - 1]
+                next.saturating_sub(sorted[n - 1])
             }
             _ => self.interval,
         };
@@ -148,18 +153,19 @@ impl Fragmenter {
         let mut samples = Vec::with_capacity(n);
         let mut data = Vec::with_capacity(pending.iter().map(|p| p.data.len()).sum());
         for (i, p) in pending.iter().enumerate() {
-            let duration = if i + 1 < n { dts[i + 1] - dts[i] } else { last_duration };
+            let duration = if i + 1 < n { dts[i + 1].saturating_sub(dts[i]) } else { last_duration };
             samples.push(super::mp4::SampleInfo {
                 duration: duration.clamp(0, i64::from(u32::MAX)) as u32,
                 size: p.data.len() as u32,
                 sync: p.key,
-                composition_offset: (p.pts - dts[i]).clamp(0, i64::from(u32::MAX)) as u32,
+                composition_offset: p.pts.saturating_sub(dts[i]).clamp(0, i64::from(u32::MAX)) as u32,
             });
             data.extend_from_slice(&p.data);
         }
         self.sequence += 1;
-        let end_pts = sorted[n - 1] + last_duration;
-        let span_ms = (end_pts - pending[n - 1].pts) * 1000 / i64::from(self.clock_rate);
+        let end_pts = sorted[n - 1].saturating_add(last_duration);
+        let span_ms =
+            end_pts.saturating_sub(pending[n - 1].pts).saturating_mul(1000) / i64::from(self.clock_rate.max(1));
         Some(Built {
             bytes: super::mp4::media_segment(self.sequence, dts[0] as u64, &samples, &data),
             sequence: self.sequence,
@@ -183,6 +189,22 @@ mod tests {
     fn parse(b: &Built) -> Fragment {
         let top = boxes(&b.bytes, 0, b.bytes.len()).unwrap();
         Fragment::parse(&b.bytes, &top[0], &top[1]).unwrap()
+    }
+
+    /// Found by the `units` fuzz target: times at the ends of i64 (a camera's or another node's) overflowed.
+    #[test]
+    fn extreme_times_make_fragments_without_overflow() {
+        let wall = crate::time::WallTime::from_unix_ms(0);
+        let mut f = Fragmenter::new(90_000, 0);
+        let mut built = Vec::new();
+        for (pts, key) in [(i64::MIN, true), (i64::MAX, false), (i64::MIN + 5, true), (0, false), (i64::MAX, true)] {
+            built.extend(f.push(pts, wall, key, b"x"));
+        }
+        built.extend(f.finish());
+        assert!(!built.is_empty());
+        for b in &built {
+            parse(b);
+        }
     }
 
     #[test]

@@ -27,8 +27,8 @@ pub struct LiveInit {
 pub enum LiveMsg {
     /// A (new) init segment: the first message, and again if the stream's parameters change.
     Init(Arc<LiveInit>),
-    /// `moof` + `mdat` of one picture.
-    Fragment(Arc<Vec<u8>>),
+    /// `moof` + `mdat` of one picture; `key`: the picture is a key frame (a client that skipped waits for one).
+    Fragment { data: Arc<Vec<u8>>, key: bool },
 }
 
 struct Client {
@@ -92,7 +92,7 @@ impl LiveFeed {
                 skipped += usize::from(c.slow);
                 return true;
             }
-            match c.tx.try_send(LiveMsg::Fragment(fragment.clone())) {
+            match c.tx.try_send(LiveMsg::Fragment { data: fragment.clone(), key }) {
                 Ok(()) => (c.need_key, c.slow) = (false, false),
                 Err(mpsc::error::TrySendError::Full(_)) => {
                     (c.need_key, c.slow) = (true, true);
@@ -123,7 +123,7 @@ mod tests {
         while let Ok(m) = rx.try_recv() {
             out.push(match m {
                 LiveMsg::Init(i) => format!("init:{}", i.codec),
-                LiveMsg::Fragment(f) => format!("f{}", f[0]),
+                LiveMsg::Fragment { data, .. } => format!("f{}", data[0]),
             });
         }
         out

@@ -408,6 +408,13 @@ impl Fragment {
         } else {
             None
         };
+        // The count comes from the file: it may claim no more samples than the box (or, without per-sample
+        // fields, the mdat) can describe, lest a corrupt file ask for gigabytes.
+        let per_sample = 4 * [0x100, 0x200, 0x400, 0x800].iter().filter(|f| flags & **f != 0).count();
+        let room = trun.end.saturating_sub(p).checked_div(per_sample).unwrap_or(mdat.end - mdat.body + 1);
+        if count > room {
+            return Err(bad(&format!("trun claims {count} samples but has room for {room}")));
+        }
         let mut samples = Vec::with_capacity(count);
         for i in 0..count {
             let mut field = |present: u32, default: u32| -> Result<u32, Mp4Error> {
@@ -553,5 +560,18 @@ mod tests {
         assert_eq!(parsed.init.end, file.len() - parsed.fragments[0].end + parsed.fragments[0].start);
         let err = parse_file(&file[..file.len() - 2]).unwrap_err();
         assert!(matches!(err, Mp4Error::Truncated { ref kind, .. } if kind == "mdat"), "{err}");
+    }
+
+    /// Found by the `mp4_reader` fuzz target: a trun claiming four billion samples made the reader ask for
+    /// 64 GB. The count must fit the box.
+    #[test]
+    fn a_sample_count_the_box_cannot_hold_is_refused() {
+        let s = [SampleInfo { duration: 1, size: 4, sync: true, composition_offset: 0 }];
+        let mut frag = media_segment(1, 0, &s, &[1, 2, 3, 4]);
+        let trun = frag.windows(4).position(|w| w == b"trun").unwrap();
+        frag[trun + 8..trun + 12].copy_from_slice(&u32::MAX.to_be_bytes());
+        let top = boxes(&frag, 0, frag.len()).unwrap();
+        let err = Fragment::parse(&frag, &top[0], &top[1]).unwrap_err();
+        assert!(err.to_string().contains("4294967295 samples"), "{err}");
     }
 }

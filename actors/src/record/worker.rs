@@ -67,8 +67,12 @@ pub fn spawn(
 impl UnitTap {
     /// A tap holding at most `capacity` units, and the queue's other end.
     pub fn bounded(camera: &CameraId, capacity: usize) -> (Self, Receiver<AccessUnit>) {
+        Self::counted(capacity, metrics::counter!(m::RECORDING_DROPPED, "camera" => camera.to_string()))
+    }
+
+    /// A tap holding at most `capacity` units whose drops count on `dropped`.
+    pub fn counted(capacity: usize, dropped: metrics::Counter) -> (Self, Receiver<AccessUnit>) {
         let (tx, rx) = sync_channel(capacity);
-        let dropped = metrics::counter!(m::RECORDING_DROPPED, "camera" => camera.to_string());
         (Self { tx, skipping: AtomicBool::new(false), dropped }, rx)
     }
 }

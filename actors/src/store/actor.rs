@@ -4,6 +4,7 @@
 //! rules ──NewEvent──▶ EventIntake (event loop; bounds the backlog; adds playback links)
 //!                        └──WriteEvent──▶ StoreWriter (own thread): snapshot → insert → commit
 //!                                            └──Announce──▶ (the alert hub: crate::alerts) ──▶ /ws/alerts clients
+//! cluster event stream ──ImportEvent──▶ EventIntake ──▶ StoreWriter: a copy of another node's event, once
 //! HTTP, alert resume ──Query/GetEvent/EventsAfter──▶ StoreReader (2 threads, read-only connections)
 //! ```
 //!
@@ -17,7 +18,7 @@
 use super::db::{EventQuery, Page, Store};
 use super::playback::PlaybackLinks;
 use super::snapshot;
-use super::{StoreError, StoredEvent, safe_camera_dir};
+use super::{Origin, StoreError, StoredEvent, safe_camera_dir};
 use crate::config::StoreConfig;
 use crate::messages::{Event, Flush, ModelInput, NewEvent};
 use crate::metric_names as m;
@@ -118,6 +119,15 @@ struct WriteEvent {
     picture: Option<Arc<ModelInput>>,
 }
 
+/// Cluster mode: store a copy of an event another node raised (and announce it like a local one), unless a
+/// copy of it is here already. Answers whether it was new.
+#[derive(Message, Debug, Clone)]
+#[rtype(result = "Result<bool, StoreError>")]
+pub struct ImportEvent {
+    pub event: Event,
+    pub origin: Origin,
+}
+
 /// Takes the rules' events on the event loop and hands them to the writer within bounds.
 pub struct EventIntake {
     writer: Addr<StoreWriter>,
@@ -154,6 +164,15 @@ impl Handler<NewEvent> for EventIntake {
         };
         self.counters.events.fetch_add(1, Ordering::SeqCst);
         self.writer.do_send(WriteEvent { event: msg.event, picture });
+    }
+}
+
+impl Handler<ImportEvent> for EventIntake {
+    type Result = ResponseFuture<Result<bool, StoreError>>;
+
+    fn handle(&mut self, msg: ImportEvent, _ctx: &mut Context<Self>) -> Self::Result {
+        let writer = self.writer.clone();
+        Box::pin(async move { writer.send(msg).await.map_err(|_| StoreError::Gone)? })
     }
 }
 
@@ -284,6 +303,25 @@ impl Handler<WriteEvent> for StoreWriter {
     }
 }
 
+impl Handler<ImportEvent> for StoreWriter {
+    type Result = Result<bool, StoreError>;
+
+    fn handle(&mut self, msg: ImportEvent, _ctx: &mut SyncContext<Self>) -> Self::Result {
+        let imported = self.store().and_then(|s| s.import(&msg.event, &msg.origin, now_unix_ms()));
+        match imported {
+            Ok(Some(stored)) => {
+                self.announce.do_send(Announce(Arc::new(stored)));
+                Ok(true)
+            }
+            Ok(None) => Ok(false),
+            Err(e) => {
+                self.store = None;
+                Err(e)
+            }
+        }
+    }
+}
+
 impl Handler<Flush> for StoreWriter {
     type Result = ();
 
@@ -336,6 +374,18 @@ pub struct EventsAfter {
 #[derive(Message)]
 #[rtype(result = "Result<i64, StoreError>")]
 pub struct MaxId;
+
+/// The store's identity ([`Store::store_id`]).
+#[derive(Message)]
+#[rtype(result = "Result<String, StoreError>")]
+pub struct GetStoreId;
+
+impl Handler<GetStoreId> for StoreReader {
+    type Result = Result<String, StoreError>;
+    fn handle(&mut self, _msg: GetStoreId, _ctx: &mut SyncContext<Self>) -> Self::Result {
+        self.with(Store::store_id)
+    }
+}
 
 impl Handler<QueryEvents> for StoreReader {
     type Result = Result<Page, StoreError>;

@@ -2,7 +2,7 @@
 //! [`Store::open`]; each API reader owns one from [`Store::open_reader`].
 
 use super::schema;
-use super::{StoreError, StoredEvent};
+use super::{Origin, StoreError, StoredEvent};
 use crate::geometry::BBox;
 use crate::messages::{Event, EventKind, EventState};
 use crate::time::Pts;
@@ -42,7 +42,8 @@ pub struct Store {
 }
 
 const COLUMNS: &str = "id, camera, rule, kind, state, track_id, class, confidence, pts_ticks, pts_rate, \
-                       end_pts_ticks, wall_ms, bbox, details, snapshot, acknowledged, created_ms";
+                       end_pts_ticks, wall_ms, bbox, details, snapshot, acknowledged, created_ms, \
+                       origin_node, origin_id, origin_http, origin_snapshot, origin_store";
 
 /// The stored (and JSON) name of an event kind; also the `kind` metric label.
 pub fn kind_label(kind: EventKind) -> &'static str {
@@ -80,7 +81,18 @@ fn row_to_event(r: &Row<'_>) -> rusqlite::Result<StoredEvent> {
     let rate = rate.max(1);
     let bbox: Option<String> = r.get(12)?;
     let details: String = r.get(13)?;
+    let origin = match r.get::<_, Option<String>>(17)? {
+        Some(node) => Some(Origin {
+            node,
+            store: r.get::<_, Option<String>>(21)?.unwrap_or_default(),
+            id: r.get(18)?,
+            http: r.get::<_, Option<String>>(19)?.unwrap_or_default(),
+            snapshot: r.get::<_, Option<i64>>(20)?.unwrap_or(0) != 0,
+        }),
+        None => None,
+    };
     Ok(StoredEvent {
+        origin,
         id: r.get(0)?,
         event: Event {
             camera: r.get(1)?,
@@ -100,6 +112,60 @@ fn row_to_event(r: &Row<'_>) -> rusqlite::Result<StoredEvent> {
         acknowledged: r.get::<_, i64>(15)? != 0,
         created_ms: r.get(16)?,
     })
+}
+
+/// Insert one event row (a copy of another node's: ignored when that node's event is here already); the
+/// number of rows inserted.
+fn insert_row(
+    tx: &rusqlite::Transaction<'_>,
+    path: &Path,
+    event: &Event,
+    created_ms: i64,
+    origin: Option<&Origin>,
+) -> Result<usize, StoreError> {
+    let bbox = event
+        .bbox
+        .map(|b| serde_json::to_string(&b))
+        .transpose()
+        .map_err(|e| StoreError::Corrupt { path: path.to_owned(), reason: format!("cannot encode a box: {e}") })?;
+    let verb = if origin.is_some() { "INSERT OR IGNORE" } else { "INSERT" };
+    tx.execute(
+        &format!(
+            "{verb} INTO events (camera, rule, kind, state, track_id, class, confidence, pts_ticks, pts_rate, \
+             end_pts_ticks, wall_ms, bbox, details, created_ms, origin_node, origin_id, origin_http, origin_snapshot, \
+             origin_store) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19)"
+        ),
+        rusqlite::params![
+            event.camera,
+            event.rule,
+            kind_label(event.kind),
+            state_label(event.state),
+            event.track_id.map(|t| t as i64),
+            event.class,
+            event.confidence.map(f64::from),
+            event.pts.ticks(),
+            event.pts.clock_rate(),
+            // The end is stored on the start's clock.
+            event.end_pts.map(|p| p.ticks_at(event.pts.clock_rate())),
+            event.wall_ms,
+            bbox,
+            event.details.to_string(),
+            created_ms,
+            origin.map(|o| o.node.as_str()),
+            origin.map(|o| o.id),
+            origin.map(|o| o.http.as_str()),
+            origin.map(|o| i64::from(o.snapshot)),
+            origin.map(|o| o.store.as_str()),
+        ],
+    )
+    .map_err(|source| StoreError::Sqlite { path: path.to_owned(), source })
+}
+
+/// The event as a read gives it back (its end on the start's clock).
+fn as_stored(event: &Event) -> Event {
+    let mut event = event.clone();
+    event.end_pts = event.end_pts.map(|p| Pts::new(p.ticks_at(event.pts.clock_rate()), event.pts.clock_rate()));
+    event
 }
 
 impl Store {
@@ -133,43 +199,41 @@ impl Store {
         let path = self.path.clone();
         let err = |source| StoreError::Sqlite { path: path.clone(), source };
         let tx = self.conn.transaction().map_err(err)?;
-        let bbox = event
-            .bbox
-            .map(|b| serde_json::to_string(&b))
-            .transpose()
-            .map_err(|e| StoreError::Corrupt { path: path.clone(), reason: format!("cannot encode a box: {e}") })?;
-        tx.execute(
-            "INSERT INTO events (camera, rule, kind, state, track_id, class, confidence, pts_ticks, pts_rate, \
-             end_pts_ticks, wall_ms, bbox, details, created_ms) \
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
-            rusqlite::params![
-                event.camera,
-                event.rule,
-                kind_label(event.kind),
-                state_label(event.state),
-                event.track_id.map(|t| t as i64),
-                event.class,
-                event.confidence.map(f64::from),
-                event.pts.ticks(),
-                event.pts.clock_rate(),
-                // The end is stored on the start's clock.
-                event.end_pts.map(|p| p.ticks_at(event.pts.clock_rate())),
-                event.wall_ms,
-                bbox,
-                event.details.to_string(),
-                created_ms,
-            ],
-        )
-        .map_err(err)?;
+        insert_row(&tx, &path, event, created_ms, None)?;
         let id = tx.last_insert_rowid();
         let snapshot = before_commit(id)?;
         if let Some(s) = &snapshot {
             tx.execute("UPDATE events SET snapshot = ?1 WHERE id = ?2", rusqlite::params![s, id]).map_err(err)?;
         }
         tx.commit().map_err(err)?;
-        let mut event = event.clone();
-        event.end_pts = event.end_pts.map(|p| Pts::new(p.ticks_at(event.pts.clock_rate()), event.pts.clock_rate()));
-        Ok(StoredEvent { id, event, snapshot, acknowledged: false, created_ms })
+        Ok(StoredEvent { origin: None, id, event: as_stored(event), snapshot, acknowledged: false, created_ms })
+    }
+
+    /// Insert and commit a copy of an event raised on another node (cluster mode), unless a copy of it is
+    /// here already (same origin node and id): `None` then.
+    pub fn import(
+        &mut self,
+        event: &Event,
+        origin: &Origin,
+        created_ms: i64,
+    ) -> Result<Option<StoredEvent>, StoreError> {
+        let path = self.path.clone();
+        let err = |source| StoreError::Sqlite { path: path.clone(), source };
+        let tx = self.conn.transaction().map_err(err)?;
+        if insert_row(&tx, &path, event, created_ms, Some(origin))? == 0 {
+            return Ok(None);
+        }
+        let id = tx.last_insert_rowid();
+        tx.commit().map_err(err)?;
+        let event = as_stored(event);
+        Ok(Some(StoredEvent {
+            origin: Some(origin.clone()),
+            id,
+            event,
+            snapshot: None,
+            acknowledged: false,
+            created_ms,
+        }))
     }
 
     /// Insert an event without a snapshot.
@@ -236,6 +300,12 @@ impl Store {
     }
 
     /// The highest id ever committed (0 for an empty store; ids are never reused).
+    /// This store's identity, drawn once when it was made (the cluster tells its events from those of a store
+    /// the same node had before).
+    pub fn store_id(&self) -> Result<String, StoreError> {
+        self.conn.query_row("SELECT value FROM settings WHERE key = 'store_id'", [], |r| r.get(0)).map_err(self.err())
+    }
+
     pub fn max_id(&self) -> Result<i64, StoreError> {
         self.conn
             .query_row("SELECT coalesce(max(id), 0) FROM events", [], |r| r.get::<_, i64>(0))
@@ -292,6 +362,39 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(&dir.path().join("events.db")).unwrap();
         (dir, store)
+    }
+
+    #[test]
+    fn a_copy_of_another_nodes_event_is_stored_once_and_links_to_its_origin() {
+        let (_dir, mut store) = temp_store();
+        let local = store.insert(&event("gate", EventKind::Intrusion, 1_000), 5).unwrap();
+        let origin = Origin {
+            node: "edge-2".into(),
+            store: "5eed".into(),
+            id: 41,
+            http: "http://10.0.0.6:8080".into(),
+            snapshot: true,
+        };
+        let copy = store.import(&event("dock", EventKind::Loitering, 2_000), &origin, 6).unwrap().unwrap();
+        assert_eq!(copy.id, local.id + 1);
+        assert_eq!(store.import(&event("dock", EventKind::Loitering, 2_000), &origin, 7).unwrap(), None, "twice");
+        let other = Origin { node: "edge-3".into(), ..origin.clone() };
+        assert!(store.import(&event("yard", EventKind::Loitering, 2_000), &other, 8).unwrap().is_some());
+        let new_store = Origin { store: "f00d".into(), ..origin.clone() };
+        assert!(
+            store.import(&event("dock", EventKind::Loitering, 3_000), &new_store, 9).unwrap().is_some(),
+            "the same node and id from the node's new store is another event"
+        );
+        assert_eq!(store.store_id().unwrap().len(), 16);
+        let read = store.get(copy.id).unwrap().unwrap();
+        assert_eq!(read, copy);
+        let view = serde_json::to_value(read.view()).unwrap();
+        assert_eq!(view["snapshot_url"], "http://10.0.0.6:8080/api/events/41/snapshot.jpg");
+        assert_eq!(view["clip_url"], "http://10.0.0.6:8080/api/events/41/clip");
+        assert_eq!(view["origin"]["node"], "edge-2");
+        let mine = serde_json::to_value(store.get(local.id).unwrap().unwrap().view()).unwrap();
+        assert_eq!((mine["clip_url"].as_str(), mine.get("origin")), (Some("/api/events/1/clip"), None));
+        assert_eq!(store.max_id().unwrap(), 4);
     }
 
     #[test]

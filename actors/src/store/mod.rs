@@ -59,6 +59,8 @@ pub enum StoreError {
 /// An event as stored: the rule's [`Event`] with the id the store gave it.
 #[derive(Clone, Debug, PartialEq)]
 pub struct StoredEvent {
+    /// Set on a copy of an event raised on another node of the cluster.
+    pub origin: Option<Origin>,
     /// Increasing with commit order, never reused (SQLite `AUTOINCREMENT`).
     pub id: i64,
     pub event: Event,
@@ -93,12 +95,36 @@ pub struct EventView<'a> {
     /// `/api/events/{id}/clip`: the recorded clip around the event (404 there when nothing was recorded).
     pub clip_url: String,
     pub acknowledged: bool,
+    /// The node that raised it, when another node of the cluster did (`id` there, its HTTP base URL).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub origin: Option<&'a Origin>,
+}
+
+/// The node that raised an event this node holds a copy of (cluster mode): its id, its store's id, the
+/// event's id there, its HTTP base URL (where the snapshot and the clip are), and whether it stored a snapshot.
+#[derive(Clone, Debug, PartialEq, Serialize, serde::Deserialize)]
+pub struct Origin {
+    pub node: String,
+    pub store: String,
+    pub id: i64,
+    pub http: String,
+    pub snapshot: bool,
 }
 
 impl StoredEvent {
-    /// The JSON view of this event.
+    /// The JSON view of this event. A copy of another node's event links to that node's snapshot and clip.
     pub fn view(&self) -> EventView<'_> {
         let e = &self.event;
+        let (snapshot_url, clip_url) = match &self.origin {
+            None => (
+                self.snapshot.as_ref().map(|_| format!("/api/events/{}/snapshot.jpg", self.id)),
+                format!("/api/events/{}/clip", self.id),
+            ),
+            Some(o) => (
+                o.snapshot.then(|| format!("{}/api/events/{}/snapshot.jpg", o.http, o.id)),
+                format!("{}/api/events/{}/clip", o.http, o.id),
+            ),
+        };
         EventView {
             kind_tag: "event",
             id: self.id,
@@ -115,9 +141,10 @@ impl StoredEvent {
             wall_ms: e.wall_ms,
             bbox: e.bbox,
             details: &e.details,
-            snapshot_url: self.snapshot.as_ref().map(|_| format!("/api/events/{}/snapshot.jpg", self.id)),
-            clip_url: format!("/api/events/{}/clip", self.id),
+            snapshot_url,
+            clip_url,
             acknowledged: self.acknowledged,
+            origin: self.origin.as_ref(),
         }
     }
 

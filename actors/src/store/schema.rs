@@ -73,6 +73,17 @@ pub const MIGRATIONS: &[&str] = &[
         created_ms INTEGER NOT NULL
     );
     CREATE TABLE settings (key TEXT PRIMARY KEY, value TEXT NOT NULL);",
+    // Cluster mode: events raised on another node, copied here from the cluster's event stream. The origin's
+    // node id, store and event id identify it (a copy arriving twice is one row; a node whose store was
+    // replaced numbers its events from 1 again in a new store); `origin_http` is where its snapshot and clip
+    // are served. `store_id`: this store's own identity, drawn once.
+    "ALTER TABLE events ADD COLUMN origin_node TEXT;
+    ALTER TABLE events ADD COLUMN origin_id INTEGER;
+    ALTER TABLE events ADD COLUMN origin_http TEXT;
+    ALTER TABLE events ADD COLUMN origin_snapshot INTEGER;
+    ALTER TABLE events ADD COLUMN origin_store TEXT;
+    CREATE UNIQUE INDEX events_origin ON events (origin_node, origin_store, origin_id);
+    INSERT INTO settings (key, value) VALUES ('store_id', lower(hex(randomblob(8))));",
 ];
 
 /// The schema version this binary writes.
@@ -97,6 +108,11 @@ const EVENT_COLUMNS: &[&str] = &[
     "snapshot",
     "acknowledged",
     "created_ms",
+    "origin_node",
+    "origin_id",
+    "origin_http",
+    "origin_snapshot",
+    "origin_store",
 ];
 
 fn sql(path: &Path) -> impl Fn(rusqlite::Error) -> StoreError + '_ {
@@ -233,7 +249,7 @@ mod tests {
         })
         .unwrap();
         indexes.sort();
-        assert_eq!(indexes, ["events_camera_wall", "events_kind", "events_wall"]);
+        assert_eq!(indexes, ["events_camera_wall", "events_kind", "events_origin", "events_wall"]);
         drop(conn);
         // Opening again is a no-op migration.
         let conn = open_writer(&path).unwrap();

@@ -35,7 +35,7 @@ impl Role {
 }
 
 /// A token as stored: never the secret.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TokenInfo {
     pub id: i64,
     pub name: String,
@@ -76,6 +76,17 @@ impl TokenCache {
 
     pub fn remove(&self, id: i64) {
         self.0.write().unwrap_or_else(|e| e.into_inner()).retain(|_, (i, _)| *i != id);
+    }
+
+    /// Forget the token of this hash.
+    pub fn remove_hash(&self, hash: &str) {
+        self.0.write().unwrap_or_else(|e| e.into_inner()).remove(hash);
+    }
+
+    /// Hold exactly these tokens (cluster mode: the cluster's, in place of the local store's).
+    pub fn replace_all(&self, rows: impl IntoIterator<Item = (TokenInfo, String)>) {
+        let all = rows.into_iter().map(|(info, hash)| (hash, (info.id, info.role))).collect();
+        *self.0.write().unwrap_or_else(|e| e.into_inner()) = all;
     }
 
     /// The role of a secret, if it is a valid token.

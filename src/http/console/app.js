@@ -1,6 +1,7 @@
 // The console's entry point: the token (login prompt on 401), then the camera grid, the alerts list, the
-// camera management table and the two dialogs (zone editor, event viewer). The camera list is re-read every
-// few seconds, so cameras added or removed elsewhere appear and go.
+// camera management table, the cluster panel (cluster mode) and the two dialogs (zone editor, event viewer).
+// The camera list and the cluster are re-read every few seconds, so cameras added or removed elsewhere, and
+// nodes joining or lapsing, appear and go.
 
 import { loadToken, setToken, whenUnauthorized, api } from "./api.js";
 import { OverlayFeed } from "./overlay.js";
@@ -9,6 +10,7 @@ import { AlertList } from "./alerts.js";
 import { EventViewer } from "./viewer.js";
 import { ZoneEditor } from "./zones.js";
 import { CameraAdmin } from "./cameras.js";
+import { ClusterPanel } from "./cluster.js";
 import { setShowDetection } from "./draw.js";
 
 const REFRESH_MS = 5000;
@@ -50,6 +52,7 @@ async function main() {
   const viewer = new EventViewer($("#event-viewer"));
   const editZones = (camera) => editor.open(camera);
   const admin = new CameraAdmin($("#cameras"), { onChanged: () => refresh(), onEditZones: editZones });
+  const cluster = new ClusterPanel($("#cluster"), $("#nav-cluster"));
 
   function show(list) {
     const ids = new Set(list.map((c) => c.id));
@@ -74,12 +77,14 @@ async function main() {
   async function refresh() {
     try {
       show(await api("/api/cameras"));
+      await cluster.refresh();
     } catch (e) {
       $("#summary").textContent = e.message;
     }
   }
 
   show(cameras);
+  cluster.refresh().catch((e) => ($("#summary").textContent = e.message));
   setInterval(refresh, REFRESH_MS);
   new AlertList($("#alerts ol"), { onOpen: (event) => viewer.open(event) }).start();
 }
