@@ -279,6 +279,7 @@ impl Application {
         } else if waiting {
             actix::spawn(join_later(cluster.clone(), config.clone(), local, control.clone()));
         }
+        let webhooks = crate::webhooks::start(&config.webhooks, config.store.path.clone(), &store);
         let state = AppState {
             status,
             hub,
@@ -295,6 +296,7 @@ impl Application {
             cluster: cluster.clone(),
             ws_origins: config.server.ws_origins.clone().into(),
             media_roots: config.server.media_roots.clone().into(),
+            webhooks,
         };
         let server = HttpServer::new(move || {
             App::new()

@@ -14,6 +14,7 @@ pub mod metrics;
 pub mod peers;
 pub mod settings;
 pub mod telemetry;
+pub mod webhooks;
 
 #[derive(Parser)]
 #[command(name = "panoptes", version, about = "Real-time video analytics for many cameras")]

@@ -201,3 +201,34 @@ fn console_shows_the_cluster_and_where_each_camera_runs() {
     assert!(ok, "tests/browser/cluster.mjs failed (screenshots in {}):\n{out}", screens.display());
     assert!(out.contains("RESULT") && out.contains("\"running\""), "{out}");
 }
+
+#[test]
+fn console_shows_a_webhook_retrying_and_why() {
+    require_browser();
+    let _one = BROWSER.lock().unwrap_or_else(|e| e.into_inner());
+    // A hook whose receiver is not there (a port nothing listens on): the first event is retried.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
+    let server = Server::start(&format!(
+        "{}\n[[webhooks]]\nid = \"ops\"\nurl = \"http://{closed}/hook\"\nretry_initial_sec = 0.5\nretry_max_sec = 2.0\n",
+        config_with_cameras(&format!(
+            "[[cameras]]\nid = \"vtest\"\nfile = \"{}\"\ndetect_fps = 5\nclasses = [\"person\"]\n\n\
+             [[cameras.zones]]\nid = \"all\"\npolygon = [[0.0, 0.0], [1.0, 0.0], [1.0, 1.0], [0.0, 1.0]]\n\n\
+             [[cameras.rules]]\nid = \"anyone\"\nkind = \"intrusion\"\nzone = \"all\"\nclasses = [\"person\"]\n",
+            asset("media/vtest-h264.mp4").display()
+        ))
+    ));
+    let screens = screens("webhooks");
+    let (ok, out) = node(&[
+        "tests/browser/webhooks.mjs",
+        &server.http(""),
+        TOKEN,
+        screens.to_str().unwrap(),
+        "ops",
+        "retrying event",
+    ]);
+    assert!(ok, "tests/browser/webhooks.mjs failed (screenshots in {}):\n{out}", screens.display());
+    assert!(
+        out.contains("cannot reach") && out.contains("(unsigned)"),
+        "the row says why and that it is unsigned: {out}"
+    );
+}

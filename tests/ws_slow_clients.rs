@@ -57,10 +57,10 @@ fn noisy_clip(dir: &std::path::Path) -> std::path::PathBuf {
     out
 }
 
-/// The least RSS seen over 2 s: allocations of the moment (a decoded picture, a batch) come and go.
+/// The least RSS seen over 5 s: allocations of the moment (a decoded picture, a batch) come and go.
 async fn settled_rss_mib(pid: u32) -> f64 {
     let mut least = f64::MAX;
-    for _ in 0..10 {
+    for _ in 0..25 {
         least = least.min(rss_mib(pid));
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
@@ -178,11 +178,13 @@ async fn clients_that_stop_reading_hold_bounded_memory_are_closed_and_leave_noth
     for (round, peak) in peaks.iter().enumerate() {
         assert!(*peak < 28.0, "round {round}: RSS peaked {peak:.1} MiB above the quiet peak with 40 stalled clients");
     }
-    // Memory is given back: later rounds do not add to the first.
-    let growth = after_round[ROUNDS - 1] - after_round[0];
+    // Memory is given back: once the clients are gone the server's level is back within the range it swings
+    // over with no stalled client (its frames in flight move RSS by tens of MiB, so rounds are not compared
+    // with one another). Before the byte budgets, 40 stalled clients kept ~40 MiB a round, never returned.
+    let last = after_round[ROUNDS - 1];
     assert!(
-        growth < 8.0,
-        "RSS after each round {after_round:.1?} MiB: {growth:.1} MiB kept over {} rounds",
-        ROUNDS - 1
+        last < quiet_peak + 8.0,
+        "RSS after each round {after_round:.1?} MiB: the last is {:.1} MiB above the quiet range {baseline:.1}–{quiet_peak:.1} MiB",
+        last - quiet_peak
     );
 }

@@ -95,6 +95,10 @@ pub const LIVE_SKIPPED: &str = "panoptes_live_skipped_total";
 /// Counter, label `channel` (`overlay`, `live`, `alerts`): messages not sent to a WebSocket client whose unread
 /// backlog was at its byte budget.
 pub const WS_DROPPED: &str = "panoptes_ws_dropped_total";
+/// Counter, labels `hook`, `result`: webhook requests by result (`delivered`, `failed`, `given_up`).
+pub const WEBHOOK_DELIVERIES: &str = "panoptes_webhook_deliveries_total";
+/// Gauge, label `hook`: stored events after a webhook's delivery position.
+pub const WEBHOOK_BACKLOG: &str = "panoptes_webhook_backlog";
 /// Counter, labels `camera`, `stage` (`fire`, `plates`), `reason` (`rate` is not counted; `unplaced` = no
 /// device yet, `mailbox` = the batcher's or actor's mailbox was full, `closed` = it had stopped,
 /// `pending_full` = the camera already has the most crops in flight, `ocr_full` = the OCR queue was full,
@@ -145,6 +149,12 @@ pub fn describe() {
     describe_gauge!(LIVE_CLIENTS, Unit::Count, "Live video WebSocket clients");
     describe_counter!(LIVE_SKIPPED, Unit::Count, "Live fragments skipped for slow clients");
     describe_counter!(WS_DROPPED, Unit::Count, "WebSocket messages not sent to a client whose unread backlog was full");
+    describe_counter!(
+        WEBHOOK_DELIVERIES,
+        Unit::Count,
+        "Webhook requests by hook and result (delivered, failed, given_up)"
+    );
+    describe_gauge!(WEBHOOK_BACKLOG, Unit::Count, "Stored events after a webhook's delivery position");
     describe_counter!(SNAPSHOTS_SKIPPED, Unit::Count, "Events stored without their snapshot, by reason");
     describe_counter!(ALERTS_DROPPED, Unit::Count, "Alert messages dropped for slow clients (re-read from the store)");
     describe_gauge!(ALERT_CLIENTS, Unit::Count, "Alert WebSocket clients");

@@ -23,6 +23,7 @@ mod recordings;
 mod shapes;
 mod time;
 mod tokens;
+mod webhooks;
 mod ws;
 
 pub use error::ApiError;
@@ -67,6 +68,8 @@ pub struct AppState {
     pub ws_origins: std::sync::Arc<[String]>,
     /// Where file cameras may read (`[server] media_roots`), as the OpenAPI document states it.
     pub media_roots: std::sync::Arc<[std::path::PathBuf]>,
+    /// Each webhook's delivery status.
+    pub webhooks: crate::webhooks::WebhookBoard,
 }
 
 /// Declares every route once: `METHOD "path" => handler, success status, "summary" [, body = "Schema"];`.
@@ -123,6 +126,7 @@ route_table! {
     GET "/api/tokens" => tokens::list, 200, "API tokens (never their secrets)";
     POST "/api/tokens" => tokens::create, 201, "Create a token; the answer shows its secret once", body = "NewToken";
     DELETE "/api/tokens/{id}" => tokens::delete, 204, "Delete a token (not the last admin token)";
+    GET "/api/webhooks" => webhooks::list, 200, "Each webhook's filter and delivery status";
     GET "/api/events" => events::list, 200, "Stored events by camera, kind, time range; paginated by after_id";
     GET "/api/events/{id}" => events::one, 200, "One event";
     GET "/api/events/{id}/snapshot.jpg" => events::snapshot, 200, "An event's snapshot (JPEG)";

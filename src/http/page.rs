@@ -15,6 +15,7 @@ const ASSETS: &[(&str, &str, &str)] = &[
     ("style.css", "text/css; charset=utf-8", include_str!("console/style.css")),
     ("app.js", JS, include_str!("console/app.js")),
     ("cluster.js", JS, include_str!("console/cluster.js")),
+    ("webhooks.js", JS, include_str!("console/webhooks.js")),
     ("api.js", JS, include_str!("console/api.js")),
     ("overlay.js", JS, include_str!("console/overlay.js")),
     ("frames.js", JS, include_str!("console/frames.js")),

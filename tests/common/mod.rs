@@ -195,6 +195,11 @@ impl Server {
     /// Run with `config_toml`; without a `[store]` section the events go to a fresh temporary directory,
     /// never to the operator's `var/`.
     pub fn start(config_toml: &str) -> Self {
+        Self::start_with_env(config_toml, &[])
+    }
+
+    /// [`Server::start`] with these environment variables set for the server.
+    pub fn start_with_env(config_toml: &str, env: &[(&str, &str)]) -> Self {
         let (f, store_dir) = write_config(config_toml);
         let mut child = Command::new(env!("CARGO_BIN_EXE_panoptes"))
             .args(["run", "--config"])
@@ -202,6 +207,7 @@ impl Server {
             .current_dir(root())
             .env("RUST_LOG", "info")
             .env("PANOPTES_ADMIN_TOKEN", ADMIN_TOKEN)
+            .envs(env.iter().copied())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()

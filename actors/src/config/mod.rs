@@ -12,6 +12,7 @@ pub mod detection;
 pub mod media_roots;
 pub mod motion;
 pub mod tracker;
+pub mod webhooks;
 
 pub use analytics::{AnalyticsConfig, FireConfig, PlatesConfig};
 pub use camera::{
@@ -24,6 +25,7 @@ use serde::Deserialize;
 use std::collections::HashSet;
 use std::path::PathBuf;
 pub use tracker::{Association, TrackerConfig, TrackerParams};
+pub use webhooks::WebhookConfig;
 
 /// The whole configuration.
 #[derive(Clone, Debug, Deserialize)]
@@ -58,6 +60,9 @@ pub struct Config {
     /// `[cluster]`: join a Panoptes cluster on NATS JetStream. Default none (this node runs alone).
     #[serde(default)]
     pub cluster: Option<ClusterConfig>,
+    /// `[[webhooks]]`: HTTP endpoints each stored event is POSTed to (`docs/integrations.md`). Default none.
+    #[serde(default)]
+    pub webhooks: Vec<WebhookConfig>,
 }
 
 /// `[[peers]]`: another Panoptes node (for example the one beside the recorder) whose clock offset to this
@@ -355,6 +360,7 @@ impl Config {
         if let Some(cluster) = &self.cluster {
             cluster.validate()?;
         }
+        webhooks::validate_all(&self.webhooks)?;
         if self.devices.is_empty() {
             return Err(invalid("devices", "at least one [[devices]] entry is needed"));
         }

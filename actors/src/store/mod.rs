@@ -8,6 +8,7 @@
 //! - [`snapshot`]: the picture the detector saw → cropped RGB with the event's box → JPEG, written atomically.
 //! - [`admin`]: [`admin::AdminStore`], the state the HTTP admin API changes (cameras, tokens, acknowledgements).
 //! - [`tokens`]: API token roles, secrets and their hashes.
+//! - [`webhooks`]: each webhook's delivery position (the event log is their outbox).
 //! - [`actor`]: the actors around it — a bounded intake on the event loop, one writer thread (SQLite and fsync
 //!   block), reader threads for the API — and [`actor::start`], which wires them to the alert hub.
 //!
@@ -25,6 +26,7 @@ pub mod recordings;
 pub mod schema;
 pub mod snapshot;
 pub mod tokens;
+pub mod webhooks;
 
 pub use db::{EventQuery, Page, Store};
 

@@ -84,6 +84,14 @@ pub const MIGRATIONS: &[&str] = &[
     ALTER TABLE events ADD COLUMN origin_store TEXT;
     CREATE UNIQUE INDEX events_origin ON events (origin_node, origin_store, origin_id);
     INSERT INTO settings (key, value) VALUES ('store_id', lower(hex(randomblob(8))));",
+    // Webhooks (see `super::webhooks`): per hook, the newest event id it has handled and its counters.
+    "CREATE TABLE webhook_cursors (
+        hook TEXT PRIMARY KEY,
+        after_id INTEGER NOT NULL,
+        delivered INTEGER NOT NULL DEFAULT 0,
+        given_up INTEGER NOT NULL DEFAULT 0,
+        updated_ms INTEGER NOT NULL
+    );",
 ];
 
 /// The schema version this binary writes.

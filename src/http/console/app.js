@@ -11,6 +11,7 @@ import { EventViewer } from "./viewer.js";
 import { ZoneEditor } from "./zones.js";
 import { CameraAdmin } from "./cameras.js";
 import { ClusterPanel } from "./cluster.js";
+import { WebhooksPanel } from "./webhooks.js";
 import { setShowDetection } from "./draw.js";
 
 const REFRESH_MS = 5000;
@@ -53,6 +54,7 @@ async function main() {
   const editZones = (camera) => editor.open(camera);
   const admin = new CameraAdmin($("#cameras"), { onChanged: () => refresh(), onEditZones: editZones });
   const cluster = new ClusterPanel($("#cluster"), $("#nav-cluster"));
+  const webhooks = new WebhooksPanel($("#webhooks"), $("#nav-webhooks"));
 
   function show(list) {
     const ids = new Set(list.map((c) => c.id));
@@ -78,6 +80,7 @@ async function main() {
     try {
       show(await api("/api/cameras"));
       await cluster.refresh();
+      await webhooks.refresh();
     } catch (e) {
       $("#summary").textContent = e.message;
     }
@@ -85,6 +88,7 @@ async function main() {
 
   show(cameras);
   cluster.refresh().catch((e) => ($("#summary").textContent = e.message));
+  webhooks.refresh().catch((e) => ($("#summary").textContent = e.message));
   setInterval(refresh, REFRESH_MS);
   new AlertList($("#alerts ol"), { onOpen: (event) => viewer.open(event) }).start();
 }

@@ -1,0 +1,62 @@
+// The webhooks panel (`GET /api/webhooks`): each [[webhooks]] hook with its filter and where its deliveries
+// stand — delivered, given up, the event being retried with its attempts and the receiver's last answer, and
+// how many stored events it has still to look at. Hidden when no hook is configured.
+
+import { api } from "./api.js";
+
+function cell(text, cls) {
+  const td = document.createElement("td");
+  td.textContent = text;
+  if (cls) td.className = cls;
+  return td;
+}
+
+function filter(h) {
+  const parts = [];
+  if (h.cameras.length) parts.push(`cameras ${h.cameras.join(", ")}`);
+  if (h.rules.length) parts.push(`rules ${h.rules.join(", ")}`);
+  if (h.kinds.length) parts.push(`kinds ${h.kinds.join(", ")}`);
+  return parts.length ? parts.join("; ") : "every event";
+}
+
+function state(h) {
+  if (h.retrying) {
+    const next = Math.max(0, (h.retrying.next_attempt_ms - Date.now()) / 1000).toFixed(0);
+    return [`retrying event ${h.retrying.event_id} (${h.retrying.attempts} attempts, next in ${next} s): ${h.last_error}`, "bad"];
+  }
+  if (h.last_error && h.last_error.startsWith("stopped")) return [h.last_error, "bad"];
+  const when = h.last_delivered_ms ? `last ${new Date(h.last_delivered_ms).toLocaleTimeString()}` : "none yet";
+  return [`delivering (${when})`, "ok"];
+}
+
+export class WebhooksPanel {
+  /** `section`: the #webhooks element; `navLink`: its link in the header (shown with it). */
+  constructor(section, navLink) {
+    this.section = section;
+    this.navLink = navLink;
+    this.rows = section.querySelector("tbody");
+  }
+
+  async refresh() {
+    const { webhooks } = await api("/api/webhooks");
+    this.section.hidden = webhooks.length === 0;
+    this.navLink.hidden = webhooks.length === 0;
+    this.rows.replaceChildren(
+      ...webhooks.map((h) => {
+        const tr = document.createElement("tr");
+        tr.dataset.hook = h.id;
+        const [text, cls] = state(h);
+        tr.append(
+          cell(h.id),
+          cell(h.url + (h.signed ? " (signed)" : " (unsigned)")),
+          cell(filter(h)),
+          cell(String(h.delivered)),
+          cell(String(h.given_up), h.given_up ? "bad" : ""),
+          cell(String(h.backlog)),
+          cell(text, cls),
+        );
+        return tr;
+      }),
+    );
+  }
+}
