@@ -280,6 +280,8 @@ impl Application {
             actix::spawn(join_later(cluster.clone(), config.clone(), local, control.clone()));
         }
         let webhooks = crate::webhooks::start(&config.webhooks, config.store.path.clone(), &store);
+        let key_path = config.store.path.with_file_name("panoptes-export.key");
+        let export_key = std::sync::Arc::new(crate::evidence::ExportKey::load_or_create(&key_path)?);
         let state = AppState {
             status,
             hub,
@@ -297,6 +299,7 @@ impl Application {
             ws_origins: config.server.ws_origins.clone().into(),
             media_roots: config.server.media_roots.clone().into(),
             webhooks,
+            export_key,
         };
         let server = HttpServer::new(move || {
             App::new()

@@ -8,6 +8,7 @@ pub mod app;
 pub mod cli;
 pub mod cluster;
 pub mod control;
+pub mod evidence;
 pub mod http;
 pub mod memory;
 pub mod metrics;
@@ -37,6 +38,8 @@ enum Command {
     Replay(cli::replay::Args),
     /// Replay a labelled video and score the boxes, track ids and events shown against its labels.
     Eval(cli::eval::Args),
+    /// Check an evidence export: its signature, every file against its manifest, and whose key signed it.
+    Verify(cli::verify::Args),
 }
 
 /// Parse the command line and run the chosen command.
@@ -51,6 +54,7 @@ pub fn main() -> std::process::ExitCode {
         Command::Bench(args) => cli::bench::run(args),
         Command::Replay(args) => cli::replay::run(args),
         Command::Eval(args) => cli::eval::run(args),
+        Command::Verify(args) => cli::verify::run(args),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

@@ -16,7 +16,7 @@
 
 mod common;
 
-use common::{Nats, Server, asset, config_with_cameras, ffmpeg, root, split_node_config};
+use common::{Nats, Server, asset, config_with_cameras, ffmpeg, root, run_cli, split_node_config};
 use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -162,7 +162,13 @@ fn console_shows_boxes_on_the_moving_picture_and_the_alerts_of_a_configured_rule
         "walkway-intrusion",
     ]);
     assert!(ok, "tests/browser/console.mjs failed (screenshots in {}):\n{out}", screens.display());
-    assert_steps(&out, &["load", "live", "boxes", "alert", "event"]);
+    assert_steps(&out, &["load", "live", "boxes", "alert", "event", "export"]);
+    // The zip the Export evidence button downloaded verifies under the server's key.
+    let (_, key) = actix_web::rt::System::new().block_on(server.get_json("/api/exports/key"));
+    let zip = screens.join("export.zip");
+    let (verified, stdout, stderr) =
+        run_cli(&["verify", zip.to_str().unwrap(), "--key", key["public_key"].as_str().unwrap()]);
+    assert!(verified, "{stdout}{stderr}");
 }
 
 #[test]

@@ -20,7 +20,7 @@ const ACTORS: &[(&str, &[&str])] = &[
 
 /// The `panoptes` binary (above every module of `panoptes-actors`), lowest layer first.
 const BINARY: &[(&str, &[&str])] = &[
-    ("process services", &["settings", "telemetry", "metrics", "memory", "peers", "cluster", "webhooks"]),
+    ("process services", &["settings", "telemetry", "metrics", "memory", "peers", "cluster", "webhooks", "evidence"]),
     ("control", &["control"]),
     ("http", &["http"]),
     ("application", &["app"]),

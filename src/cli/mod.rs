@@ -6,6 +6,7 @@ pub mod eval;
 pub mod replay;
 pub mod run;
 pub mod track;
+pub mod verify;
 
 use anyhow::Context;
 use std::path::PathBuf;

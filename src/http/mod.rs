@@ -14,6 +14,7 @@ mod cameras;
 mod cluster;
 mod error;
 mod events;
+mod exports;
 mod health;
 mod live;
 pub mod openapi;
@@ -70,6 +71,8 @@ pub struct AppState {
     pub media_roots: std::sync::Arc<[std::path::PathBuf]>,
     /// Each webhook's delivery status.
     pub webhooks: crate::webhooks::WebhookBoard,
+    /// The key that signs evidence exports.
+    pub export_key: std::sync::Arc<crate::evidence::ExportKey>,
 }
 
 /// Declares every route once: `METHOD "path" => handler, success status, "summary" [, body = "Schema"];`.
@@ -127,6 +130,8 @@ route_table! {
     POST "/api/tokens" => tokens::create, 201, "Create a token; the answer shows its secret once", body = "NewToken";
     DELETE "/api/tokens/{id}" => tokens::delete, 204, "Delete a token (not the last admin token)";
     GET "/api/webhooks" => webhooks::list, 200, "Each webhook's filter and delivery status";
+    POST "/api/exports" => exports::create, 200, "A signed evidence zip of events, or of a camera's recorded time range", body = "Export";
+    GET "/api/exports/key" => exports::key, 200, "The public key that signs evidence exports";
     GET "/api/events" => events::list, 200, "Stored events by camera, kind, time range; paginated by after_id";
     GET "/api/events/{id}" => events::one, 200, "One event";
     GET "/api/events/{id}/snapshot.jpg" => events::snapshot, 200, "An event's snapshot (JPEG)";

@@ -230,6 +230,28 @@ fn schemas(served: &Served<'_>) -> Value {
                 "role": { "type": "string", "enum": ["admin", "viewer"] }
             }
         },
+        "Export": {
+            "description": "either `events`, or `camera` with `start_ms` and `end_ms` (at most an hour apart)",
+            "oneOf": [
+                {
+                    "type": "object", "additionalProperties": false, "required": ["events"],
+                    "properties": {
+                        "events": {
+                            "type": "array", "minItems": 1, "maxItems": 100,
+                            "items": { "type": "integer", "minimum": 1 }
+                        }
+                    }
+                },
+                {
+                    "type": "object", "additionalProperties": false, "required": ["camera", "start_ms", "end_ms"],
+                    "properties": {
+                        "camera": { "type": "string", "pattern": "^[A-Za-z0-9_-]{1,64}$" },
+                        "start_ms": { "type": "integer" },
+                        "end_ms": { "type": "integer" }
+                    }
+                }
+            ]
+        },
         "Error": {
             "type": "object", "required": ["error"],
             "properties": {

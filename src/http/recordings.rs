@@ -166,7 +166,7 @@ pub async fn segment(
 }
 
 /// The clip of an event and the clock rate of its times.
-async fn build_clip(state: &AppState, event: &StoredEvent) -> Result<(Clip, u32), ApiError> {
+pub(super) async fn build_clip(state: &AppState, event: &StoredEvent) -> Result<(Clip, u32), ApiError> {
     let what = format!("event {}", event.id);
     build_clip_at(state, event.event.camera.clone(), event.event.pts, what).await
 }

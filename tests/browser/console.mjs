@@ -10,7 +10,8 @@
 // 4. with --draw-zone ID: opens the zone editor, draws a zone over the vtest walkway with mouse clicks (and one
 //    drag), saves it with an intrusion rule `ID-intrusion`; with --rule ID: uses that configured rule instead;
 // 5. alert: waits until the alerts list shows an event of that rule, with its snapshot thumbnail loaded, and opens
-//    it (the event viewer shows the snapshot, and the clip when the server records one).
+//    it (the event viewer shows the snapshot, and the clip when the server records one);
+//    export: its Export evidence button downloads the signed zip, saved as <screenshot dir>/export.zip.
 // 6. with --add-camera FILE: adds a camera `added` playing FILE from the management form, waits for its tile to
 //    show pictures, removes it with its Remove button and waits for the tile to go.
 // Prints `STEP <name> ok ...` per passed step and `RESULT <json>` at the end; exits 1 naming the failed step
@@ -196,6 +197,16 @@ try {
   result.clip = clip;
   await page.screenshot({ path: path.join(screens, "event.png") });
   ok("event", `snapshot shown; ${clip.note}`);
+
+  step = "export";
+  const [download] = await Promise.all([
+    page.waitForEvent("download", { timeout: 30000 }),
+    page.click("#event-viewer button.export"),
+  ]);
+  result.export = path.join(screens, "export.zip");
+  await download.saveAs(result.export);
+  await page.waitForFunction(() => document.querySelector("#event-viewer .status").textContent.startsWith("exported"), null, { timeout: 5000 });
+  ok("export", `evidence zip of event ${result.event_id} downloaded to ${result.export}`);
 
   await page.click("#event-viewer button.close");
 

@@ -1,6 +1,7 @@
 // The event viewer (a <dialog>): the event's snapshot, its clip positioned at the triggering frame
 // (`GET /api/events/{id}/clip.json` → `url` and `offset_sec`; the clip fetched with the token and played from
-// memory, `video.currentTime = offset_sec` shows that frame), the event's fields, and Acknowledge.
+// memory, `video.currentTime = offset_sec` shows that frame), the event's fields, Acknowledge, and Export
+// evidence (`POST /api/exports` for this event: a signed zip, downloaded; `panoptes verify` checks it).
 
 import { api, request, withToken, seg, ApiError } from "./api.js";
 
@@ -14,6 +15,7 @@ export class EventViewer {
     this.status = dialog.querySelector(".status");
     dialog.querySelector("button.close").addEventListener("click", () => this.close());
     dialog.querySelector("button.ack").addEventListener("click", () => this.ack());
+    dialog.querySelector("button.export").addEventListener("click", () => this.exportEvidence());
     dialog.addEventListener("close", () => this.video.pause());
   }
 
@@ -57,6 +59,23 @@ export class EventViewer {
     try {
       await api(`/api/events/${seg(this.event.id)}/ack`, { method: "POST" });
       this.status.textContent = "acknowledged";
+    } catch (e) {
+      this.status.textContent = e.message;
+    }
+  }
+
+  async exportEvidence() {
+    const id = this.event.id;
+    this.status.textContent = "exporting…";
+    try {
+      const resp = await request("/api/exports", { method: "POST", body: { events: [id] } });
+      const url = URL.createObjectURL(await resp.blob());
+      const a = Object.assign(document.createElement("a"), { href: url, download: `panoptes-event-${id}.zip` });
+      document.body.appendChild(a);
+      a.click();
+      a.remove();
+      setTimeout(() => URL.revokeObjectURL(url), 60_000);
+      this.status.textContent = `exported event ${id} (check it with: panoptes verify panoptes-event-${id}.zip)`;
     } catch (e) {
       this.status.textContent = e.message;
     }
