@@ -28,6 +28,7 @@ pub mod cluster;
 pub mod config;
 pub mod fire;
 pub mod geometry;
+pub mod health;
 pub mod hub;
 pub mod infer;
 pub mod media;

@@ -259,6 +259,16 @@ pub enum EventKind {
     Plate,
     Fire,
     Smoke,
+    /// Camera health (`crate::health`): no picture for a while.
+    VideoLost,
+    /// The same picture over and over.
+    Frozen,
+    /// Too dark, too bright or flat: covered, sprayed, blinded.
+    Blinded,
+    /// Out of focus.
+    Defocused,
+    /// The view no longer matches the reference: the camera was turned or moved.
+    SceneMoved,
 }
 
 /// Where an event is in its life: a condition starts, may be updated, and ends.

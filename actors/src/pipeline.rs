@@ -384,6 +384,7 @@ impl Pipeline {
             .feed(feed)
             .tap(tap)
             .detection(self.detection.clone(), self.hints.clone())
+            .events(self.events.clone())
             .resuming_after(resume);
         let (camera, arbiter) = with(builder).spawn();
         Ok((camera, arbiter, thread))

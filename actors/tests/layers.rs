@@ -12,7 +12,7 @@ const ACTORS: &[(&str, &[&str])] = &[
     ("settings and boards", &["config", "status"]),
     ("storage and per-frame planning", &["store", "motion", "regions"]),
     ("detection", &["infer", "batcher"]),
-    ("tracking, analysis, recording", &["tracker", "rules", "fire", "plates", "record"]),
+    ("tracking, analysis, recording", &["tracker", "rules", "fire", "health", "plates", "record"]),
     ("delivery", &["hub", "alerts"]),
     ("cameras, analytics wiring, placement", &["camera", "analytics", "allocator", "cluster"]),
     ("wiring", &["pipeline"]),

@@ -62,7 +62,7 @@ fn query_params(path: &str) -> Vec<Value> {
             q("camera", id_schema(), false, "only this camera's events"),
             q(
                 "kind",
-                json!({ "type": "string", "enum": ["intrusion", "loitering", "occupancy", "line_crossing", "plate", "fire", "smoke"] }),
+                json!({ "type": "string", "enum": ["intrusion", "loitering", "occupancy", "line_crossing", "plate", "fire", "smoke", "video_lost", "frozen", "blinded", "defocused", "scene_moved"] }),
                 false,
                 "only events of this kind",
             ),

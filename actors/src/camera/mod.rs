@@ -55,9 +55,12 @@ pub mod source;
 use crate::analytics::CameraFeed;
 use crate::config::{CameraConfig, DetectionConfig, DetectionMode, Source};
 use crate::geometry::BBox;
+use crate::health::{self, HealthMonitor};
 use crate::infer::preprocess::crop_to_chw;
 use crate::media::{AccessUnit, VideoCodec};
-use crate::messages::{CameraId, Frame, FrameMeta, Place, Placement, RegionInput, SubmitFrame};
+use crate::messages::{
+    CameraId, Event, EventState, Frame, FrameMeta, NewEvent, Place, Placement, RegionInput, SubmitFrame,
+};
 use crate::metric_names;
 use crate::motion::MotionDetector;
 use crate::record::worker::UnitTap;
@@ -80,7 +83,7 @@ use std::cell::RefCell;
 use std::panic::AssertUnwindSafe;
 use std::rc::Rc;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 use tokio::sync::watch;
 
 /// Stop the camera for good: end the session, free the decoder, mark it stopped.
@@ -152,6 +155,8 @@ pub struct CameraActor {
     /// Where on each frame the detector runs, and the camera's track hints for region planning.
     detection: DetectionConfig,
     hints: HintBoard,
+    /// Where camera health events go (the event store), when `[cameras.health]` is on.
+    events: Option<Recipient<NewEvent>>,
 }
 
 /// How to build a [`CameraActor`]: its config and status board, and what else it is given. Plain data
@@ -167,6 +172,7 @@ pub struct CameraBuilder {
     detection: DetectionConfig,
     hints: HintBoard,
     resume: Option<Pts>,
+    events: Option<Recipient<NewEvent>>,
 }
 
 impl CameraBuilder {
@@ -210,6 +216,12 @@ impl CameraBuilder {
         self
     }
 
+    /// Send camera health events (`[cameras.health]`) to `events` (the event store).
+    pub fn events(mut self, events: Recipient<NewEvent>) -> Self {
+        self.events = Some(events);
+        self
+    }
+
     /// Continue the timeline after `end` (where it ended in an earlier run of the process).
     pub fn resuming_after(mut self, end: Option<Pts>) -> Self {
         self.resume = end;
@@ -240,6 +252,7 @@ impl CameraBuilder {
             analyse: self.analyse,
             detection: self.detection,
             hints: self.hints,
+            events: self.events,
         }
     }
 
@@ -267,6 +280,7 @@ impl CameraActor {
             detection: DetectionConfig { mode: DetectionMode::FullFrame, ..DetectionConfig::default() },
             hints: HintBoard::default(),
             resume: None,
+            events: None,
         }
     }
 
@@ -286,6 +300,10 @@ impl CameraActor {
             analyse: self.analyse,
             detection: self.detection.clone(),
             hints: self.hints.clone(),
+            health: match (&self.events, self.config.health.enabled) {
+                (Some(events), true) => Some(HealthWatch::new(self.config.health.clone(), events.clone())),
+                _ => None,
+            },
         };
         self.session = Some(ctx.spawn(actix::fut::wrap_future(session.run_forever())));
     }
@@ -359,6 +377,62 @@ struct Session {
     analyse: bool,
     detection: DetectionConfig,
     hints: HintBoard,
+    /// Camera health, when `[cameras.health]` is on (kept across sessions: a loss spans them).
+    health: Option<HealthWatch>,
+}
+
+/// A camera's health monitor, the pace of its samples, and where its events go.
+struct HealthWatch {
+    monitor: HealthMonitor,
+    events: Recipient<NewEvent>,
+    /// The monitor's clock: seconds since this instant.
+    epoch: Instant,
+    next_sample: Instant,
+    /// The last picture's PTS and wall time (a video loss is stamped with them).
+    last: Option<(Pts, WallTime)>,
+}
+
+/// How often a picture is judged.
+const HEALTH_SAMPLE: Duration = Duration::from_millis(500);
+
+impl HealthWatch {
+    fn new(cfg: crate::config::HealthConfig, events: Recipient<NewEvent>) -> Self {
+        let now = Instant::now();
+        Self { monitor: HealthMonitor::new(cfg), events, epoch: now, next_sample: now, last: None }
+    }
+
+    fn secs(&self) -> f64 {
+        self.epoch.elapsed().as_secs_f64()
+    }
+
+    /// Raise a health event of `camera` (with `picture` as its snapshot, when there is one).
+    fn raise(
+        &self,
+        camera: &CameraId,
+        change: health::Change,
+        at: (Pts, WallTime),
+        picture: Option<Arc<crate::messages::ModelInput>>,
+    ) {
+        let state = if change.started { EventState::Start } else { EventState::End };
+        tracing::warn!(camera = %camera, kind = ?change.kind, started = change.started, details = %change.details, "camera health");
+        let event = Event {
+            camera: camera.to_string(),
+            rule: "health".into(),
+            kind: change.kind,
+            state,
+            track_id: None,
+            class: None,
+            confidence: None,
+            pts: at.0,
+            end_pts: (!change.started).then_some(at.0),
+            wall_ms: at.1,
+            bbox: None,
+            details: change.details,
+        };
+        if let Err(e) = self.events.try_send(NewEvent { event, picture }) {
+            tracing::warn!(camera = %camera, error = %e, "a camera health event could not be queued for the store");
+        }
+    }
 }
 
 /// The clock's gauges and counters of one camera.
@@ -503,6 +577,7 @@ impl Session {
             };
             let outcome = AssertUnwindSafe(self.run_once(&mut flow, &connected)).catch_unwind().await;
             connected.set(0.0);
+            self.health_lost();
             let streamed = flow.streaming_since.map(|t| t.elapsed()).unwrap_or_default();
             backoff.session_ended(streamed);
             let delay = backoff.next_delay();
@@ -532,7 +607,15 @@ impl Session {
                 s.reconnects += 1;
                 s.last_error = Some(line);
             });
-            tokio::time::sleep(delay).await;
+            // A video loss due within the delay is declared on time.
+            match self.health_lost_in().filter(|due| *due < delay) {
+                Some(due) => {
+                    tokio::time::sleep(due).await;
+                    self.health_still_lost();
+                    tokio::time::sleep(delay - due).await;
+                }
+                None => tokio::time::sleep(delay).await,
+            }
         }
     }
 
@@ -655,6 +738,7 @@ impl Session {
             s.fps_in.tick(std::time::Instant::now());
             s.count_dropped();
         });
+        self.judge_health(&d, flow);
         let placement = self.placement.borrow().clone();
         let fire_sink = placement.as_ref().and_then(|p| self.feed.fire.as_ref()?.sinks.get(&p.device).cloned());
         let routes = flow.router.route(d.pts, Targets { detector: placement.is_some(), fire: fire_sink.is_some() });
@@ -717,6 +801,55 @@ impl Session {
             flow.dropped.count(reason);
         }
         Ok(())
+    }
+
+    /// Twice a second, judge the picture's health; raise what starts or ends, with this picture as the snapshot.
+    fn judge_health(&mut self, d: &DecodedFrame, flow: &mut Flow) {
+        let Some(watch) = self.health.as_mut() else { return };
+        watch.last = Some((d.pts, d.wall_ms));
+        let now = Instant::now();
+        if now < watch.next_sample {
+            return;
+        }
+        watch.next_sample = now + HEALTH_SAMPLE;
+        let Some((luma, stride)) = convert::luma_plane(&d.frame) else { return };
+        let (w, h) = (d.frame.width() as usize, d.frame.height() as usize);
+        let Some(thumb) = health::Thumb::from_luma(luma, stride, w, h) else { return };
+        let secs = watch.secs();
+        let changes = watch.monitor.picture(secs, thumb);
+        if changes.is_empty() {
+            return;
+        }
+        let size = self.placement.borrow().as_ref().map_or((640, 640), |p| p.input_size);
+        let picture = flow.converter.convert(&d.frame, size).ok().map(Arc::new);
+        for change in changes {
+            watch.raise(&self.id, change, (d.pts, d.wall_ms), picture.clone());
+        }
+    }
+
+    /// The session ended at `now`: a video loss may begin; raised once it has lasted `lost_sec`.
+    fn health_lost(&mut self) {
+        if let Some(watch) = self.health.as_mut() {
+            let secs = watch.secs();
+            watch.monitor.lost(secs);
+        }
+        self.health_still_lost();
+    }
+
+    fn health_still_lost(&mut self) {
+        let Some(watch) = self.health.as_mut() else { return };
+        let secs = watch.secs();
+        if let Some(change) = watch.monitor.still_lost(secs) {
+            let at = watch.last.unwrap_or((Pts::new(0, 90_000), WallTime::now()));
+            // Stamped with the last picture's PTS, and the time the loss is declared.
+            watch.raise(&self.id, change, (at.0, WallTime::now()), None);
+        }
+    }
+
+    /// Seconds until a video loss would be declared (`None`: none pending).
+    fn health_lost_in(&self) -> Option<Duration> {
+        let watch = self.health.as_ref()?;
+        watch.monitor.lost_in(watch.secs()).map(Duration::from_secs_f64)
     }
 
     /// What to infer on an admitted frame: the scheduler's choice from the frame's motion boxes and the

@@ -5,7 +5,7 @@
 //! so a camera with neither or both of `url` and `file`, or a URL that is not `rtsp://`, never exists.
 //! The numeric bounds are checked by [`CameraConfig::validate`] (which `Config::validate` and the API run).
 
-use super::{ConfigError, FireConfig, MotionConfig, PlatesConfig, check_id, default_true, invalid};
+use super::{ConfigError, FireConfig, HealthConfig, MotionConfig, PlatesConfig, check_id, default_true, invalid};
 use crate::messages::CameraId;
 use serde::Deserialize;
 use std::collections::HashSet;
@@ -132,6 +132,10 @@ pub struct RawCamera {
     /// "regions"`). Default on with the defaults below.
     #[serde(default)]
     pub motion: MotionConfig,
+    /// `[cameras.health]`: camera health events (video lost, frozen, blinded, defocused, scene moved).
+    /// Default off.
+    #[serde(default)]
+    pub health: HealthConfig,
 }
 
 /// A camera, parsed from [`RawCamera`] (see the field docs there).
@@ -157,6 +161,7 @@ pub struct CameraConfig {
     pub plates: Option<PlatesConfig>,
     pub fire: Option<FireConfig>,
     pub motion: MotionConfig,
+    pub health: HealthConfig,
 }
 
 /// Where a camera's video comes from.
@@ -219,6 +224,7 @@ impl TryFrom<RawCamera> for CameraConfig {
             plates: raw.plates,
             fire: raw.fire,
             motion: raw.motion,
+            health: raw.health,
         })
     }
 }
@@ -251,6 +257,7 @@ impl From<CameraConfig> for RawCamera {
             plates: c.plates,
             fire: c.fire,
             motion: c.motion,
+            health: c.health,
         }
     }
 }
@@ -370,6 +377,7 @@ impl CameraConfig {
     pub fn validate(&self) -> Result<(), ConfigError> {
         let field = |name: &str| format!("cameras.{}.{name}", self.id);
         self.motion.validate(&field("motion"))?;
+        self.health.validate(&field("health"))?;
         if self.detect_fps.is_nan() || self.detect_fps <= 0.0 || self.detect_fps > 240.0 {
             return Err(invalid(field("detect_fps"), "must be greater than 0 and at most 240"));
         }

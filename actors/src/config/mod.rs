@@ -9,6 +9,7 @@ pub mod analytics;
 pub mod camera;
 pub mod cluster;
 pub mod detection;
+pub mod health;
 pub mod media_roots;
 pub mod motion;
 pub mod tracker;
@@ -20,6 +21,7 @@ pub use camera::{
 };
 pub use cluster::{ClusterConfig, NodeRole};
 pub use detection::{DetectionConfig, DetectionMode};
+pub use health::HealthConfig;
 pub use motion::MotionConfig;
 use serde::Deserialize;
 use std::collections::HashSet;

@@ -55,6 +55,11 @@ pub fn kind_label(kind: EventKind) -> &'static str {
         EventKind::Plate => "plate",
         EventKind::Fire => "fire",
         EventKind::Smoke => "smoke",
+        EventKind::VideoLost => "video_lost",
+        EventKind::Frozen => "frozen",
+        EventKind::Blinded => "blinded",
+        EventKind::Defocused => "defocused",
+        EventKind::SceneMoved => "scene_moved",
     }
 }
 
@@ -407,6 +412,11 @@ mod tests {
             EventKind::Plate,
             EventKind::Fire,
             EventKind::Smoke,
+            EventKind::VideoLost,
+            EventKind::Frozen,
+            EventKind::Blinded,
+            EventKind::Defocused,
+            EventKind::SceneMoved,
         ];
         for k in kinds {
             assert_eq!(serde_json::to_value(k).unwrap(), kind_label(k));
