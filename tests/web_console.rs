@@ -84,16 +84,21 @@ fn node(args: &[&str]) -> (bool, String) {
 
 /// The vtest camera, with the walkway zone and its intrusion rule when `with_rule`.
 fn vtest_server(with_rule: bool) -> Server {
+    Server::start(&vtest_config(with_rule))
+}
+
+/// The config of [`vtest_server`].
+fn vtest_config(with_rule: bool) -> String {
     let rules = if with_rule {
         "[[cameras.zones]]\nid = \"walkway\"\npolygon = [[0.0, 0.3], [1.0, 0.3], [1.0, 0.8], [0.0, 0.8]]\n\n\
          [[cameras.rules]]\nid = \"walkway-intrusion\"\nkind = \"intrusion\"\nzone = \"walkway\"\nclasses = [\"person\"]\n"
     } else {
         ""
     };
-    Server::start(&config_with_cameras(&format!(
+    config_with_cameras(&format!(
         "[[cameras]]\nid = \"vtest\"\nfile = \"{}\"\ndetect_fps = 5\nclasses = [\"person\"]\n\n{rules}",
         asset("media/vtest-h264.mp4").display()
-    )))
+    ))
 }
 
 fn assert_steps(out: &str, steps: &[&str]) {
@@ -216,12 +221,7 @@ fn console_shows_a_webhook_retrying_and_why() {
     let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
     let server = Server::start(&format!(
         "{}\n[[webhooks]]\nid = \"ops\"\nurl = \"http://{closed}/hook\"\nretry_initial_sec = 0.5\nretry_max_sec = 2.0\n",
-        config_with_cameras(&format!(
-            "[[cameras]]\nid = \"vtest\"\nfile = \"{}\"\ndetect_fps = 5\nclasses = [\"person\"]\n\n\
-             [[cameras.zones]]\nid = \"all\"\npolygon = [[0.0, 0.0], [1.0, 0.0], [1.0, 1.0], [0.0, 1.0]]\n\n\
-             [[cameras.rules]]\nid = \"anyone\"\nkind = \"intrusion\"\nzone = \"all\"\nclasses = [\"person\"]\n",
-            asset("media/vtest-h264.mp4").display()
-        ))
+        vtest_config(true)
     ));
     let screens = screens("webhooks");
     let (ok, out) = node(&[

@@ -214,3 +214,29 @@ async fn a_bad_webhook_url_is_refused_at_start_naming_the_field() {
     assert!(!ok);
     assert!(stderr.contains("webhooks.ops.url") && stderr.contains("http://"), "{stderr}");
 }
+
+#[actix_web::test]
+async fn an_event_refused_max_attempts_times_is_given_up_and_the_hook_moves_on() {
+    let receiver = Receiver::start(); // answers 503 throughout
+    let store = tempfile::tempdir().unwrap();
+    let toml = config(&receiver, store.path()).replace(
+        "timeout_sec = 1.0\nretry_initial_sec = 0.2\nretry_max_sec = 1.0\n",
+        "timeout_sec = 1.0\nretry_initial_sec = 0.1\nretry_max_sec = 0.2\nmax_attempts = 2\n",
+    );
+    let server = Server::start_with_env(&toml, &[("PANOPTES_TEST_WEBHOOK_SECRET", SECRET)]);
+    let ops = wait_for("two events given up", Duration::from_secs(60), async || {
+        let ops = hook_status(&server, "ops").await;
+        (ops["given_up"].as_i64().unwrap_or(0) >= 2).then_some(ops)
+    })
+    .await;
+    assert_eq!(ops["delivered"], 0, "{ops}");
+    assert!(ops["after_id"].as_i64().unwrap() >= 2, "moved past them: {ops}");
+    // Each given-up event was tried exactly max_attempts times, one after the other.
+    let got = receiver.got();
+    let ids: Vec<i64> = got.iter().map(|g| g.event_id).take(4).collect();
+    assert_eq!(ids, [ids[0], ids[0], ids[2], ids[2]], "{ids:?}");
+    assert!(ids[2] > ids[0], "{ids:?}");
+    let (_, _, text) = get_bytes(&server, "/metrics", None).await;
+    let text = String::from_utf8_lossy(&text);
+    assert!(text.lines().any(|l| l.contains("panoptes_webhook_deliveries_total") && l.contains("result=\"given_up\"")));
+}

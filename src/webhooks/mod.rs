@@ -182,59 +182,81 @@ impl Delivery {
                 actix_web::rt::time::sleep(POLL).await;
                 continue;
             }
+            // A skipped event moves the position too: kept after each event sent, and at the page's end.
+            let mut unsaved = false;
             for stored in page {
-                if stored.origin.is_none()
-                    && self.hook.wants(&stored.event.camera, &stored.event.rule, stored.event.kind)
-                {
-                    let mut backoff = Backoff::new(initial, max, rand::rng());
-                    let mut attempts = 0u32;
-                    loop {
-                        attempts += 1;
-                        match self.send(&client, &stored, attempts).await {
-                            Outcome::Delivered => {
-                                cursor.delivered += 1;
-                                metrics::counter!(m::WEBHOOK_DELIVERIES, "hook" => self.hook.id.clone(), "result" => "delivered").increment(1);
-                                self.board.update(&self.hook.id, |s| {
-                                    (s.retrying, s.last_delivered_ms) = (None, Some(now_unix_ms()));
-                                });
-                                break;
-                            }
-                            Outcome::Failed(why) => {
-                                metrics::counter!(m::WEBHOOK_DELIVERIES, "hook" => self.hook.id.clone(), "result" => "failed").increment(1);
-                                if self.hook.max_attempts > 0 && attempts >= self.hook.max_attempts {
-                                    tracing::error!(hook = %self.hook.id, event = stored.id, attempts, error = %why,
-                                        "webhook: event given up after max_attempts; the hook moves on");
-                                    cursor.given_up += 1;
-                                    metrics::counter!(m::WEBHOOK_DELIVERIES, "hook" => self.hook.id.clone(), "result" => "given_up").increment(1);
-                                    self.board.update(&self.hook.id, |s| {
-                                        s.failed_attempts += 1;
-                                        (s.retrying, s.last_error) = (None, Some(why));
-                                    });
-                                    break;
-                                }
-                                let delay = backoff.next_delay();
-                                if attempts == 1 {
-                                    tracing::warn!(hook = %self.hook.id, event = stored.id, error = %why, retry_in_ms = delay.as_millis() as u64,
-                                        "webhook: delivery failed; retrying with backoff (later events wait)");
-                                }
-                                let next = now_unix_ms() + delay.as_millis() as i64;
-                                self.board.update(&self.hook.id, |s| {
-                                    s.failed_attempts += 1;
-                                    s.last_error = Some(why);
-                                    s.retrying =
-                                        Some(Retrying { event_id: stored.id, attempts, next_attempt_ms: next });
-                                });
-                                actix_web::rt::time::sleep(delay).await;
-                                self.note_backlog(&cursor).await;
-                            }
-                        }
-                    }
+                let event = &stored.event;
+                if stored.origin.is_some() || !self.hook.wants(&event.camera, &event.rule, event.kind) {
+                    cursor.after_id = stored.id;
+                    unsaved = true;
+                    continue;
+                }
+                if self.deliver(&client, &stored, (initial, max), &cursor).await {
+                    cursor.delivered += 1;
+                } else {
+                    cursor.given_up += 1;
                 }
                 cursor.after_id = stored.id;
+                unsaved = false;
                 if !self.save(&cursors, cursor).await {
                     return;
                 }
             }
+            if unsaved && !self.save(&cursors, cursor).await {
+                return;
+            }
+        }
+    }
+
+    /// Send one event until it is delivered (true) or given up after `max_attempts` (false), backing off
+    /// between failures (`retry`: the first and longest delay, ms).
+    async fn deliver(
+        &self,
+        client: &awc::Client,
+        stored: &StoredEvent,
+        retry: (u64, u64),
+        cursor: &HookCursor,
+    ) -> bool {
+        let mut backoff = Backoff::new(retry.0, retry.1, rand::rng());
+        let mut attempts = 0u32;
+        let count = |result: &'static str| {
+            metrics::counter!(m::WEBHOOK_DELIVERIES, "hook" => self.hook.id.clone(), "result" => result).increment(1)
+        };
+        loop {
+            attempts += 1;
+            let why = match self.send(client, stored, attempts).await {
+                Outcome::Delivered => {
+                    count("delivered");
+                    self.board
+                        .update(&self.hook.id, |s| (s.retrying, s.last_delivered_ms) = (None, Some(now_unix_ms())));
+                    return true;
+                }
+                Outcome::Failed(why) => why,
+            };
+            count("failed");
+            if self.hook.max_attempts > 0 && attempts >= self.hook.max_attempts {
+                tracing::error!(hook = %self.hook.id, event = stored.id, attempts, error = %why,
+                    "webhook: event given up after max_attempts; the hook moves on");
+                count("given_up");
+                self.board.update(&self.hook.id, |s| {
+                    s.failed_attempts += 1;
+                    (s.retrying, s.last_error) = (None, Some(why));
+                });
+                return false;
+            }
+            let delay = backoff.next_delay();
+            if attempts == 1 {
+                tracing::warn!(hook = %self.hook.id, event = stored.id, error = %why, retry_in_ms = delay.as_millis() as u64,
+                    "webhook: delivery failed; retrying with backoff (later events wait)");
+            }
+            let next_attempt_ms = now_unix_ms() + delay.as_millis() as i64;
+            self.board.update(&self.hook.id, |s| {
+                s.failed_attempts += 1;
+                s.last_error = Some(why);
+                s.retrying = Some(Retrying { event_id: stored.id, attempts, next_attempt_ms });
+            });
+            actix_web::rt::time::sleep(delay).await;
+            self.note_backlog(cursor).await;
         }
     }
 
