@@ -126,7 +126,8 @@ async fn exports_are_signed_complete_and_any_changed_byte_fails_verification() {
     // Listed first: a segment finishing meanwhile may be packed too, but none listed may be missing.
     let (_, listed) = server.get_json(&format!("/api/cameras/yard/recordings?start={}&end={now}", now - 60_000)).await;
     let listed = listed["segments"].as_array().unwrap().clone();
-    let (status, zip) = post(&server, json!({ "camera": "yard", "start_ms": now - 60_000, "end_ms": now })).await;
+    let (status, zip) =
+        post(&server, json!({ "camera": "yard", "start_ms": now - 60_000, "duration_ms": 60_000 })).await;
     assert_eq!(status, 200, "{}", String::from_utf8_lossy(&zip));
     let all = entries(&zip);
     // Every segment the recordings API listed for the range, byte for byte.
@@ -145,7 +146,8 @@ async fn exports_are_signed_complete_and_any_changed_byte_fails_verification() {
         (json!({}), 400, "either `events`"),
         (json!({ "events": [] }), 400, "events"),
         (json!({ "events": [99_999_999] }), 404, "event 99999999"),
-        (json!({ "camera": "yard", "start_ms": 0, "end_ms": 7_200_000 }), 400, "end_ms"),
+        (json!({ "camera": "yard", "start_ms": 0, "duration_ms": 7_200_000 }), 400, "duration_ms"),
+        (json!({ "camera": "yard", "start_ms": 0, "duration_ms": 1000 }), 404, "no recording and no event"),
         (json!({ "events": [1], "camera": "yard" }), 400, "either `events`"),
     ] {
         let (got, answer) = post(&server, body.clone()).await;

@@ -16,7 +16,7 @@ const MAX_EVENTS: usize = 100;
 /// The longest camera time range one export may cover.
 const MAX_RANGE_MS: i64 = 3_600_000;
 
-/// The request: `events`, or `camera` with `start_ms` and `end_ms`.
+/// The request: `events`, or `camera` with `start_ms` and `duration_ms`.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct ExportRequest {
@@ -27,7 +27,7 @@ struct ExportRequest {
     #[serde(default)]
     start_ms: Option<i64>,
     #[serde(default)]
-    end_ms: Option<i64>,
+    duration_ms: Option<i64>,
 }
 
 pub async fn key(state: web::Data<AppState>) -> HttpResponse {
@@ -53,7 +53,7 @@ pub async fn create(state: web::Data<AppState>, bytes: web::Bytes) -> Result<Htt
     let req: ExportRequest = body::parse(&bytes)?;
     let mut files: Vec<(String, Vec<u8>)> = Vec::new();
     let mut missing: Vec<Value> = Vec::new();
-    let events: Vec<StoredEvent> = match (&req.events, &req.camera, req.start_ms, req.end_ms) {
+    let events: Vec<StoredEvent> = match (&req.events, &req.camera, req.start_ms, req.duration_ms) {
         (Some(ids), None, None, None) => {
             if ids.is_empty() || ids.len() > MAX_EVENTS {
                 return Err(ApiError::Invalid {
@@ -77,13 +77,14 @@ pub async fn create(state: web::Data<AppState>, bytes: web::Bytes) -> Result<Htt
             }
             events
         }
-        (None, Some(camera), Some(start), Some(end)) => {
-            if end <= start || end - start > MAX_RANGE_MS {
+        (None, Some(camera), Some(start), Some(duration)) => {
+            if !(1..=MAX_RANGE_MS).contains(&duration) {
                 return Err(ApiError::Invalid {
-                    field: "end_ms".into(),
-                    reason: format!("must be after start_ms, by at most {} minutes", MAX_RANGE_MS / 60_000),
+                    field: "duration_ms".into(),
+                    reason: format!("must be 1 ms to {} minutes", MAX_RANGE_MS / 60_000),
                 });
             }
+            let end = start.saturating_add(duration);
             let index = state.recording.index.clone();
             let (cam, dir) = (camera.clone(), state.recording.config.dir.clone());
             let segments = web::block(move || index.by_wall(&cam, start, end, 10_000))
@@ -124,7 +125,8 @@ pub async fn create(state: web::Data<AppState>, bytes: web::Bytes) -> Result<Htt
         }
         _ => {
             return Err(ApiError::BadRequest(
-                "give either `events` (a list of event ids) or `camera` with `start_ms` and `end_ms` (Unix ms)".into(),
+                "give either `events` (a list of event ids) or `camera` with `start_ms` (Unix ms) and `duration_ms`"
+                    .into(),
             ));
         }
     };

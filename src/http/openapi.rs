@@ -231,7 +231,7 @@ fn schemas(served: &Served<'_>) -> Value {
             }
         },
         "Export": {
-            "description": "either `events`, or `camera` with `start_ms` and `end_ms` (at most an hour apart)",
+            "description": "either `events`, or `camera` with `start_ms` and `duration_ms` (at most an hour)",
             "oneOf": [
                 {
                     "type": "object", "additionalProperties": false, "required": ["events"],
@@ -243,11 +243,11 @@ fn schemas(served: &Served<'_>) -> Value {
                     }
                 },
                 {
-                    "type": "object", "additionalProperties": false, "required": ["camera", "start_ms", "end_ms"],
+                    "type": "object", "additionalProperties": false, "required": ["camera", "start_ms", "duration_ms"],
                     "properties": {
                         "camera": { "type": "string", "pattern": "^[A-Za-z0-9_-]{1,64}$" },
                         "start_ms": { "type": "integer" },
-                        "end_ms": { "type": "integer" }
+                        "duration_ms": { "type": "integer", "minimum": 1, "maximum": 3_600_000 }
                     }
                 }
             ]
