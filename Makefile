@@ -16,7 +16,7 @@ run: setup
 	$(CARGO) run -- run $(if $(CONFIG),--config $(CONFIG))
 
 test: setup
-	@echo "==> cargo test: build (first time 15 to 20 minutes on 2 cores), then the tests (about 3 minutes)"
+	@echo "==> cargo test: build (first time 15 to 20 minutes on 2 cores), then the tests (about 7 minutes)"
 	$(CARGO) test --workspace --all-targets
 	bash scripts/check_shared_build.sh
 	.venv/bin/python grafana/check_dashboard.py
