@@ -12,12 +12,12 @@
 
 pub mod sign;
 
-use panoptes_actors::camera::backoff::Backoff;
 use panoptes_actors::config::WebhookConfig;
 use panoptes_actors::metric_names as m;
 use panoptes_actors::store::StoredEvent;
 use panoptes_actors::store::actor::{EventsAfter, StoreHandle};
 use panoptes_actors::store::webhooks::{HookCursor, HookCursors};
+use panoptes_actors::time::backoff::Backoff;
 use panoptes_actors::time::now_unix_ms;
 use serde::Serialize;
 use std::collections::BTreeMap;

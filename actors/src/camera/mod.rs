@@ -13,7 +13,6 @@
 //! - [`convert`]: decoded picture → letterboxed model input.
 //! - [`rate`]: the `detect_fps` gate on stream time.
 //! - [`routing`]: which frames go to detection and to fire/smoke, and why a frame is dropped (pure).
-//! - [`backoff`]: reconnect delays.
 //!
 //! # Time
 //! The camera owns one [`StreamClock`] for its whole life (held by the actor, so it survives
@@ -44,7 +43,6 @@
 //! Conversion runs once per frame that passes the gate and has a placement; a frame refused by a
 //! full mailbox has been converted for nothing, which is the price of not queueing on this side.
 
-pub mod backoff;
 pub mod convert;
 pub mod decode;
 pub mod nal;
@@ -66,12 +64,12 @@ use crate::motion::MotionDetector;
 use crate::record::worker::UnitTap;
 use crate::regions::{HintBoard, Plan, Scheduler};
 use crate::status::{CameraState, CameraStatus, StatusBoard};
+use crate::time::backoff::Backoff;
 use crate::time::clock_map::MappingSource;
 use crate::time::stream::StreamClock;
 use crate::time::timeline::Rebase;
 use crate::time::{Pts, WallTime};
 use actix::prelude::*;
-use backoff::Backoff;
 use convert::{ConvertError, Converter};
 use decode::{DecodeError, DecodedFrame, Decoder};
 use futures::FutureExt;

@@ -11,10 +11,12 @@
 //! - [`stream`]: a camera's timeline and clock map together, as the camera actor uses them.
 //! - [`offset`]: the offset between this node's clock and a peer's (NTP-style exchanges).
 //! - [`peers`]: the offsets to every configured peer, shared by their pollers and their users.
+//! - [`backoff`]: retry delays (exponential with jitter, capped), for camera reconnects and webhook retries.
 //!
 //! A leaf of the module graph: it uses nothing else of the crate. An event's link into a MediaMTX recording,
 //! which uses these offsets, is the store's (`store::playback`).
 
+pub mod backoff;
 pub mod clock_map;
 pub mod fit;
 pub mod offset;

@@ -1,4 +1,5 @@
-//! Reconnect delays: exponential backoff with jitter, capped, reset after a healthy session.
+//! Retry delays (camera reconnects, webhook deliveries): exponential backoff with jitter, capped, reset after
+//! a healthy session.
 //!
 //! The n-th consecutive failure (from 0) waits about `initial × 2ⁿ`, capped at `max`: the first delay is
 //! exactly `initial`, each later one is drawn uniformly from the upper half of its step,
