@@ -21,7 +21,7 @@ pub mod mot;
 pub use crate::config::tracker::{Association, ParamsError, TrackerParams};
 pub use bytetrack::{ByteTracker, Coverage};
 
-use crate::messages::{CameraId, FrameDetections, TrackedFrame};
+use crate::messages::{CameraId, FrameDetections, Track, TrackedFrame};
 use crate::metric_names;
 use crate::regions::HintBoard;
 use actix::prelude::SendError;
@@ -72,6 +72,19 @@ impl TrackerActor {
     }
 }
 
+/// The tracks as the frame shows them: the filter's estimate can run past an edge (an object leaving at
+/// speed), so each box is clipped to the frame, and a track wholly outside it is not reported (it is still
+/// tracked, and comes back if the object does).
+fn within_frame(tracks: Vec<Track>, width: f32, height: f32) -> Vec<Track> {
+    tracks
+        .into_iter()
+        .filter_map(|mut t| {
+            t.bbox = t.bbox.clamp(width, height);
+            (t.bbox.width() > 0.0 && t.bbox.height() > 0.0).then_some(t)
+        })
+        .collect()
+}
+
 impl Actor for TrackerActor {
     type Context = Context<Self>;
 }
@@ -88,6 +101,7 @@ impl Handler<FrameDetections> for TrackerActor {
         let coverage =
             regions.as_deref().map_or(Coverage::Full, |regions| Coverage::Regions { regions, width, height });
         let tracks = self.tracker.update_covered(&msg.detections, msg.meta.pts.as_secs_f64(), coverage);
+        let tracks = within_frame(tracks, msg.meta.width as f32, msg.meta.height as f32);
         if self.tracker.resets() != resets {
             tracing::info!(camera = %self.camera, pts = ?msg.meta.pts, "stream time went backwards: tracks reset, ids continue");
         }
@@ -127,7 +141,7 @@ impl Handler<crate::messages::Flush> for TrackerActor {
 mod tests {
     use super::*;
     use crate::geometry::BBox;
-    use crate::messages::{Detection, FrameMeta, Track};
+    use crate::messages::{Detection, FrameMeta};
     use crate::time::Pts;
     use actix::Message;
     use std::sync::atomic::{AtomicU64, Ordering};
@@ -304,5 +318,28 @@ mod tests {
         assert!((3..=5).contains(&dropped), "frames the slow output refused: {dropped}");
         let keys = recorder.1.lock().unwrap().clone();
         assert!(keys.iter().any(|k| k.contains(metric_names::FRAMES_DROPPED) && k.contains("stuck_full")), "{keys:?}");
+    }
+
+    #[test]
+    fn boxes_stay_inside_the_frame_when_an_object_leaves_it() {
+        // The filter's velocity carries a box past the left edge the detections stop at (clamped there).
+        let frames = actix::System::new().block_on(async {
+            let camera: CameraId = "cam-3".parse().unwrap();
+            let hub = Hub::default().start();
+            let tracker =
+                TrackerActor::new(camera.clone(), TrackerParams::default(), vec![("hub", hub.clone().recipient())])
+                    .unwrap()
+                    .start();
+            for (seq, x) in [100.0f32, 80.0, 60.0, 40.0, 20.0, 0.0, 0.0].into_iter().enumerate() {
+                tracker.send(frame(&camera, seq as u64, seq as i64 * 200, &[x])).await.unwrap();
+            }
+            hub.send(Take).await.unwrap()
+        });
+        let boxes: Vec<_> = frames.iter().flat_map(|f| f.tracks.iter().map(|t| t.bbox)).collect();
+        assert!(boxes.len() >= 5, "{boxes:?}");
+        for b in &boxes {
+            assert!(b.x1 >= 0.0 && b.y1 >= 0.0 && b.x2 <= 1280.0 && b.y2 <= 720.0, "{b:?}");
+            assert!(b.x2 > b.x1 && b.y2 > b.y1, "an empty box is not reported: {b:?}");
+        }
     }
 }
