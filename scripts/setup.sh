@@ -58,7 +58,7 @@ mkdir -p "$VAR"/{models,media,images} "$PYPI_CACHE"
 step "apt packages (first time: about 2 minutes)"
 APT_PACKAGES=(libavcodec-dev libavformat-dev libavutil-dev libswscale-dev libswresample-dev libavfilter-dev
     libavdevice-dev pkg-config clang libclang-dev ffmpeg gir1.2-gst-rtsp-server-1.0 gstreamer1.0-plugins-good
-    gstreamer1.0-plugins-bad gstreamer1.0-tools python3-gi python3-venv opencv-doc chromium nats-server)
+    gstreamer1.0-plugins-bad gstreamer1.0-tools python3-gi python3-venv opencv-doc chromium nats-server mosquitto)
 missing=()
 for pkg in "${APT_PACKAGES[@]}"; do
     if [[ "$(dpkg-query -W -f='${db:Status-Status}' "$pkg" 2>/dev/null)" != "installed" ]]; then

@@ -19,7 +19,7 @@ use panoptes_actors::infer::{Detector, InferError};
 use panoptes_actors::pipeline::{Pipeline, PipelineError};
 use panoptes_actors::store::admin::AdminStore;
 use panoptes_actors::store::tokens::TokenCache;
-use panoptes_actors::store::tokens::{self, Role};
+use panoptes_actors::store::tokens::{self, Access, Role};
 use std::net::TcpListener;
 use std::time::{Duration, Instant};
 
@@ -35,17 +35,17 @@ pub fn onnx_detector(config: &Config) -> impl Fn(&DeviceConfig) -> Result<Box<dy
 /// it once on stdout (`panoptes admin token: <token>`).
 fn ensure_admin_token(store: &mut AdminStore, auth: &AuthConfig, given: Option<&str>) -> anyhow::Result<()> {
     let rows = store.token_rows()?;
-    if rows.iter().any(|(t, _)| t.role == Role::Admin) {
+    if rows.iter().any(|(t, _)| t.access.is_full_admin()) {
         return Ok(());
     }
     match given.filter(|t| !t.trim().is_empty()) {
         Some(secret) => {
-            store.add_token("admin", Role::Admin, &tokens::hash(secret.trim()))?;
+            store.add_token("admin", &Access::all(Role::Admin), &tokens::hash(secret.trim()))?;
             tracing::info!(var = %auth.admin_token_env, "admin token taken from the environment and stored (hashed)");
         }
         None => {
             let secret = tokens::generate();
-            store.add_token("admin", Role::Admin, &tokens::hash(&secret))?;
+            store.add_token("admin", &Access::all(Role::Admin), &tokens::hash(&secret))?;
             println!("panoptes admin token: {secret}");
             tracing::warn!(
                 "generated the admin token (printed once on stdout; only its hash is stored): keep it, or set {} \
@@ -280,6 +280,8 @@ impl Application {
             actix::spawn(join_later(cluster.clone(), config.clone(), local, control.clone()));
         }
         let webhooks = crate::webhooks::start(&config.webhooks, config.store.path.clone(), &store);
+        let mqtt =
+            crate::mqtt::start(config.mqtt.as_ref(), config.store.path.clone(), &store, status.clone(), rules.clone());
         let key_path = config.store.path.with_file_name("panoptes-export.key");
         let export_key = std::sync::Arc::new(crate::evidence::ExportKey::load_or_create(&key_path)?);
         let state = AppState {
@@ -299,6 +301,7 @@ impl Application {
             ws_origins: config.server.ws_origins.clone().into(),
             media_roots: config.server.media_roots.clone().into(),
             webhooks,
+            mqtt,
             export_key,
         };
         let server = HttpServer::new(move || {

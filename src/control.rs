@@ -21,7 +21,7 @@ use panoptes_actors::rules::{GetRuleStatus, RuleStatus, UpdateRules};
 use panoptes_actors::store::StoreError;
 use panoptes_actors::store::admin::AdminStore;
 use panoptes_actors::store::tokens::TokenCache;
-use panoptes_actors::store::tokens::{self, Role, TokenInfo};
+use panoptes_actors::store::tokens::{self, Access, TokenInfo};
 use tokio::sync::{mpsc, oneshot};
 
 /// Why a command failed; the HTTP layer maps each to a status code.
@@ -108,7 +108,7 @@ enum Command {
     Edit(String, Edit, Reply<CameraConfig>),
     RuleStatus(String, Reply<Option<RuleStatus>>),
     Tokens(Reply<Vec<TokenInfo>>),
-    AddToken(String, Role, Reply<(TokenInfo, String)>),
+    AddToken(String, Access, Reply<(TokenInfo, String)>),
     DeleteToken(i64, Reply<()>),
     Acknowledge(i64, Reply<bool>),
     Assign(Vec<(CameraConfig, Part)>, Reply<()>),
@@ -154,8 +154,8 @@ impl ControlHandle {
         self.call(Command::Tokens).await
     }
     /// A new token and its secret (shown once).
-    pub async fn add_token(&self, name: String, role: Role) -> Result<(TokenInfo, String), ControlError> {
-        self.call(|r| Command::AddToken(name, role, r)).await
+    pub async fn add_token(&self, name: String, access: Access) -> Result<(TokenInfo, String), ControlError> {
+        self.call(|r| Command::AddToken(name, access, r)).await
     }
     pub async fn delete_token(&self, id: i64) -> Result<(), ControlError> {
         self.call(|r| Command::DeleteToken(id, r)).await
@@ -290,8 +290,8 @@ impl Control {
                 };
                 let _ = r.send(all);
             }
-            Command::AddToken(name, role, r) => {
-                let _ = r.send(self.add_token(&name, role).await);
+            Command::AddToken(name, access, r) => {
+                let _ = r.send(self.add_token(&name, &access).await);
             }
             Command::DeleteToken(id, r) => {
                 let _ = r.send(self.delete_token(id).await);
@@ -511,17 +511,18 @@ impl Control {
         self.cameras = self.placed.iter().map(|(c, _)| c.clone()).collect();
     }
 
-    async fn add_token(&mut self, name: &str, role: Role) -> Result<(TokenInfo, String), ControlError> {
+    async fn add_token(&mut self, name: &str, access: &Access) -> Result<(TokenInfo, String), ControlError> {
         let secret = tokens::generate();
         let hash = tokens::hash(&secret);
+        let (role, cameras) = (access.role.as_str(), access.cameras.as_ref().map(|c| c.join(",")));
         if let ClusterLink::Joined(c) = &self.cluster {
-            let info = c.tokens.add(name, role, &hash).await?;
-            tracing::info!(token = info.id, name, role = role.as_str(), "API token created in the cluster");
+            let info = c.tokens.add(name, access, &hash).await?;
+            tracing::info!(token = info.id, name, role, ?cameras, "API token created in the cluster");
             return Ok((info, secret));
         }
-        let info = self.store.add_token(name, role, &hash)?;
-        self.tokens.insert(hash, info.id, role);
-        tracing::info!(token = info.id, name, role = role.as_str(), "API token created");
+        let info = self.store.add_token(name, access, &hash)?;
+        self.tokens.insert(hash, &info);
+        tracing::info!(token = info.id, name, role, ?cameras, "API token created");
         Ok((info, secret))
     }
 
@@ -535,9 +536,9 @@ impl Control {
         let Some(token) = all.iter().find(|t| t.id == id) else {
             return Err(ControlError::NotFound(format!("token {id} does not exist; GET /api/tokens lists them")));
         };
-        if token.role == Role::Admin && all.iter().filter(|t| t.role == Role::Admin).count() == 1 {
+        if token.access.is_full_admin() && all.iter().filter(|t| t.access.is_full_admin()).count() == 1 {
             return Err(ControlError::Conflict(format!(
-                "token {id} is the last admin token; create another admin token before deleting it"
+                "token {id} is the last admin token for every camera; create another before deleting it"
             )));
         }
         self.store.delete_token(id)?;

@@ -12,6 +12,7 @@ pub mod evidence;
 pub mod http;
 pub mod memory;
 pub mod metrics;
+pub mod mqtt;
 pub mod peers;
 pub mod settings;
 pub mod telemetry;

@@ -16,12 +16,12 @@ use tokio::sync::mpsc;
 /// Messages per client that may wait before newer ones are dropped.
 pub const CLIENT_QUEUE: usize = 64;
 
-/// Subscribe to the overlay of one camera (or of all with `None`). Returns the receiving end and a
+/// Subscribe to the overlay of some cameras (of all with `None`). Returns the receiving end and a
 /// subscription id for [`Unsubscribe`].
 #[derive(Message)]
 #[rtype(result = "(u64, mpsc::Receiver<Arc<str>>)")]
 pub struct Subscribe {
-    pub camera: Option<CameraId>,
+    pub cameras: Option<Vec<CameraId>>,
 }
 
 #[derive(Message)]
@@ -29,7 +29,7 @@ pub struct Subscribe {
 pub struct Unsubscribe(pub u64);
 
 struct Subscriber {
-    camera: Option<CameraId>,
+    cameras: Option<Vec<CameraId>>,
     tx: mpsc::Sender<Arc<str>>,
 }
 
@@ -169,7 +169,7 @@ impl Hub {
         let interested: Vec<u64> = self
             .subscribers
             .iter()
-            .filter(|(_, s)| s.camera.as_ref().is_none_or(|c| c == camera))
+            .filter(|(_, s)| s.cameras.as_ref().is_none_or(|cs| cs.contains(camera)))
             .map(|(id, _)| *id)
             .collect();
         if interested.is_empty() {
@@ -207,7 +207,7 @@ impl Handler<Subscribe> for Hub {
     fn handle(&mut self, msg: Subscribe, _ctx: &mut Context<Self>) -> Self::Result {
         let (tx, rx) = mpsc::channel(CLIENT_QUEUE);
         self.next_id += 1;
-        self.subscribers.insert(self.next_id, Subscriber { camera: msg.camera, tx });
+        self.subscribers.insert(self.next_id, Subscriber { cameras: msg.cameras, tx });
         self.set_clients_gauge();
         MessageResult((self.next_id, rx))
     }
@@ -265,8 +265,8 @@ mod tests {
     #[actix::test]
     async fn fans_out_by_camera_and_normalises_boxes() {
         let hub = Hub::default().start();
-        let (_, mut lobby) = hub.send(Subscribe { camera: Some("lobby".parse().unwrap()) }).await.unwrap();
-        let (_, mut all) = hub.send(Subscribe { camera: None }).await.unwrap();
+        let (_, mut lobby) = hub.send(Subscribe { cameras: Some(vec!["lobby".parse().unwrap()]) }).await.unwrap();
+        let (_, mut all) = hub.send(Subscribe { cameras: None }).await.unwrap();
         hub.send(frame("gate", 1)).await.unwrap();
         hub.send(frame("lobby", 2)).await.unwrap();
         let msg: serde_json::Value = serde_json::from_str(&lobby.recv().await.unwrap()).unwrap();
@@ -283,7 +283,7 @@ mod tests {
     #[actix::test]
     async fn slow_clients_lose_messages_but_stay_bounded() {
         let hub = Hub::default().start();
-        let (_, mut rx) = hub.send(Subscribe { camera: None }).await.unwrap();
+        let (_, mut rx) = hub.send(Subscribe { cameras: None }).await.unwrap();
         for seq in 0..(CLIENT_QUEUE as u64 + 10) {
             hub.send(frame("a", seq)).await.unwrap();
         }

@@ -99,6 +99,14 @@ pub const WS_DROPPED: &str = "panoptes_ws_dropped_total";
 pub const WEBHOOK_DELIVERIES: &str = "panoptes_webhook_deliveries_total";
 /// Gauge, label `hook`: stored events after a webhook's delivery position.
 pub const WEBHOOK_BACKLOG: &str = "panoptes_webhook_backlog";
+/// Counter, label `kind` (`event`, `state`, `discovery`): MQTT messages the broker took (acknowledged at QoS 1,
+/// written at QoS 0).
+pub const MQTT_PUBLISHED: &str = "panoptes_mqtt_published_total";
+/// Counter, label `reason` (`queue_full`: the state queue was full; `disconnected`: queued state thrown away
+/// when the connection dropped, resent from scratch once it is back): MQTT state messages not sent.
+pub const MQTT_DROPPED: &str = "panoptes_mqtt_dropped_total";
+/// Gauge: 1 while connected to the MQTT broker, else 0.
+pub const MQTT_CONNECTED: &str = "panoptes_mqtt_connected";
 /// Counter, labels `camera`, `stage` (`fire`, `plates`), `reason` (`rate` is not counted; `unplaced` = no
 /// device yet, `mailbox` = the batcher's or actor's mailbox was full, `closed` = it had stopped,
 /// `pending_full` = the camera already has the most crops in flight, `ocr_full` = the OCR queue was full,
@@ -155,6 +163,9 @@ pub fn describe() {
         "Webhook requests by hook and result (delivered, failed, given_up)"
     );
     describe_gauge!(WEBHOOK_BACKLOG, Unit::Count, "Stored events after a webhook's delivery position");
+    describe_counter!(MQTT_PUBLISHED, Unit::Count, "MQTT messages the broker took, by kind (event, state, discovery)");
+    describe_counter!(MQTT_DROPPED, Unit::Count, "MQTT state messages not sent, by reason (queue_full, disconnected)");
+    describe_gauge!(MQTT_CONNECTED, Unit::Count, "1 while connected to the MQTT broker, else 0");
     describe_counter!(SNAPSHOTS_SKIPPED, Unit::Count, "Events stored without their snapshot, by reason");
     describe_counter!(ALERTS_DROPPED, Unit::Count, "Alert messages dropped for slow clients (re-read from the store)");
     describe_gauge!(ALERT_CLIENTS, Unit::Count, "Alert WebSocket clients");

@@ -20,7 +20,10 @@ const ACTORS: &[(&str, &[&str])] = &[
 
 /// The `panoptes` binary (above every module of `panoptes-actors`), lowest layer first.
 const BINARY: &[(&str, &[&str])] = &[
-    ("process services", &["settings", "telemetry", "metrics", "memory", "peers", "cluster", "webhooks", "evidence"]),
+    (
+        "process services",
+        &["settings", "telemetry", "metrics", "memory", "peers", "cluster", "webhooks", "mqtt", "evidence"],
+    ),
     ("control", &["control"]),
     ("http", &["http"]),
     ("application", &["app"]),

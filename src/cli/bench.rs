@@ -324,7 +324,7 @@ async fn pipeline_run(
         None => Pipeline::start(config, &onnx_detector(config)).await?,
         Some(url) => split_pipeline(config, url).await?,
     };
-    let (_, mut rx) = pipeline.hub.send(Subscribe { camera: None }).await?;
+    let (_, mut rx) = pipeline.hub.send(Subscribe { cameras: None }).await?;
     let per_camera = |pipeline: &Pipeline| -> std::collections::HashMap<String, u64> {
         pipeline.status.iter().map(|s| (s.key().to_string(), s.frames_inferred)).collect()
     };

@@ -165,9 +165,11 @@ pub(super) async fn replay(
     // The overlay hub drops messages for a client that falls behind: the loop below reads them as they come,
     // and the replay reads one picture at a time, so none wait long.
     let (_overlay_sub, mut frames) = match overlay {
-        Some(_) => {
-            pipeline.hub.send(OverlaySubscribe { camera: Some(cursor_camera.clone()) }).await.context("overlay hub")?
-        }
+        Some(_) => pipeline
+            .hub
+            .send(OverlaySubscribe { cameras: Some(vec![cursor_camera.clone()]) })
+            .await
+            .context("overlay hub")?,
         None => (0, tokio::sync::mpsc::channel(1).1),
     };
     let reader = pipeline.store.reader.clone();

@@ -41,7 +41,7 @@ impl Analysed {
 
 /// Start publishing this node's overlay messages and, with `relay`, relaying the others'.
 pub async fn start(client: async_nats::Client, hub: Addr<Hub>, share: watch::Receiver<Share>, relay: bool) {
-    let (_, mut local) = match hub.send(Subscribe { camera: None }).await {
+    let (_, mut local) = match hub.send(Subscribe { cameras: None }).await {
         Ok(sub) => sub,
         Err(e) => return tracing::error!(error = %e, "the overlay hub is gone: no overlay for the cluster"),
     };

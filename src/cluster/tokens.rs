@@ -8,7 +8,7 @@
 
 use super::bucket;
 use async_nats::jetstream::{self, kv};
-use panoptes_actors::store::tokens::{Role, TokenCache, TokenInfo};
+use panoptes_actors::store::tokens::{Access, TokenCache, TokenInfo};
 use panoptes_actors::time::now_unix_ms;
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
@@ -23,7 +23,7 @@ pub const TOKENS_BUCKET: &str = "panoptes_tokens";
 pub enum TokenError {
     #[error("token {0} does not exist; GET /api/tokens lists them")]
     Missing(i64),
-    #[error("token {0} is the last admin token; create another admin token before deleting it")]
+    #[error("token {0} is the last admin token for every camera; create another before deleting it")]
     LastAdmin(i64),
     #[error("the cluster's token bucket ({TOKENS_BUCKET}): {0}")]
     Nats(String),
@@ -69,8 +69,8 @@ impl ClusterTokens {
                 all.insert(key, info);
             }
         }
-        if !all.values().any(|t: &TokenInfo| t.role == Role::Admin) {
-            for (info, hash) in local.iter().filter(|(t, _)| t.role == Role::Admin) {
+        if !all.values().any(|t: &TokenInfo| t.access.is_full_admin()) {
+            for (info, hash) in local.iter().filter(|(t, _)| t.access.is_full_admin()) {
                 let info = TokenInfo { id: id_of(hash), ..info.clone() };
                 match store.create(hash, serde_json::to_vec(&info)?.into()).await {
                     Ok(_) => tracing::info!(token = info.id, "brought this node's admin token to the cluster"),
@@ -88,7 +88,7 @@ impl ClusterTokens {
             match entry.operation {
                 kv::Operation::Put => {
                     if let Ok(info) = serde_json::from_slice::<TokenInfo>(&entry.value) {
-                        cache_w.insert(entry.key.clone(), info.id, info.role);
+                        cache_w.insert(entry.key.clone(), &info);
                         all.insert(entry.key, info);
                     }
                 }
@@ -109,23 +109,24 @@ impl ClusterTokens {
     }
 
     /// Add a token by the hash of its secret.
-    pub async fn add(&self, name: &str, role: Role, hash: &str) -> Result<TokenInfo, TokenError> {
-        let info = TokenInfo { id: id_of(hash), name: name.to_string(), role, created_ms: now_unix_ms() };
+    pub async fn add(&self, name: &str, access: &Access, hash: &str) -> Result<TokenInfo, TokenError> {
+        let info =
+            TokenInfo { id: id_of(hash), name: name.to_string(), access: access.clone(), created_ms: now_unix_ms() };
         let json = serde_json::to_vec(&info).map_err(nats)?;
         self.store.create(hash, json.into()).await.map_err(nats)?;
         self.all.lock().unwrap_or_else(|e| e.into_inner()).insert(hash.to_string(), info.clone());
-        self.cache.insert(hash.to_string(), info.id, role);
+        self.cache.insert(hash.to_string(), &info);
         Ok(info)
     }
 
-    /// Delete a token (not the last admin token).
+    /// Delete a token (not the last admin token for every camera).
     pub async fn delete(&self, id: i64) -> Result<(), TokenError> {
-        let (hash, admins, role) = {
+        let (hash, admins, full_admin) = {
             let all = self.all.lock().unwrap_or_else(|e| e.into_inner());
             let (hash, info) = all.iter().find(|(_, t)| t.id == id).ok_or(TokenError::Missing(id))?;
-            (hash.clone(), all.values().filter(|t| t.role == Role::Admin).count(), info.role)
+            (hash.clone(), all.values().filter(|t| t.access.is_full_admin()).count(), info.access.is_full_admin())
         };
-        if role == Role::Admin && admins == 1 {
+        if full_admin && admins == 1 {
             return Err(TokenError::LastAdmin(id));
         }
         self.store.delete(&hash).await.map_err(nats)?;

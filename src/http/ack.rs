@@ -4,17 +4,23 @@ use super::{ApiError, AppState};
 use actix_web::{HttpResponse, web};
 use panoptes_actors::store::actor::GetEvent;
 
-pub async fn acknowledge(state: web::Data<AppState>, id: web::Path<String>) -> Result<HttpResponse, ApiError> {
-    let id = id
-        .parse::<i64>()
-        .ok()
-        .filter(|id| *id > 0)
-        .ok_or_else(|| ApiError::BadRequest(format!("path parameter `id`: `{id}` is not an event id")))?;
-    let missing = || ApiError::NotFound(format!("event {id} does not exist; GET /api/events lists them"));
-    if !state.control.acknowledge(id).await? {
-        return Err(missing());
+pub async fn acknowledge(
+    req: actix_web::HttpRequest,
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    // Only an event within the token's reach may be acknowledged.
+    let event = super::events::get_event(&req, &state, &id).await?;
+    if !state.control.acknowledge(event.id).await? {
+        return Err(super::events::no_such_event(event.id));
     }
     let internal = |e: panoptes_actors::store::StoreError| ApiError::Internal(e.to_string());
-    let event = state.store.ask(GetEvent(id)).await.map_err(internal)?.map_err(internal)?.ok_or_else(missing)?;
+    let event = state
+        .store
+        .ask(GetEvent(event.id))
+        .await
+        .map_err(internal)?
+        .map_err(internal)?
+        .ok_or_else(|| super::events::no_such_event(event.id))?;
     Ok(HttpResponse::Ok().json(event.view()))
 }

@@ -53,9 +53,11 @@ async fn find(state: &AppState, id: &str) -> Result<CameraConfig, ApiError> {
         .ok_or_else(|| ApiError::NotFound(format!("camera `{id}` does not exist; GET /api/cameras lists them")))
 }
 
-pub async fn list(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+pub async fn list(req: actix_web::HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+    let access = super::auth::access(&req);
     let cameras = state.control.cameras().await?;
-    Ok(HttpResponse::Ok().json(cameras.iter().map(|c| view(&state, c)).collect::<Vec<_>>()))
+    Ok(HttpResponse::Ok()
+        .json(cameras.iter().filter(|c| access.allows(c.id.as_str())).map(|c| view(&state, c)).collect::<Vec<_>>()))
 }
 
 pub async fn one(state: web::Data<AppState>, id: web::Path<String>) -> Result<HttpResponse, ApiError> {

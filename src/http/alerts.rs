@@ -37,10 +37,11 @@ pub async fn alerts(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     let (after, camera) = parse_query(&query)?;
+    let access = super::auth::access(&req);
     if let Some(c) = &camera
-        && !state.status.contains_key(c.as_str())
+        && (!state.status.contains_key(c.as_str()) || !access.allows(c))
     {
-        return Err(ApiError::NotFound(format!("camera `{c}` does not exist; GET /api/cameras lists them")));
+        return Err(super::auth::no_such_camera(c));
     }
     let (response, mut outlet, mut stream) = super::ws::upgrade(&req, body, &state.ws_origins, TEXT_BUDGET, "alerts")?;
     let (sub, live) = state.alerts.send(Subscribe { camera: camera.clone() }).await?;
@@ -64,6 +65,8 @@ pub async fn alerts(
                     }
                 },
                 next = cursor.next(&reader), if waiting.is_none() => match next {
+                    // Another camera's event, outside the token's reach.
+                    Ok(Some(alert)) if !access.allows(&alert.camera) => {}
                     Ok(Some(alert)) => match outlet.text(alert.json.to_string()) {
                         Delivery::Queued => {}
                         Delivery::Full => waiting = Some(alert.json.to_string()),

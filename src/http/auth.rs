@@ -1,16 +1,85 @@
-//! Authentication and roles, as one middleware over the whole app ([`require_token`]): deny by default, so a
-//! route added later is covered without doing anything; only [`is_public`] paths go without a token.
+//! Authentication, roles and camera scopes, as one middleware over the whole app ([`require_token`]): deny by
+//! default, so a route added later is covered without doing anything; only [`is_public`] paths go without a
+//! token.
 //!
 //! A token comes in `Authorization: Bearer <token>` or, for browsers' WebSocket, `<img>` and `<video>`, in
 //! the `token` query parameter (removed from the request before the handler sees it). An `admin` token may do
 //! everything; a `viewer` token only reads (GET, HEAD) — which includes the WebSocket channels.
+//!
+//! A token may be limited to some cameras. Every route of the table declares its [`Reach`]: a route about
+//! one camera named in its path is answered 404 outside the token's cameras (as if the camera did not exist);
+//! a route over many cameras, or about a stored row (an event, a segment), keeps to the token's cameras in
+//! its handler, which reads them with [`access`]; a route about the whole installation (tokens, webhooks,
+//! adding a camera) needs a token for every camera.
 
 use super::ApiError;
 use actix_web::body::MessageBody;
+use actix_web::dev::ResourceDef;
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::{Method, Uri, header};
 use actix_web::middleware::Next;
-use panoptes_actors::store::tokens::{Role, TokenCache};
+use panoptes_actors::store::tokens::{Access, Role, TokenCache};
+use std::sync::LazyLock;
+
+/// How far a route reaches into the cameras' data: what decides where a camera-scoped token may go.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Reach {
+    /// Nothing of any camera (the console's files, health, the clock, the model, the signing key; metrics,
+    /// whose camera labels are aside).
+    NoCamera,
+    /// One camera, named by this path parameter: outside the token's cameras, 404 as for a missing camera.
+    Camera(&'static str),
+    /// Many cameras, or one known only from a stored row (an event, a segment): the handler keeps to the
+    /// token's cameras ([`access`]).
+    Filtered,
+    /// The whole installation (tokens, webhooks, adding a camera): only a token for every camera.
+    Everything,
+}
+
+impl Reach {
+    /// How the OpenAPI document states it (`x-panoptes-reach`).
+    pub fn describe(self) -> String {
+        match self {
+            Reach::NoCamera => "no-camera".into(),
+            Reach::Camera(param) => format!("camera:{param}"),
+            Reach::Filtered => "filtered".into(),
+            Reach::Everything => "everything".into(),
+        }
+    }
+}
+
+/// The route table as patterns to match a request against (the middleware runs before routing).
+static ROUTE_PATTERNS: LazyLock<Vec<(&'static str, ResourceDef, Reach)>> =
+    LazyLock::new(|| super::ROUTES.iter().map(|r| (r.method, ResourceDef::new(r.path), r.reach)).collect());
+
+/// The reach of the route a request goes to, and the camera its path names (for [`Reach::Camera`]); `None`
+/// for a path no route serves (answered 404 or 405 by the router).
+pub fn reach_of(method: &Method, path: &str) -> Option<(Reach, Option<String>)> {
+    let method = if method == Method::HEAD { "GET" } else { method.as_str() };
+    ROUTE_PATTERNS.iter().filter(|(m, _, _)| *m == method).find_map(|(_, def, reach)| {
+        let mut matched = actix_web::dev::Path::new(path);
+        if !def.capture_match_info(&mut matched) {
+            return None;
+        }
+        let camera = match reach {
+            Reach::Camera(param) => matched.get(param).map(str::to_string),
+            _ => None,
+        };
+        Some((*reach, camera))
+    })
+}
+
+/// What the request's token may do (every camera, as admin, when authentication is off). A request the
+/// middleware did not see may do nothing.
+pub fn access(req: &actix_web::HttpRequest) -> Access {
+    use actix_web::HttpMessage;
+    req.extensions().get::<Access>().cloned().unwrap_or_else(|| Access::scoped(Role::Viewer, []))
+}
+
+/// The error for a camera outside the token's reach: the same as for a camera that does not exist.
+pub fn no_such_camera(camera: &str) -> ApiError {
+    ApiError::NotFound(format!("camera `{camera}` does not exist; GET /api/cameras lists them"))
+}
 
 /// What the middleware enforces (`[auth]`).
 #[derive(Clone)]
@@ -38,23 +107,35 @@ fn reads(method: &Method) -> bool {
     method == Method::GET || method == Method::HEAD
 }
 
-/// The decision for one request (pure): `Ok` lets it through.
-pub fn decide(policy: &AuthPolicy, method: &Method, path: &str, token: Option<&str>) -> Result<(), ApiError> {
+/// The decision for one request (pure): `Ok` lets it through, with what its handler may reach.
+pub fn decide(policy: &AuthPolicy, method: &Method, path: &str, token: Option<&str>) -> Result<Access, ApiError> {
     if !policy.enabled || is_public(method, path, policy.public_metrics) {
-        return Ok(());
+        return Ok(Access::all(Role::Admin));
     }
     let token = token.filter(|t| !t.is_empty()).ok_or_else(|| {
         ApiError::Unauthorized(format!(
             "{method} {path} needs an API token: send `Authorization: Bearer <token>` or `?token=<token>`"
         ))
     })?;
-    match policy.tokens.role_of(token) {
-        None => Err(ApiError::Unauthorized("the API token is not valid (unknown or deleted)".into())),
-        Some(Role::Viewer) if !reads(method) => {
-            Err(ApiError::Forbidden(format!("a viewer token cannot {method} {path}; use an admin token")))
-        }
-        Some(_) => Ok(()),
+    let access = policy
+        .tokens
+        .access_of(token)
+        .ok_or_else(|| ApiError::Unauthorized("the API token is not valid (unknown or deleted)".into()))?;
+    if access.role == Role::Viewer && !reads(method) {
+        return Err(ApiError::Forbidden(format!("a viewer token cannot {method} {path}; use an admin token")));
     }
+    if let Some(cameras) = &access.cameras {
+        match reach_of(method, path) {
+            Some((Reach::Camera(_), Some(camera))) if !access.allows(&camera) => return Err(no_such_camera(&camera)),
+            Some((Reach::Everything, _)) => {
+                return Err(ApiError::Forbidden(format!(
+                    "a token limited to cameras {cameras:?} cannot {method} {path}; use a token for every camera"
+                )));
+            }
+            _ => {}
+        }
+    }
+    Ok(access)
 }
 
 /// The token of a request: the `Authorization: Bearer` header, else the `token` query parameter.
@@ -110,7 +191,8 @@ pub async fn require_token(
         .app_data::<actix_web::web::Data<super::AppState>>()
         .map(|s| s.auth.clone())
         .ok_or_else(|| ApiError::Internal("authentication is not configured".into()))?;
-    decide(&policy, req.method(), req.path(), token.as_deref())?;
+    let access = decide(&policy, req.method(), req.path(), token.as_deref())?;
+    actix_web::HttpMessage::extensions_mut(&req).insert(access);
     if let Some(t) = token {
         actix_web::HttpMessage::extensions_mut(&req).insert(PresentedToken(t));
     }
@@ -128,15 +210,19 @@ mod tests {
     use super::*;
 
     fn policy() -> AuthPolicy {
+        use panoptes_actors::store::tokens::{TokenInfo, hash};
         let tokens = TokenCache::default();
-        tokens.insert(panoptes_actors::store::tokens::hash("adm"), 1, Role::Admin);
-        tokens.insert(panoptes_actors::store::tokens::hash("view"), 2, Role::Viewer);
+        let token = |id, access| TokenInfo { id, name: format!("t{id}"), access, created_ms: 0 };
+        tokens.insert(hash("adm"), &token(1, Access::all(Role::Admin)));
+        tokens.insert(hash("view"), &token(2, Access::all(Role::Viewer)));
+        tokens.insert(hash("gate-adm"), &token(3, Access::scoped(Role::Admin, ["gate".into()])));
+        tokens.insert(hash("gate-view"), &token(4, Access::scoped(Role::Viewer, ["gate".into()])));
         AuthPolicy { enabled: true, public_metrics: true, tokens }
     }
 
-    fn status(r: Result<(), ApiError>) -> u16 {
+    fn status(r: Result<Access, ApiError>) -> u16 {
         use actix_web::ResponseError;
-        r.map_or_else(|e| e.status_code().as_u16(), |()| 200)
+        r.map_or_else(|e| e.status_code().as_u16(), |_| 200)
     }
 
     #[test]
@@ -155,6 +241,50 @@ mod tests {
         assert_eq!(status(decide(&p, &get, "/api/whatever/new", None)), 401);
         p.tokens.remove(2);
         assert_eq!(status(decide(&p, &get, "/api/cameras", Some("view"))), 401, "a deleted token stops working");
+    }
+
+    #[test]
+    fn camera_scoped_tokens_reach_their_cameras_only() {
+        let p = policy();
+        let (get, put, post, delete) = (Method::GET, Method::PUT, Method::POST, Method::DELETE);
+        let s = |m: &Method, path: &str, t: &str| status(decide(&p, m, path, Some(t)));
+        // A route about one camera named in its path: 404 outside the scope, as for a camera that does not exist.
+        assert_eq!(s(&get, "/api/cameras/gate", "gate-view"), 200);
+        assert_eq!(s(&get, "/api/cameras/lobby", "gate-view"), 404);
+        assert_eq!(s(&Method::HEAD, "/api/cameras/lobby/frame.jpg", "gate-view"), 404);
+        assert_eq!(s(&get, "/api/cameras/lobby/recordings", "gate-adm"), 404);
+        assert_eq!(s(&get, "/ws/live/lobby", "gate-view"), 404);
+        assert_eq!(s(&get, "/ws/live/gate", "gate-view"), 200);
+        assert_eq!(s(&put, "/api/cameras/gate/zones/door", "gate-adm"), 200, "a scoped admin changes its cameras");
+        assert_eq!(s(&put, "/api/cameras/lobby/zones/door", "gate-adm"), 404);
+        assert_eq!(s(&put, "/api/cameras/gate/zones/door", "gate-view"), 403, "viewers still only read");
+        // The whole installation: tokens for every camera only.
+        assert_eq!(s(&post, "/api/cameras", "gate-adm"), 403);
+        assert_eq!(s(&get, "/api/tokens", "gate-adm"), 403, "listing tokens shows other scopes");
+        assert_eq!(s(&delete, "/api/tokens/1", "gate-adm"), 403);
+        assert_eq!(s(&get, "/api/webhooks", "gate-view"), 403);
+        assert_eq!(s(&post, "/api/cameras", "adm"), 200);
+        // Filtered and camera-less routes pass; the handler keeps to the scope.
+        for path in ["/api/events", "/api/events/7", "/ws/alerts", "/ws/overlay", "/api/cameras", "/api/time"] {
+            assert_eq!(s(&get, path, "gate-view"), 200, "{path}");
+        }
+        let access = decide(&p, &get, "/api/events", Some("gate-view")).unwrap();
+        assert!(access.allows("gate") && !access.allows("lobby"));
+        assert!(decide(&p, &get, "/api/events", Some("view")).unwrap().allows("lobby"));
+    }
+
+    #[test]
+    fn every_route_declares_its_reach_and_paths_match_their_row() {
+        assert_eq!(reach_of(&Method::GET, "/api/cameras/x/zones"), Some((Reach::Camera("id"), Some("x".into()))));
+        assert_eq!(reach_of(&Method::GET, "/ws/live/x"), Some((Reach::Camera("camera"), Some("x".into()))));
+        assert_eq!(reach_of(&Method::GET, "/api/events/3/clip"), Some((Reach::Filtered, None)));
+        assert_eq!(reach_of(&Method::POST, "/api/cameras"), Some((Reach::Everything, None)));
+        assert_eq!(reach_of(&Method::GET, "/api/nothing"), None);
+        for r in super::super::ROUTES {
+            if let Reach::Camera(param) = r.reach {
+                assert!(r.path.contains(&format!("{{{param}}}")), "{} {} names no `{param}`", r.method, r.path);
+            }
+        }
     }
 
     #[test]

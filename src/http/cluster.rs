@@ -30,8 +30,9 @@ pub fn node_running(state: &AppState, camera: &str, half: Half) -> Option<String
     state.cluster.nodes().into_iter().find(|n| &n.record.id == node && n.alive).map(|n| n.record.http)
 }
 
-pub async fn cluster(state: web::Data<AppState>) -> HttpResponse {
-    let nodes = state.cluster.nodes();
+pub async fn cluster(req: actix_web::HttpRequest, state: web::Data<AppState>) -> HttpResponse {
+    let access = super::auth::access(&req);
+    let mut nodes = state.cluster.nodes();
     let runs = |node: &str, camera: &str| {
         nodes.iter().find(|n| n.record.id == node).map(|n| (n.alive, n.record.cameras.iter().any(|c| c == camera)))
     };
@@ -58,7 +59,11 @@ pub async fn cluster(state: web::Data<AppState>) -> HttpResponse {
             placed.chain(unplaced).collect()
         }
     };
+    cameras.retain(|c| c["id"].as_str().is_some_and(|id| access.allows(id)));
     cameras.sort_by(|a, b| a["id"].as_str().cmp(&b["id"].as_str()));
+    for n in &mut nodes {
+        n.record.cameras.retain(|c| access.allows(c));
+    }
     HttpResponse::Ok().json(json!({
         "mode": if state.cluster.clustered() { "cluster" } else { "standalone" },
         "node": state.cluster.node_id(),

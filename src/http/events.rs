@@ -2,7 +2,7 @@
 //! `GET /api/events/{id}/snapshot.jpg` (see `docs/api.md`). Queries go to the store's reader threads.
 
 use super::{ApiError, AppState};
-use actix_web::{HttpResponse, web};
+use actix_web::{HttpRequest, HttpResponse, web};
 use panoptes_actors::messages::EventKind;
 use panoptes_actors::store::actor::{GetEvent, QueryEvents};
 use panoptes_actors::store::db::MAX_LIMIT;
@@ -73,7 +73,13 @@ fn parse_id(raw: &str) -> Result<i64, ApiError> {
         .ok_or_else(|| ApiError::BadRequest(format!("path parameter `id`: `{raw}` is not an event id")))
 }
 
-pub(super) async fn get_event(state: &AppState, raw_id: &str) -> Result<StoredEvent, ApiError> {
+/// The error for an event that does not exist, or is of a camera outside the token's reach (the same).
+pub(super) fn no_such_event(id: i64) -> ApiError {
+    ApiError::NotFound(format!("event {id} does not exist; GET /api/events lists them"))
+}
+
+/// An event by the id of a path, if it exists and its camera is within the request's reach.
+pub(super) async fn get_event(req: &HttpRequest, state: &AppState, raw_id: &str) -> Result<StoredEvent, ApiError> {
     let id = parse_id(raw_id)?;
     state
         .store
@@ -81,26 +87,37 @@ pub(super) async fn get_event(state: &AppState, raw_id: &str) -> Result<StoredEv
         .await
         .map_err(internal)?
         .map_err(internal)?
-        .ok_or_else(|| ApiError::NotFound(format!("event {id} does not exist; GET /api/events lists them")))
+        .filter(|e| super::auth::access(req).allows(&e.event.camera))
+        .ok_or_else(|| no_such_event(id))
 }
 
 pub async fn list(
+    req: HttpRequest,
     state: web::Data<AppState>,
     query: web::Query<Vec<(String, String)>>,
 ) -> Result<HttpResponse, ApiError> {
-    let q = parse_query(&query)?;
+    let mut q = parse_query(&query)?;
+    q.within = super::auth::access(&req).cameras;
     let page = state.store.ask(QueryEvents(q)).await.map_err(internal)?.map_err(internal)?;
     let events: Vec<_> = page.events.iter().map(StoredEvent::view).collect();
     Ok(HttpResponse::Ok().json(serde_json::json!({ "events": events, "next_after_id": page.next_after_id })))
 }
 
-pub async fn one(state: web::Data<AppState>, id: web::Path<String>) -> Result<HttpResponse, ApiError> {
-    let event = get_event(&state, &id).await?;
+pub async fn one(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let event = get_event(&req, &state, &id).await?;
     Ok(HttpResponse::Ok().json(event.view()))
 }
 
-pub async fn snapshot(state: web::Data<AppState>, id: web::Path<String>) -> Result<HttpResponse, ApiError> {
-    let event = get_event(&state, &id).await?;
+pub async fn snapshot(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let event = get_event(&req, &state, &id).await?;
     let no_snapshot = || ApiError::NotFound(format!("event {} has no snapshot", event.id));
     let path = state.store.snapshot_path(&event).ok_or_else(no_snapshot)?;
     let read = web::block(move || std::fs::read(&path).map_err(|e| (path, e)))
@@ -141,6 +158,7 @@ mod tests {
                 until_ms: Some(20),
                 after_id: Some(5),
                 limit: 7,
+                within: None,
             }
         );
         assert_eq!(parse_query(&[]).unwrap().limit, DEFAULT_LIMIT);

@@ -48,7 +48,11 @@ async fn read_file(path: std::path::PathBuf) -> Result<Vec<u8>, String> {
         .map_err(|e| e.to_string())?
 }
 
-pub async fn create(state: web::Data<AppState>, bytes: web::Bytes) -> Result<HttpResponse, ApiError> {
+pub async fn create(
+    http: actix_web::HttpRequest,
+    state: web::Data<AppState>,
+    bytes: web::Bytes,
+) -> Result<HttpResponse, ApiError> {
     let request: Value = body::parse(&bytes)?;
     let req: ExportRequest = body::parse(&bytes)?;
     let mut files: Vec<(String, Vec<u8>)> = Vec::new();
@@ -63,7 +67,7 @@ pub async fn create(state: web::Data<AppState>, bytes: web::Bytes) -> Result<Htt
             }
             let mut events = Vec::with_capacity(ids.len());
             for id in ids {
-                events.push(get_event(&state, &id.to_string()).await?);
+                events.push(get_event(&http, &state, &id.to_string()).await?);
             }
             events.sort_by_key(|e| e.id);
             events.dedup_by_key(|e| e.id);
@@ -78,6 +82,9 @@ pub async fn create(state: web::Data<AppState>, bytes: web::Bytes) -> Result<Htt
             events
         }
         (None, Some(camera), Some(start), Some(duration)) => {
+            if !super::auth::access(&http).allows(camera) {
+                return Err(super::auth::no_such_camera(camera));
+            }
             if !(1..=MAX_RANGE_MS).contains(&duration) {
                 return Err(ApiError::Invalid {
                     field: "duration_ms".into(),

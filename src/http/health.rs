@@ -26,10 +26,12 @@ pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
     }
 }
 
-pub async fn detail(state: web::Data<AppState>) -> HttpResponse {
+pub async fn detail(req: actix_web::HttpRequest, state: web::Data<AppState>) -> HttpResponse {
+    let access = super::auth::access(&req);
     let cameras: serde_json::Map<String, serde_json::Value> = state
         .status
         .iter()
+        .filter(|e| access.allows(e.key()))
         .map(|e| (e.key().to_string(), serde_json::to_value(e.value()).unwrap_or_default()))
         .collect();
     HttpResponse::Ok().json(serde_json::json!({

@@ -16,6 +16,8 @@ pub struct RouteDoc {
     pub path: &'static str,
     /// The status of a successful answer.
     pub status: u16,
+    /// What a camera-scoped token may reach through it.
+    pub reach: auth::Reach,
     pub summary: &'static str,
     /// The request body's schema name in `components.schemas`.
     pub body: Option<&'static str>,
@@ -227,7 +229,11 @@ fn schemas(served: &Served<'_>) -> Value {
             "type": "object", "additionalProperties": false, "required": ["name", "role"],
             "properties": {
                 "name": { "type": "string", "minLength": 1, "maxLength": 100, "pattern": "[A-Za-z0-9]" },
-                "role": { "type": "string", "enum": ["admin", "viewer"] }
+                "role": { "type": "string", "enum": ["admin", "viewer"] },
+                "cameras": {
+                    "description": "the cameras the token is limited to; absent: every camera",
+                    "type": "array", "minItems": 1, "maxItems": 1000, "items": id_schema()
+                }
             }
         },
         "Export": {
@@ -270,6 +276,7 @@ pub fn document(routes: &[RouteDoc], served: &Served<'_>) -> Value {
         parameters.extend(query_params(r.path));
         let mut op = json!({
             "summary": r.summary,
+            "x-panoptes-reach": r.reach.describe(),
             "parameters": parameters,
             "responses": {
                 r.status.to_string(): { "description": "success" },

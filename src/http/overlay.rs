@@ -24,23 +24,24 @@ pub async fn overlay(
     query: web::Query<OverlayQuery>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    let camera = match query.into_inner().camera {
-        None => None,
+    let access = super::auth::access(&req);
+    let cameras = match query.into_inner().camera {
+        // Every camera within the token's reach.
+        None => access.cameras.map(|cs| cs.iter().filter_map(|c| c.parse().ok()).collect()),
+        Some(c) if !access.allows(&c) => return Err(super::auth::no_such_camera(&c)),
         Some(c) => match state.status.get(c.as_str()) {
-            Some(entry) => Some(entry.key().clone()),
+            Some(entry) => Some(vec![entry.key().clone()]),
             // Cluster mode: a camera analysed on another node, whose overlay is relayed here.
             None => match state.cluster.desired().and_then(|d| d.list().into_iter().find(|cfg| cfg.id.as_str() == c)) {
-                Some(cfg) => Some(cfg.id),
+                Some(cfg) => Some(vec![cfg.id]),
                 None => {
-                    return Err(ApiError::NotFound(format!(
-                        "camera `{c}` does not exist; GET /api/cameras lists them"
-                    )));
+                    return Err(super::auth::no_such_camera(&c));
                 }
             },
         },
     };
     let (response, mut outlet, mut stream) = super::ws::upgrade(&req, body, &state.ws_origins, TEXT_BUDGET, "overlay")?;
-    let (sub, mut rx) = state.hub.send(Subscribe { camera }).await?;
+    let (sub, mut rx) = state.hub.send(Subscribe { cameras }).await?;
     let hub = state.hub.clone();
     actix_web::rt::spawn(async move {
         let mut heartbeat = tokio::time::interval(HEARTBEAT);

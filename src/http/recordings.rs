@@ -115,10 +115,13 @@ pub async fn segment(
     let (index, dir) = (state.recording.index.clone(), state.recording.config.dir.clone());
     let range = req.headers().get(header::RANGE).and_then(|v| v.to_str().ok()).map(str::to_owned);
     let wanted = range.clone();
+    let access = super::auth::access(&req);
     // Only the requested bytes are read from the file.
     let (seg, len, body) = blocking(move || {
         use std::io::{Read, Seek, SeekFrom};
-        let seg = index.get(id).map_err(|e| ApiError::Internal(e.to_string()))?.ok_or_else(|| {
+        // A segment of a camera outside the token's reach does not exist for it.
+        let seg = index.get(id).map_err(|e| ApiError::Internal(e.to_string()))?.filter(|s| access.allows(&s.camera));
+        let seg = seg.ok_or_else(|| {
             ApiError::NotFound(format!("recording segment {id} does not exist (or was deleted by retention)"))
         })?;
         let path = dir.join(&seg.path);
@@ -289,7 +292,7 @@ pub async fn clip(
     state: web::Data<AppState>,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    let event = get_event(&state, &id).await?;
+    let event = get_event(&req, &state, &id).await?;
     Ok(mp4(serve_event_clip(&req, &state, &event).await?))
 }
 
@@ -299,7 +302,7 @@ pub async fn clip_json(
     state: web::Data<AppState>,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    let event = get_event(&state, &id).await?;
+    let event = get_event(&req, &state, &id).await?;
     let served = serve_event_clip(&req, &state, &event).await?;
     Ok(HttpResponse::Ok().json(serde_json::json!({
         "url": format!("/api/events/{}/clip", event.id),

@@ -278,9 +278,14 @@ impl Server {
 
     /// A WebSocket to `path` (e.g. `/ws/alerts?after=3`) with the admin token.
     pub async fn ws(&self, path: &str) -> impl WsConn + use<> {
+        self.ws_as(path, ADMIN_TOKEN).await
+    }
+
+    /// A WebSocket to `path` with `token`.
+    pub async fn ws_as(&self, path: &str, token: &str) -> impl WsConn + use<> {
         awc::Client::default()
             .ws(format!("ws://{}{path}", self.addr))
-            .bearer_auth(ADMIN_TOKEN)
+            .bearer_auth(token)
             .connect()
             .await
             .unwrap_or_else(|e| panic!("WebSocket {path}: {e}"))
@@ -569,4 +574,80 @@ pub fn split_node_config(nats_url: &str, node: &str, roles: &str, store: &Path) 
         store.join("recordings").display()
     ));
     toml
+}
+
+/// Debian's `mosquitto` MQTT broker on a loopback port, its config and persistence in a temporary directory
+/// (saved every second, so a subscriber's session survives `kill -9`); killed on drop.
+pub struct Mosquitto {
+    child: Option<Child>,
+    pub port: u16,
+    dir: tempfile::TempDir,
+}
+
+impl Mosquitto {
+    /// A broker on a free port.
+    pub fn start() -> Self {
+        Self::start_on(free_port())
+    }
+
+    /// A broker on `port` (nothing started yet there: see [`Mosquitto::restart`]).
+    pub fn start_on(port: u16) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let conf = format!(
+            "listener {port} 127.0.0.1\nallow_anonymous true\npersistence true\npersistence_location {}/\nautosave_interval 1\n",
+            dir.path().display()
+        );
+        std::fs::write(dir.path().join("mosquitto.conf"), conf).unwrap();
+        // Started as root, mosquitto runs as the user `mosquitto`, which must write its persistence file here.
+        let _ = std::fs::set_permissions(dir.path(), std::os::unix::fs::PermissionsExt::from_mode(0o777));
+        let mut broker = Self { child: None, port, dir };
+        broker.restart();
+        broker
+    }
+
+    pub fn url(&self) -> String {
+        format!("mqtt://127.0.0.1:{}", self.port)
+    }
+
+    /// Whether the broker has saved its state (sessions, subscriptions, retained messages) at least once.
+    pub fn saved(&self) -> bool {
+        self.dir.path().join("mosquitto.db").exists()
+    }
+
+    /// Start the broker again on the same port with the same directory.
+    pub fn restart(&mut self) {
+        self.kill();
+        let child = Command::new("mosquitto")
+            .arg("-c")
+            .arg(self.dir.path().join("mosquitto.conf"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("starting mosquitto (Debian package mosquitto; scripts/setup.sh installs it)");
+        self.child = Some(child);
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while std::net::TcpStream::connect(("127.0.0.1", self.port)).is_err() {
+            assert!(std::time::Instant::now() < deadline, "mosquitto did not listen on port {} within 10 s", self.port);
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// Kill the broker (`kill -9`).
+    pub fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+impl Drop for Mosquitto {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// A port on loopback nothing listens on (at the time of asking).
+pub fn unused_port() -> u16 {
+    free_port()
 }

@@ -12,6 +12,7 @@ pub mod detection;
 pub mod health;
 pub mod media_roots;
 pub mod motion;
+pub mod mqtt;
 pub mod tracker;
 pub mod webhooks;
 
@@ -23,6 +24,7 @@ pub use cluster::{ClusterConfig, NodeRole};
 pub use detection::{DetectionConfig, DetectionMode};
 pub use health::HealthConfig;
 pub use motion::MotionConfig;
+pub use mqtt::MqttConfig;
 use serde::Deserialize;
 use std::collections::HashSet;
 use std::path::PathBuf;
@@ -65,6 +67,10 @@ pub struct Config {
     /// `[[webhooks]]`: HTTP endpoints each stored event is POSTed to (`docs/integrations.md`). Default none.
     #[serde(default)]
     pub webhooks: Vec<WebhookConfig>,
+    /// `[mqtt]`: publish events, camera status and zone counts to an MQTT broker, with Home Assistant
+    /// discovery (`docs/integrations.md`). Default none.
+    #[serde(default)]
+    pub mqtt: Option<MqttConfig>,
 }
 
 /// `[[peers]]`: another Panoptes node (for example the one beside the recorder) whose clock offset to this
@@ -363,6 +369,9 @@ impl Config {
             cluster.validate()?;
         }
         webhooks::validate_all(&self.webhooks)?;
+        if let Some(mqtt) = &self.mqtt {
+            mqtt.validate()?;
+        }
         if self.devices.is_empty() {
             return Err(invalid("devices", "at least one [[devices]] entry is needed"));
         }

@@ -9,7 +9,7 @@
 use super::line_crossing::LineState;
 use super::occupancy::OccupancyState;
 use super::presence::PresenceState;
-use super::spec::{self, Anchor, DisabledRule, RuleKind, RuleSpec, RulesConfig};
+use super::spec::{self, Anchor, DisabledRule, RuleKind, RuleSpec, RulesConfig, Target};
 use crate::geometry::BBox;
 use crate::geometry::plane::Point;
 use crate::messages::{Event, EventKind, EventState, Track, TrackedFrame};
@@ -179,6 +179,33 @@ pub struct RuleEngine {
     kinds: Vec<(String, String)>,
     /// The last frame seen: stream time must not go backwards, and ends on reconfiguration are stamped here.
     last: Option<Stamp>,
+    /// Tracked objects (any class) on the last frame.
+    objects: usize,
+}
+
+/// One zone rule's state on the last frame, for integrations that mirror it (MQTT, Home Assistant).
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct ZoneState {
+    pub rule: String,
+    pub zone: String,
+    /// `intrusion`, `loitering` or `occupancy`.
+    pub kind: String,
+    /// The watched class names; empty: every class.
+    pub classes: Vec<String>,
+    /// Watched objects inside the zone on the last frame.
+    pub count: usize,
+    /// An event of the rule is open: the zone is occupied (occupancy), or an object is being reported
+    /// (intrusion, loitering).
+    pub active: bool,
+}
+
+/// A camera's rules as they stand on the last frame.
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct LiveState {
+    /// Tracked objects (any class) on the last frame.
+    pub objects: usize,
+    /// Every running zone rule, in config order.
+    pub zones: Vec<ZoneState>,
 }
 
 impl RuleEngine {
@@ -192,6 +219,7 @@ impl RuleEngine {
             disabled: Vec::new(),
             kinds: Vec::new(),
             last: None,
+            objects: 0,
         };
         let (disabled, _) = engine.replace_config(config);
         (engine, disabled)
@@ -248,6 +276,7 @@ impl RuleEngine {
         if frame.width == 0 || frame.height == 0 {
             return out;
         }
+        self.objects = frame.tracks.len();
         let ctx = Ctx { camera: &self.camera, now };
         for rule in &mut self.rules {
             let obs = watched(&rule.spec, frame, &self.labels);
@@ -266,6 +295,36 @@ impl RuleEngine {
             }
         }
         out
+    }
+
+    /// Each running zone rule's count and whether it is active, on the last frame.
+    pub fn live(&self) -> LiveState {
+        let zones = self
+            .rules
+            .iter()
+            .filter_map(|r| {
+                let Target::Zone { id: zone, .. } = &r.spec.target else { return None };
+                let (count, active) = match &r.state {
+                    State::Presence(s) => (s.inside(), s.active()),
+                    State::Occupancy(s) => (s.count(), s.occupied()),
+                    State::Line(_) => return None,
+                };
+                let mut classes: Vec<String> = match &r.spec.classes {
+                    Some(ids) => ids.iter().filter_map(|&i| self.labels.get(i as usize).cloned()).collect(),
+                    None => Vec::new(),
+                };
+                classes.sort();
+                Some(ZoneState {
+                    rule: r.spec.id.clone(),
+                    zone: zone.clone(),
+                    kind: crate::store::db::kind_label(event_kind(&r.spec.kind)).to_owned(),
+                    classes,
+                    count,
+                    active,
+                })
+            })
+            .collect();
+        LiveState { objects: self.objects, zones }
     }
 
     /// The running and disabled rules.

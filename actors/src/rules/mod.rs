@@ -20,7 +20,7 @@ pub mod spec;
 #[cfg(test)]
 mod tests;
 
-pub use engine::{FrameInput, RuleEngine, RuleStatus};
+pub use engine::{FrameInput, LiveState, RuleEngine, RuleStatus, ZoneState};
 pub use spec::{DisabledRule, RulesConfig};
 
 use crate::messages::{CameraId, NewEvent, TrackedFrame};
@@ -98,5 +98,18 @@ impl Handler<GetRuleStatus> for RuleActor {
 
     fn handle(&mut self, _msg: GetRuleStatus, _ctx: &mut Context<Self>) -> Self::Result {
         actix::MessageResult(self.engine.status())
+    }
+}
+
+/// The camera's zone rules as they stand on the last frame (counts, open events), for integrations.
+#[derive(Message, Debug, Clone, Copy)]
+#[rtype(result = "LiveState")]
+pub struct GetLiveState;
+
+impl Handler<GetLiveState> for RuleActor {
+    type Result = actix::MessageResult<GetLiveState>;
+
+    fn handle(&mut self, _msg: GetLiveState, _ctx: &mut Context<Self>) -> Self::Result {
+        actix::MessageResult(self.engine.live())
     }
 }

@@ -27,6 +27,16 @@ pub(super) struct OccupancyState {
 }
 
 impl OccupancyState {
+    /// Watched objects inside the zone on the last frame.
+    pub fn count(&self) -> usize {
+        self.count
+    }
+
+    /// Whether the zone is occupied (a `start` was raised and no `end` yet).
+    pub fn occupied(&self) -> bool {
+        self.started.is_some()
+    }
+
     pub fn update(&mut self, spec: &RuleSpec, ctx: &Ctx<'_>, obs: &[Obs], out: &mut Vec<Event>) {
         let (Target::Zone { id: zone, polygon }, RuleKind::Occupancy { min_count, hold_sec }) =
             (&spec.target, &spec.kind)

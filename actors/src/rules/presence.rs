@@ -72,6 +72,16 @@ pub(super) struct PresenceState {
 }
 
 impl PresenceState {
+    /// Objects seen inside the zone on the last frame.
+    pub fn inside(&self) -> usize {
+        self.stays.values().filter(|s| s.gap.is_none()).count()
+    }
+
+    /// Whether an event is open (some object's `start` was raised and it has not ended).
+    pub fn active(&self) -> bool {
+        self.stays.values().any(|s| s.started.is_some())
+    }
+
     /// Objects lost for up to `grace_sec` keep their stay for a successor track.
     pub fn new(grace_sec: f64) -> Self {
         Self { continuity: Continuity::new(grace_sec), stays: BTreeMap::new(), ended: BTreeMap::new() }

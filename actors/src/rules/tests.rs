@@ -679,3 +679,48 @@ fn actor_sends_events_with_the_picture_and_takes_updates() {
         assert_eq!(sent[1].event.details["reason"], "camera_stopped");
     });
 }
+
+#[test]
+fn live_state_reports_each_zone_rules_count_and_whether_it_is_active() {
+    let mut e = engine(vec![
+        json!({"id": "o", "kind": "occupancy", "zone": "walkway", "min_count": 2, "hold_sec": 0.0, "classes": ["person"]}),
+        json!({"id": "i", "kind": "intrusion", "zone": "walkway", "min_sec": 0.0}),
+        json!({"id": "x", "kind": "line_crossing", "line": "door"}),
+    ]);
+    assert_eq!(
+        e.live(),
+        LiveState {
+            objects: 0,
+            zones: vec![
+                ZoneState {
+                    rule: "o".into(),
+                    zone: "walkway".into(),
+                    kind: "occupancy".into(),
+                    classes: vec!["person".into()],
+                    count: 0,
+                    active: false
+                },
+                ZoneState {
+                    rule: "i".into(),
+                    zone: "walkway".into(),
+                    kind: "intrusion".into(),
+                    classes: vec![],
+                    count: 0,
+                    active: false
+                },
+            ],
+        },
+        "line rules have no zone state"
+    );
+    // One person inside, one outside (above the walkway): count 1, not occupied (min_count 2).
+    step(&mut e, 0, &[person(1, 0.5, 0.8), person(2, 0.5, 0.2)]);
+    let live = e.live();
+    assert_eq!(live.objects, 2);
+    assert_eq!((live.zones[0].count, live.zones[0].active), (1, false));
+    assert_eq!((live.zones[1].count, live.zones[1].active), (1, true), "intrusion with min_sec 0 starts at once");
+    // Both inside: occupied.
+    step(&mut e, 100, &[person(1, 0.5, 0.8), person(2, 0.6, 0.8)]);
+    let live = e.live();
+    assert_eq!((live.zones[0].count, live.zones[0].active), (2, true));
+    assert_eq!(live.zones[1].count, 2);
+}

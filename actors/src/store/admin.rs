@@ -8,7 +8,7 @@
 
 use super::StoreError;
 use super::schema;
-use super::tokens::{Role, TokenInfo};
+use super::tokens::{Access, Role, TokenInfo};
 use crate::config::CameraConfig;
 use crate::time::now_unix_ms;
 use rusqlite::{Connection, OptionalExtension, Transaction, TransactionBehavior, params};
@@ -96,32 +96,43 @@ impl AdminStore {
     pub fn token_rows(&self) -> Result<Vec<(TokenInfo, String)>, StoreError> {
         let mut stmt = self
             .conn
-            .prepare("SELECT id, name, role, created_ms, hash FROM tokens ORDER BY id")
+            .prepare("SELECT id, name, role, created_ms, hash, cameras FROM tokens ORDER BY id")
             .map_err(sql(&self.path))?;
-        let rows: Vec<(i64, String, String, i64, String)> = stmt
-            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)))
+        type Row = (i64, String, String, i64, String, Option<String>);
+        let rows: Vec<Row> = stmt
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?)))
             .map_err(sql(&self.path))?
             .collect::<Result<_, _>>()
             .map_err(sql(&self.path))?;
         rows.into_iter()
-            .map(|(id, name, role, created_ms, hash)| {
+            .map(|(id, name, role, created_ms, hash, cameras)| {
                 let role = Role::parse(&role)
                     .ok_or_else(|| corrupt(&self.path, format!("token {id} has an unknown role `{role}`")))?;
-                Ok((TokenInfo { id, name, role, created_ms }, hash))
+                let access = match cameras {
+                    None => Access::all(role),
+                    Some(json) => Access::scoped(
+                        role,
+                        serde_json::from_str::<Vec<String>>(&json).map_err(|e| {
+                            corrupt(&self.path, format!("token {id} has an unreadable camera list `{json}`: {e}"))
+                        })?,
+                    ),
+                };
+                Ok((TokenInfo { id, name, access, created_ms }, hash))
             })
             .collect()
     }
 
     /// Store a token by the hash of its secret.
-    pub fn add_token(&mut self, name: &str, role: Role, hash: &str) -> Result<TokenInfo, StoreError> {
+    pub fn add_token(&mut self, name: &str, access: &Access, hash: &str) -> Result<TokenInfo, StoreError> {
         let created_ms = now_unix_ms();
+        let cameras = access.cameras.as_ref().map(|cs| serde_json::Value::from(cs.clone()).to_string());
         self.conn
             .execute(
-                "INSERT INTO tokens (name, role, hash, created_ms) VALUES (?1, ?2, ?3, ?4)",
-                params![name, role.as_str(), hash, created_ms],
+                "INSERT INTO tokens (name, role, hash, created_ms, cameras) VALUES (?1, ?2, ?3, ?4, ?5)",
+                params![name, access.role.as_str(), hash, created_ms, cameras],
             )
             .map_err(sql(&self.path))?;
-        Ok(TokenInfo { id: self.conn.last_insert_rowid(), name: name.to_string(), role, created_ms })
+        Ok(TokenInfo { id: self.conn.last_insert_rowid(), name: name.to_string(), access: access.clone(), created_ms })
     }
 
     /// Delete a token; false when there was none with that id.
@@ -223,13 +234,20 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let mut store = AdminStore::open(&dir.path().join("p.db")).unwrap();
         let secret = tokens::generate();
-        let info = store.add_token("ci", Role::Viewer, &tokens::hash(&secret)).unwrap();
+        let info = store.add_token("ci", &Access::all(Role::Viewer), &tokens::hash(&secret)).unwrap();
         let rows = store.token_rows().unwrap();
         assert_eq!(rows.len(), 1);
         assert_eq!(rows[0].0, info);
         assert_eq!(rows[0].1, tokens::hash(&secret));
         assert_ne!(rows[0].1, secret);
-        assert!(store.add_token("dup", Role::Admin, &tokens::hash(&secret)).is_err(), "hashes are unique");
+        assert!(
+            store.add_token("dup", &Access::all(Role::Admin), &tokens::hash(&secret)).is_err(),
+            "hashes are unique"
+        );
+        let gate = Access::scoped(Role::Viewer, ["gate".to_string(), "dock".into()]);
+        let scoped = store.add_token("gate desk", &gate, &tokens::hash("s")).unwrap();
+        assert_eq!(store.token_rows().unwrap()[1].0, scoped, "the scope is kept");
+        assert!(store.delete_token(scoped.id).unwrap());
         assert!(store.delete_token(info.id).unwrap());
         assert!(!store.delete_token(info.id).unwrap());
         assert!(store.tokens().unwrap().is_empty());

@@ -16,6 +16,8 @@ pub const MAX_LIMIT: usize = 1000;
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct EventQuery {
     pub camera: Option<String>,
+    /// Only events of these cameras (a camera-scoped token's); `None`: every camera.
+    pub within: Option<Vec<String>>,
     pub kind: Option<EventKind>,
     /// Only events whose `wall_ms` is at least this.
     pub since_ms: Option<i64>,
@@ -263,6 +265,16 @@ impl Store {
             args.push(Value::Text(c.clone()));
             clauses.push(format!("camera = ?{}", args.len()));
         }
+        if let Some(cameras) = &q.within {
+            let marks: Vec<String> = cameras
+                .iter()
+                .map(|c| {
+                    args.push(Value::Text(c.clone()));
+                    format!("?{}", args.len())
+                })
+                .collect();
+            clauses.push(format!("camera IN ({})", marks.join(", ")));
+        }
         if let Some(k) = q.kind {
             args.push(Value::Text(kind_label(k).to_owned()));
             clauses.push(format!("kind = ?{}", args.len()));
@@ -484,6 +496,17 @@ mod tests {
         assert_eq!(second.next_after_id, None);
         let all = store.query(&EventQuery { limit: 10_000, ..Default::default() }).unwrap();
         assert_eq!(all.events.len(), 30, "limit is capped at MAX_LIMIT, above 30");
+        let within = |cams: &[&str]| {
+            let q = EventQuery {
+                within: Some(cams.iter().map(|c| c.to_string()).collect()),
+                limit: 100,
+                ..Default::default()
+            };
+            store.query(&q).unwrap().events.iter().map(|e| e.event.camera.to_string()).collect::<Vec<_>>()
+        };
+        assert_eq!(within(&["b"]), vec!["b"; 15], "a scope keeps its cameras' events");
+        assert_eq!(within(&["a", "b", "c"]).len(), 30);
+        assert!(within(&[]).is_empty(), "an empty scope sees nothing");
     }
 
     #[test]

@@ -92,6 +92,8 @@ pub const MIGRATIONS: &[&str] = &[
         given_up INTEGER NOT NULL DEFAULT 0,
         updated_ms INTEGER NOT NULL
     );",
+    // Camera-scoped tokens: the cameras a token is limited to, as a JSON array; NULL: every camera.
+    "ALTER TABLE tokens ADD COLUMN cameras TEXT;",
 ];
 
 /// The schema version this binary writes.
