@@ -14,6 +14,10 @@
 //!    camera split as a cluster splits it across two nodes, both halves in this process: an ingest-only
 //!    camera publishes its access units on NATS, an inference-only camera subscribes and analyses them.
 //!
+//! 4. With `--integrations`: the full-frame run again with every stored event also POSTed to a webhook receiver
+//!    in this process and, with `--mqtt URL`, published to that MQTT broker with its live state (counts,
+//!    status, discovery): what the integrations cost the frame path.
+//!
 //! The ratio pipeline/raw (full-frame run) says what the rest of the pipeline costs next to inference; the
 //! second table compares the two modes per kind of stream: inferred frames per second and CPU seconds; the
 //! third (with `--nats`) what the NATS hop adds: latency from a frame's arrival to its overlay message, and CPU
@@ -29,6 +33,7 @@ use panoptes_actors::hub::Subscribe;
 use panoptes_actors::infer::Detector;
 use panoptes_actors::messages::{CameraId, ModelInput};
 use panoptes_actors::pipeline::{CameraRole, Pipeline};
+use panoptes_actors::store::actor::MaxId;
 use panoptes_actors::time::now_unix_ms;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
@@ -68,6 +73,25 @@ pub struct Args {
     /// Also measure the cluster's NATS hop through the NATS server at this URL (e.g. nats://127.0.0.1:4222).
     #[arg(long)]
     nats: Option<String>,
+    /// Also measure the full-frame run with the stored events sent to a webhook receiver in this process (and
+    /// to the MQTT broker of --mqtt).
+    #[arg(long)]
+    integrations: bool,
+    /// With --integrations: the MQTT broker to publish to (e.g. mqtt://127.0.0.1:1883; `mosquitto -p 1883`).
+    #[arg(long, requires = "integrations")]
+    mqtt: Option<String>,
+}
+
+/// What a pipeline run also feeds (`--integrations`).
+struct Integrations {
+    mqtt: Option<String>,
+}
+
+/// What the integrations did during the measured window.
+struct IntegrationFigures {
+    webhook_deliveries: i64,
+    mqtt_events: Option<u64>,
+    mqtt_state: Option<u64>,
 }
 
 pub fn run(args: Args) -> anyhow::Result<()> {
@@ -99,13 +123,20 @@ pub fn run(args: Args) -> anyhow::Result<()> {
 
     let measure = Duration::from_secs(args.seconds);
     config.detection.mode = DetectionMode::FullFrame;
-    let p = actix::System::new().block_on(pipeline_run(&config, warmup, measure, None))?;
+    let p = actix::System::new().block_on(pipeline_run(&config, warmup, measure, None, None))?;
     let hop = match &args.nats {
-        Some(url) => Some(actix::System::new().block_on(pipeline_run(&config, warmup, measure, Some(url)))?),
+        Some(url) => Some(actix::System::new().block_on(pipeline_run(&config, warmup, measure, Some(url), None))?),
         None => None,
     };
+    let hooked = match args.integrations {
+        true => {
+            let with = Integrations { mqtt: args.mqtt.clone() };
+            Some(actix::System::new().block_on(pipeline_run(&config, warmup, measure, None, Some(&with)))?)
+        }
+        false => None,
+    };
     config.detection.mode = DetectionMode::Regions;
-    let r = actix::System::new().block_on(pipeline_run(&config, warmup, measure, None))?;
+    let r = actix::System::new().block_on(pipeline_run(&config, warmup, measure, None, None))?;
 
     let mut detector = onnx_detector(&config)(&config.devices[0])?;
     let raw1 = (raw1_before + raw_throughput(detector.as_mut(), 1, raw_secs)?) / 2.0;
@@ -177,7 +208,41 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     if let Some(h) = hop {
         print_hop(&p, &h, args.streams);
     }
+    if let Some(i) = hooked {
+        print_integrations(&p, &i, raw, args.streams, args.mqtt.as_deref());
+    }
     Ok(())
+}
+
+/// The pipeline with the integrations on next to it without them (both full frame, same run).
+fn print_integrations(p: &PipelineFigures, i: &PipelineFigures, raw: f64, streams: usize, mqtt: Option<&str>) {
+    let fps = |f: &PipelineFigures| f.inferred as f64 / f.secs;
+    let lat = |f: &PipelineFigures, q| format!("{:.0}", percentile(&f.latencies_ms, q));
+    let cpu = |f: &PipelineFigures| format!("{:.3}", f.cpu_secs / f.secs / streams as f64);
+    let outputs = i.integrations.as_ref();
+    let count = |v: Option<u64>| v.map_or("—".to_string(), |n| n.to_string());
+    let rows = [
+        ("pipeline inferred frames/s", format!("{:.1}", fps(p)), format!("{:.1}", fps(i))),
+        ("ratio pipeline / raw ORT", format!("{:.3}", fps(p) / raw), format!("{:.3}", fps(i) / raw)),
+        ("end-to-end latency p50 ms", lat(p, 0.5), lat(i, 0.5)),
+        ("end-to-end latency p99 ms", lat(p, 0.99), lat(i, 0.99)),
+        ("CPU seconds per stream per second", cpu(p), cpu(i)),
+        ("events stored", p.events.to_string(), i.events.to_string()),
+        ("webhook deliveries", "—".into(), count(outputs.map(|o| o.webhook_deliveries.max(0) as u64))),
+        ("MQTT event messages acknowledged", "—".into(), count(outputs.and_then(|o| o.mqtt_events))),
+        ("MQTT state messages acknowledged", "—".into(), count(outputs.and_then(|o| o.mqtt_state))),
+    ];
+    println!();
+    println!(
+        "{streams} streams, full_frame: without integrations (baseline) vs events to a webhook receiver in this \
+         process{}, same run",
+        mqtt.map_or(String::new(), |url| format!(" and to the MQTT broker {url}"))
+    );
+    println!("| {:33} | {:>10} | {:>10} |", "measure", "without", "with");
+    println!("|-{}-|-{}:|-{}:|", "-".repeat(33), "-".repeat(9), "-".repeat(9));
+    for (k, a, b) in rows {
+        println!("| {k:33} | {a:>10} | {b:>10} |");
+    }
 }
 
 /// The NATS hop next to the in-process pipeline (both full frame, same run).
@@ -250,7 +315,8 @@ fn bench_config(args: &Args, still: Option<&std::path::Path>, store_dir: &std::p
         config.model.imgsz = s;
     }
     config.server.listen = "127.0.0.1:0".into();
-    // The benchmark's cameras have no rules; keep its (empty) event store out of the operator's.
+    // The benchmark's cameras keep the default camera's zones and rules, so events are raised and stored as in
+    // a deployment; keep its event store out of the operator's.
     config.store.path = store_dir.join("events.db");
     config.store.snapshot_dir = store_dir.join("snapshots");
     // Nor its recordings: the benchmark measures detection, and must not fill the operator's disk.
@@ -311,6 +377,56 @@ struct PipelineFigures {
     batches: u64,
     infer_secs: f64,
     latencies_ms: Vec<f64>,
+    /// Events stored during the measured window.
+    events: i64,
+    /// What the integrations did in it (`--integrations`).
+    integrations: Option<IntegrationFigures>,
+}
+
+/// The running integrations of one run: a webhook to a receiver in this process, and MQTT.
+struct Outputs {
+    webhooks: crate::webhooks::WebhookBoard,
+    mqtt: crate::mqtt::MqttBoard,
+}
+
+impl Outputs {
+    /// Start a receiver answering 200 to every POST, a webhook to it, and MQTT (with a broker URL).
+    fn start(with: &Integrations, config: &Config, pipeline: &Pipeline) -> anyhow::Result<Self> {
+        use actix_web::{App, HttpResponse, HttpServer, web};
+        let receiver = HttpServer::new(|| App::new().default_service(web::to(HttpResponse::Ok)))
+            .workers(1)
+            .disable_signals()
+            .bind("127.0.0.1:0")
+            .context("binding the benchmark's webhook receiver")?;
+        let addr = receiver.addrs()[0];
+        actix::spawn(receiver.run());
+        let hook: panoptes_actors::config::WebhookConfig =
+            serde_json::from_value(serde_json::json!({ "id": "bench", "url": format!("http://{addr}/hook") }))?;
+        let webhooks = crate::webhooks::start(&[hook], config.store.path.clone(), &pipeline.store);
+        let mqtt_config: Option<panoptes_actors::config::MqttConfig> = with
+            .mqtt
+            .as_ref()
+            .map(|url| serde_json::from_value(serde_json::json!({ "url": url, "client_id": "panoptes-bench" })))
+            .transpose()?;
+        if let Some(cfg) = &mqtt_config {
+            cfg.validate().context("--mqtt")?;
+        }
+        let mqtt = crate::mqtt::start(
+            mqtt_config.as_ref(),
+            config.store.path.clone(),
+            &pipeline.store,
+            pipeline.status.clone(),
+            pipeline.rule_board.clone(),
+        );
+        Ok(Self { webhooks, mqtt })
+    }
+
+    /// Counters now: webhook deliveries, MQTT event and state messages acknowledged.
+    fn counts(&self) -> (i64, Option<u64>, Option<u64>) {
+        let delivered = self.webhooks.list().iter().map(|h| h.delivered).sum();
+        let mqtt = self.mqtt.get();
+        (delivered, mqtt.as_ref().map(|m| m.published_events), mqtt.as_ref().map(|m| m.published_state))
+    }
 }
 
 /// One pipeline run over `config`'s cameras; with `nats`, each camera split in two over the NATS server there.
@@ -319,11 +435,15 @@ async fn pipeline_run(
     warmup: Duration,
     measure: Duration,
     nats: Option<&str>,
+    integrations: Option<&Integrations>,
 ) -> anyhow::Result<PipelineFigures> {
     let mut pipeline = match nats {
         None => Pipeline::start(config, &onnx_detector(config)).await?,
         Some(url) => split_pipeline(config, url).await?,
     };
+    let outputs = integrations.map(|with| Outputs::start(with, config, &pipeline)).transpose()?;
+    let newest_event =
+        async |pipeline: &Pipeline| pipeline.store.ask(MaxId).await.ok().and_then(Result::ok).unwrap_or(0);
     let (_, mut rx) = pipeline.hub.send(Subscribe { cameras: None }).await?;
     let per_camera = |pipeline: &Pipeline| -> std::collections::HashMap<String, u64> {
         pipeline.status.iter().map(|s| (s.key().to_string(), s.frames_inferred)).collect()
@@ -346,6 +466,7 @@ async fn pipeline_run(
     let warm_end = Instant::now() + warmup;
     while let Ok(Some(_)) = tokio::time::timeout_at(warm_end.into(), rx.recv()).await {}
     let before = snapshot(&pipeline).await?;
+    let (events_before, outputs_before) = (newest_event(&pipeline).await, outputs.as_ref().map(Outputs::counts));
     let (cameras_before, cpu_before) = (per_camera(&pipeline), cpu_seconds());
     let start = Instant::now();
     let end = start + measure;
@@ -360,6 +481,12 @@ async fn pipeline_run(
     let secs = start.elapsed().as_secs_f64();
     let after = snapshot(&pipeline).await?;
     let (cameras_after, cpu_after) = (per_camera(&pipeline), cpu_seconds());
+    let events = newest_event(&pipeline).await - events_before;
+    let integrations = outputs.as_ref().zip(outputs_before).map(|(o, (d0, e0, s0))| {
+        let (d1, e1, s1) = o.counts();
+        let since = |a: Option<u64>, b: Option<u64>| a.zip(b).map(|(a, b)| a.saturating_sub(b));
+        IntegrationFigures { webhook_deliveries: d1 - d0, mqtt_events: since(e1, e0), mqtt_state: since(s1, s0) }
+    });
     pipeline.stop().await;
     let inferred_by_camera =
         cameras_after.iter().map(|(id, n)| (id.clone(), n - cameras_before.get(id).copied().unwrap_or(0))).collect();
@@ -374,6 +501,8 @@ async fn pipeline_run(
         batches: after.2 - before.2,
         infer_secs: after.3 - before.3,
         latencies_ms,
+        events,
+        integrations,
     })
 }
 
