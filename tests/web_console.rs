@@ -217,10 +217,15 @@ fn console_shows_the_cluster_and_where_each_camera_runs() {
 fn console_shows_a_webhook_retrying_and_why() {
     require_browser();
     let _one = BROWSER.lock().unwrap_or_else(|e| e.into_inner());
-    // A hook whose receiver is not there (a port nothing listens on): the first event is retried.
-    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
+    // A hook whose receiver is not there (a port nothing listens on): the first event is retried. And an
+    // MQTT broker that is not there either.
+    let (a, b) =
+        (std::net::TcpListener::bind("127.0.0.1:0").unwrap(), std::net::TcpListener::bind("127.0.0.1:0").unwrap());
+    let (closed, no_broker) = (a.local_addr().unwrap(), b.local_addr().unwrap());
+    drop((a, b));
     let server = Server::start(&format!(
-        "{}\n[[webhooks]]\nid = \"ops\"\nurl = \"http://{closed}/hook\"\nretry_initial_sec = 0.5\nretry_max_sec = 2.0\n",
+        "{}\n[[webhooks]]\nid = \"ops\"\nurl = \"http://{closed}/hook\"\nretry_initial_sec = 0.5\nretry_max_sec = 2.0\n\n\
+         [mqtt]\nurl = \"mqtt://{no_broker}\"\n",
         vtest_config(true)
     ));
     let screens = screens("webhooks");
@@ -237,4 +242,17 @@ fn console_shows_a_webhook_retrying_and_why() {
         out.contains("cannot reach") && out.contains("(unsigned)"),
         "the row says why and that it is unsigned: {out}"
     );
+    assert!(
+        out.contains(&format!("mqtt://{no_broker} (QoS 1, Home Assistant discovery)")) && out.contains("not connected"),
+        "the MQTT row names the broker and says it is not connected: {out}"
+    );
+    // The events waiting for the broker are counted while it is away.
+    actix_web::rt::System::new().block_on(common::wait_for(
+        "the MQTT backlog to count the events waiting for the broker",
+        Duration::from_secs(30),
+        async || {
+            let (_, m) = server.get_json("/api/mqtt").await;
+            (m["mqtt"]["backlog"].as_i64()? > 0 && m["mqtt"]["connected"] == false).then_some(())
+        },
+    ));
 }

@@ -374,6 +374,8 @@ impl Session {
             } else {
                 tracing::debug!(url = %self.cfg.url, error = %why, attempt = failures, "mqtt: still cannot connect");
             }
+            // The events waiting for the broker, as `GET /api/mqtt` and the console show them.
+            self.note_backlog(cursor.after_id).await;
             tokio::time::sleep(delay).await;
         }
     }

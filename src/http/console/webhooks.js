@@ -1,6 +1,7 @@
-// The webhooks panel (`GET /api/webhooks`): each [[webhooks]] hook with its filter and where its deliveries
-// stand — delivered, given up, the event being retried with its attempts and the receiver's last answer, and
-// how many stored events it has still to look at. Hidden when no hook is configured.
+// The event delivery panel (`GET /api/webhooks`, `GET /api/mqtt`): each [[webhooks]] hook with its filter and
+// where its deliveries stand — delivered, given up, the event being retried with its attempts and the
+// receiver's last answer, and how many stored events it has still to look at — and the MQTT broker, connected
+// or why not. Hidden when neither is configured (or the token, limited to some cameras, may not see them).
 
 import { api, ApiError } from "./api.js";
 
@@ -38,16 +39,20 @@ export class WebhooksPanel {
   }
 
   async refresh() {
-    let webhooks;
-    try {
-      ({ webhooks } = await api("/api/webhooks"));
-    } catch (e) {
-      // A token limited to some cameras may not see the hooks (they cover every camera): no panel.
-      if (!(e instanceof ApiError && e.status === 403)) throw e;
-      webhooks = [];
-    }
-    this.section.hidden = webhooks.length === 0;
-    this.navLink.hidden = webhooks.length === 0;
+    // A token limited to some cameras may not see these (they cover every camera): no panel.
+    const visible = async (path) => {
+      try {
+        return await api(path);
+      } catch (e) {
+        if (e instanceof ApiError && e.status === 403) return null;
+        throw e;
+      }
+    };
+    const webhooks = (await visible("/api/webhooks"))?.webhooks ?? [];
+    const mqtt = (await visible("/api/mqtt"))?.mqtt ?? null;
+    const any = webhooks.length > 0 || mqtt !== null;
+    this.section.hidden = !any;
+    this.navLink.hidden = !any;
     this.rows.replaceChildren(
       ...webhooks.map((h) => {
         const tr = document.createElement("tr");
@@ -64,6 +69,27 @@ export class WebhooksPanel {
         );
         return tr;
       }),
+      ...(mqtt ? [mqttRow(mqtt)] : []),
     );
   }
+}
+
+/** The MQTT broker as a row of the same table. */
+function mqttRow(m) {
+  const tr = document.createElement("tr");
+  tr.dataset.hook = "mqtt";
+  const state = m.connected
+    ? [`connected (${m.connects} connection${m.connects === 1 ? "" : "s"} since start)`, "ok"]
+    : [`not connected: ${m.last_error || "connecting"}`, "bad"];
+  const dropped = m.dropped_queue_full + m.dropped_disconnected;
+  tr.append(
+    cell("MQTT"),
+    cell(`${m.url} (QoS ${m.qos}${m.discovery ? ", Home Assistant discovery" : ""})`),
+    cell(`every event, camera state and zone counts under ${m.topic_prefix}/`),
+    cell(String(m.published_events)),
+    cell(`${dropped} state messages dropped`, dropped ? "bad" : ""),
+    cell(String(m.backlog)),
+    cell(...state),
+  );
+  return tr;
 }
