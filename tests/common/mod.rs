@@ -617,7 +617,9 @@ impl Mosquitto {
     /// Start the broker again on the same port with the same directory.
     pub fn restart(&mut self) {
         self.kill();
-        let child = Command::new("mosquitto")
+        // Debian installs it in /usr/sbin, which a non-login PATH may lack.
+        let program = ["/usr/sbin/mosquitto", "/usr/bin/mosquitto"].into_iter().find(|p| Path::new(p).exists());
+        let child = Command::new(program.unwrap_or("mosquitto"))
             .arg("-c")
             .arg(self.dir.path().join("mosquitto.conf"))
             .stdout(Stdio::null())
