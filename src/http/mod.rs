@@ -123,7 +123,7 @@ route_table! {
     GET "/api/cameras" => admin::list, 200, filtered, "Every camera's config (no passwords) with its status";
     POST "/api/cameras" => admin::create, 201, everything, "Add a camera; it starts at once", body = "Camera";
     GET "/api/cameras/{id}" => admin::one, 200, camera("id"), "One camera's config and status";
-    PUT "/api/cameras/{id}" => admin::replace, 200, camera("id"), "Replace a camera's config; restarts only that camera", body = "Camera";
+    PUT "/api/cameras/{id}" => admin::replace, 200, camera("id"), "Replace a camera's config; restarts only that camera", body = "CameraReplace";
     DELETE "/api/cameras/{id}" => admin::remove, 204, camera("id"), "Remove a camera; stops it and frees its decoder, tracker and rules";
     GET "/api/cameras/{id}/status" => admin::status, 200, camera("id"), "A camera's status and the state of each of its rules";
     GET "/api/cameras/{id}/frame.jpg" => cameras::frame_jpeg, 200, camera("id"), "The latest processed frame (JPEG)";

@@ -195,6 +195,12 @@ fn schemas(served: &Served<'_>) -> Value {
         camera["properties"][list] =
             json!({ "type": "array", "items": { "$ref": format!("#/components/schemas/{name}") } });
     }
+    // PUT takes the id from the URL: the body may leave it out (or give the same).
+    let mut camera_replace = camera.clone();
+    if let Some(obj) = camera_replace.as_object_mut() {
+        obj.remove("required");
+        obj.insert("description".into(), "a camera; `id`, when given, must be the URL's".into());
+    }
     let zone = ZoneConfig { id: "z".into(), polygon: vec![] };
     let mut zone = schema_of(serde_json::to_value(zone).unwrap_or_default(), &["polygon"]);
     zone["properties"]["polygon"] = json!({ "type": "array", "items": point, "minItems": 3 });
@@ -221,6 +227,7 @@ fn schemas(served: &Served<'_>) -> Value {
     }
     rule["properties"]["classes"] = json!({ "type": "array", "items": { "type": "string" } });
     json!({
+        "CameraReplace": camera_replace,
         "Camera": camera,
         "Zone": zone,
         "Line": line,
@@ -231,8 +238,8 @@ fn schemas(served: &Served<'_>) -> Value {
                 "name": { "type": "string", "minLength": 1, "maxLength": 100, "pattern": "[A-Za-z0-9]" },
                 "role": { "type": "string", "enum": ["admin", "viewer"] },
                 "cameras": {
-                    "description": "the cameras the token is limited to; absent: every camera",
-                    "type": "array", "minItems": 1, "maxItems": 1000, "items": id_schema()
+                    "description": "the cameras the token is limited to; absent or null: every camera",
+                    "type": "array", "nullable": true, "minItems": 1, "maxItems": 1000, "items": id_schema()
                 }
             }
         },

@@ -61,6 +61,12 @@ pub async fn list(
     let end = ms_param(&query, "end")?.unwrap_or(i64::MAX);
     // `end` before `start` is an empty range: it lists nothing.
     let camera = id.into_inner();
+    // A camera removed since keeps its recordings, so the camera need not exist; its id must be one.
+    if !panoptes_actors::messages::is_valid_id(&camera) {
+        return Err(ApiError::BadRequest(format!(
+            "path parameter `id`: `{camera}` is not a camera id (1–64 letters, digits, `-` or `_`)"
+        )));
+    }
     let index = state.recording.index.clone();
     let segments = blocking(move || {
         index.by_wall(&camera, start, end, MAX_SEGMENTS).map_err(|e| ApiError::Internal(e.to_string()))
