@@ -2,7 +2,8 @@
 //! the events topics, Home Assistant discovery configs are retained, zone counts and camera status are
 //! published; a broker killed with `kill -9` and restarted loses no event and repeats none beyond those
 //! the server reports it had in flight; an unreachable broker at start is retried, never fatal; a bad
-//! `[mqtt]` is refused naming the field.
+//! `[mqtt]` is refused naming the field; a TLS broker with a private CA is reached through `ca_file`, and
+//! refused (its certificate unknown) without it.
 
 mod common;
 
@@ -277,6 +278,100 @@ async fn an_unreachable_broker_at_start_is_retried_and_never_stops_the_server() 
         (mqtt_status(&server).await["connected"] == true).then_some(())
     })
     .await;
+}
+
+/// A private CA and a broker certificate for 127.0.0.1 signed by it, made with the openssl CLI in `dir`:
+/// (ca.pem, server.pem, server.key).
+fn private_ca(dir: &std::path::Path) -> [std::path::PathBuf; 3] {
+    let openssl = |args: &[&str]| {
+        let out = std::process::Command::new("openssl").args(args).current_dir(dir).output().expect("running openssl");
+        assert!(out.status.success(), "openssl {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    };
+    let subj = |cn: &str| format!("/CN={cn}");
+    let ca_subj = subj("panoptes test CA");
+    openssl(&[
+        "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "ca.key", "-out", "ca.pem", "-days", "2", "-subj",
+        &ca_subj,
+    ]);
+    openssl(&[
+        "req",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-keyout",
+        "server.key",
+        "-out",
+        "server.csr",
+        "-subj",
+        &subj("127.0.0.1"),
+    ]);
+    std::fs::write(dir.join("server.ext"), "subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\n").unwrap();
+    openssl(&[
+        "x509",
+        "-req",
+        "-in",
+        "server.csr",
+        "-CA",
+        "ca.pem",
+        "-CAkey",
+        "ca.key",
+        "-CAcreateserial",
+        "-out",
+        "server.pem",
+        "-days",
+        "2",
+        "-extfile",
+        "server.ext",
+    ]);
+    // Started as root, mosquitto reads them as the user `mosquitto`.
+    for f in ["ca.pem", "server.pem", "server.key"] {
+        std::fs::set_permissions(dir.join(f), std::os::unix::fs::PermissionsExt::from_mode(0o644)).unwrap();
+    }
+    std::fs::set_permissions(dir, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    ["ca.pem", "server.pem", "server.key"].map(|f| dir.join(f))
+}
+
+#[actix_web::test]
+async fn a_tls_broker_with_a_private_ca_is_reached_through_ca_file_and_refused_without_it() {
+    let certs = tempfile::tempdir().unwrap();
+    let [ca, cert, key] = private_ca(certs.path());
+    let tls_port = unused_port();
+    // A plain listener for the test's subscriber, and a TLS one for the server.
+    let broker = Mosquitto::start_with(
+        unused_port(),
+        &format!(
+            "listener {tls_port} 127.0.0.1\ncafile {}\ncertfile {}\nkeyfile {}\n",
+            ca.display(),
+            cert.display(),
+            key.display()
+        ),
+    );
+    let sub = Subscriber::start(broker.port, "tls-sub", &["panoptes/#"], true);
+    sub.ready().await;
+    let url = format!("mqtts://127.0.0.1:{tls_port}");
+
+    // The system's roots do not know the private CA: the handshake is refused, and the status says why.
+    let server = Server::start(&config(&url));
+    let refused = wait_for("a refused TLS handshake", Duration::from_secs(30), async || {
+        let s = mqtt_status(&server).await;
+        s["last_error"].as_str().map(str::to_owned)
+    })
+    .await;
+    assert!(refused.contains("invalid peer certificate") && refused.contains("[mqtt] ca_file"), "{refused}");
+    assert_eq!(mqtt_status(&server).await["connected"], false);
+    drop(server);
+
+    // Trusting it through ca_file: connected over TLS, and the events come through.
+    let server = Server::start(&format!("{}ca_file = \"{}\"\n", config(&url), ca.display()));
+    wait_for("a connection over TLS", Duration::from_secs(30), async || {
+        (mqtt_status(&server).await["connected"] == true).then_some(())
+    })
+    .await;
+    wait_for("an event over TLS", Duration::from_secs(90), async || {
+        (!sub.event_ids("panoptes/events").is_empty()).then_some(())
+    })
+    .await;
+    all_stored_arrive(&server, &sub, "every stored event over TLS").await;
 }
 
 #[actix_web::test]

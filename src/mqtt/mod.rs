@@ -141,8 +141,21 @@ fn options(cfg: &MqttConfig, client_id: &str, topics: &Topics) -> anyhow::Result
     }
     if broker.tls() {
         let mut roots = rustls::RootCertStore::empty();
-        for cert in rustls_native_certs::load_native_certs().certs {
-            let _ = roots.add(cert);
+        match &cfg.ca_file {
+            // A private CA, in place of the system's roots.
+            Some(path) => {
+                use rustls::pki_types::{CertificateDer, pem::PemObject};
+                let certs = CertificateDer::pem_file_iter(path)
+                    .and_then(|certs| certs.collect::<Result<Vec<_>, _>>())
+                    .map_err(|e| anyhow::anyhow!("mqtt.ca_file {}: {e}", path.display()))?;
+                let (added, _) = roots.add_parsable_certificates(certs);
+                anyhow::ensure!(added > 0, "mqtt.ca_file {}: no usable CA certificate in it", path.display());
+            }
+            None => {
+                for cert in rustls_native_certs::load_native_certs().certs {
+                    let _ = roots.add(cert);
+                }
+            }
         }
         let provider = Arc::new(rustls::crypto::ring::default_provider());
         let tls = rustls::ClientConfig::builder_with_provider(provider)
@@ -576,6 +589,14 @@ fn describe(e: &rumqttc::ConnectionError) -> String {
             )
         }
         rumqttc::ConnectionError::NetworkTimeout => "no answer from the broker within 5 s".into(),
-        other => other.to_string(),
+        other => {
+            let text = other.to_string();
+            match text.contains("invalid peer certificate") {
+                true => format!(
+                    "{text}: this node does not trust the broker's certificate; give the CA that signed it in [mqtt] ca_file (PEM), and check the url's host is the one the certificate names"
+                ),
+                false => text,
+            }
+        }
     }
 }

@@ -592,9 +592,14 @@ impl Mosquitto {
 
     /// A broker on `port` (nothing started yet there: see [`Mosquitto::restart`]).
     pub fn start_on(port: u16) -> Self {
+        Self::start_with(port, "")
+    }
+
+    /// A broker on `port` with `extra` lines of config after its own (another listener, say).
+    pub fn start_with(port: u16, extra: &str) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let conf = format!(
-            "listener {port} 127.0.0.1\nallow_anonymous true\npersistence true\npersistence_location {}/\nautosave_interval 1\n",
+            "listener {port} 127.0.0.1\nallow_anonymous true\npersistence true\npersistence_location {}/\nautosave_interval 1\n{extra}",
             dir.path().display()
         );
         std::fs::write(dir.path().join("mosquitto.conf"), conf).unwrap();

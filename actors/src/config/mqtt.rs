@@ -48,6 +48,10 @@ pub struct MqttConfig {
     /// this. Default 30.
     #[serde(default = "default_keep_alive_sec")]
     pub keep_alive_sec: u64,
+    /// With `mqtts://`: a PEM file of the certificate authorities that sign the broker's certificate, trusted
+    /// in place of the system's root certificates (a broker with a private CA). Default none: the system's.
+    #[serde(default)]
+    pub ca_file: Option<std::path::PathBuf>,
 }
 
 fn default_topic_prefix() -> String {
@@ -170,6 +174,23 @@ impl MqttConfig {
         if !(5..=3600).contains(&self.keep_alive_sec) {
             return Err(invalid("mqtt.keep_alive_sec", "must be between 5 and 3600 seconds"));
         }
+        if let Some(path) = &self.ca_file {
+            if !self.broker()?.tls() {
+                return Err(invalid("mqtt.ca_file", "is for a TLS broker: use an mqtts:// url, or leave ca_file out"));
+            }
+            let pem = std::fs::read_to_string(path).map_err(|e| {
+                invalid(
+                    "mqtt.ca_file",
+                    format!("cannot read {}: {e}; give a PEM file of CA certificates", path.display()),
+                )
+            })?;
+            if !pem.contains("-----BEGIN CERTIFICATE-----") {
+                return Err(invalid(
+                    "mqtt.ca_file",
+                    format!("{} holds no PEM certificate (-----BEGIN CERTIFICATE-----)", path.display()),
+                ));
+            }
+        }
         Ok(())
     }
 }
@@ -215,5 +236,10 @@ mod tests {
         assert!(err(json!({ "password_env": "P" })).contains("set username_env too"));
         assert!(err(json!({ "username_env": "" })).contains("mqtt.username_env"));
         assert!(err(json!({ "colour": 1 })).contains("colour"));
+        assert!(err(json!({ "ca_file": "/etc/hostname" })).contains("use an mqtts:// url"));
+        let no_file = err(json!({ "url": "mqtts://h", "ca_file": "/nonexistent/ca.pem" }));
+        assert!(no_file.contains("mqtt.ca_file") && no_file.contains("/nonexistent/ca.pem"), "{no_file}");
+        let not_pem = err(json!({ "url": "mqtts://h", "ca_file": "/etc/hostname" }));
+        assert!(not_pem.contains("no PEM certificate"), "{not_pem}");
     }
 }
