@@ -225,7 +225,7 @@ fn console_shows_a_webhook_retrying_and_why() {
     drop((a, b));
     let server = Server::start(&format!(
         "{}\n[[webhooks]]\nid = \"ops\"\nurl = \"http://{closed}/hook\"\nretry_initial_sec = 0.5\nretry_max_sec = 2.0\n\n\
-         [mqtt]\nurl = \"mqtt://{no_broker}\"\n",
+         [mqtt]\nurl = \"mqtt://{no_broker}\"\nretry_max_sec = 2.0\n",
         vtest_config(true)
     ));
     let screens = screens("webhooks");
