@@ -44,13 +44,7 @@ fn no_passwords(cfg: &CameraConfig) -> Result<(), ApiError> {
 }
 
 async fn find(state: &AppState, id: &str) -> Result<CameraConfig, ApiError> {
-    state
-        .control
-        .cameras()
-        .await?
-        .into_iter()
-        .find(|c| c.id == id)
-        .ok_or_else(|| ApiError::NotFound(format!("camera `{id}` does not exist; GET /api/cameras lists them")))
+    state.control.cameras().await?.into_iter().find(|c| c.id == id).ok_or_else(|| ApiError::no_such_camera(id))
 }
 
 pub async fn list(req: actix_web::HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {

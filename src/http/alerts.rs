@@ -41,7 +41,7 @@ pub async fn alerts(
     if let Some(c) = &camera
         && (!state.status.contains_key(c.as_str()) || !access.allows(c))
     {
-        return Err(super::auth::no_such_camera(c));
+        return Err(ApiError::no_such_camera(c));
     }
     let (response, mut outlet, mut stream) = super::ws::upgrade(&req, body, &state.ws_origins, TEXT_BUDGET, "alerts")?;
     let (sub, live) = state.alerts.send(Subscribe { camera: camera.clone() }).await?;

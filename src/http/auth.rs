@@ -76,11 +76,6 @@ pub fn access(req: &actix_web::HttpRequest) -> Access {
     req.extensions().get::<Access>().cloned().unwrap_or_else(|| Access::scoped(Role::Viewer, []))
 }
 
-/// The error for a camera outside the token's reach: the same as for a camera that does not exist.
-pub fn no_such_camera(camera: &str) -> ApiError {
-    ApiError::NotFound(format!("camera `{camera}` does not exist; GET /api/cameras lists them"))
-}
-
 /// What the middleware enforces (`[auth]`).
 #[derive(Clone)]
 pub struct AuthPolicy {
@@ -126,7 +121,9 @@ pub fn decide(policy: &AuthPolicy, method: &Method, path: &str, token: Option<&s
     }
     if let Some(cameras) = &access.cameras {
         match reach_of(method, path) {
-            Some((Reach::Camera(_), Some(camera))) if !access.allows(&camera) => return Err(no_such_camera(&camera)),
+            Some((Reach::Camera(_), Some(camera))) if !access.allows(&camera) => {
+                return Err(ApiError::no_such_camera(&camera));
+            }
             Some((Reach::Everything, _)) => {
                 return Err(ApiError::Forbidden(format!(
                     "a token limited to cameras {cameras:?} cannot {method} {path}; use a token for every camera"

@@ -40,7 +40,7 @@ pub async fn frame_jpeg(
         }
         return Err(match state.status.contains_key(id.as_str()) {
             true => ApiError::NotFound(format!("camera `{id}` has no processed frame yet; retry shortly")),
-            false => ApiError::NotFound(format!("camera `{id}` does not exist; GET /api/cameras lists them")),
+            false => ApiError::no_such_camera(&id),
         });
     };
     let bytes = web::block(move || snapshot::encode(&latest.input, None))

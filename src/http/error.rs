@@ -28,6 +28,14 @@ pub enum ApiError {
     Internal(String),
 }
 
+impl ApiError {
+    /// A camera that does not exist, or is outside the token's cameras: the two answer alike, so a
+    /// camera-scoped token learns nothing of the others.
+    pub fn no_such_camera(camera: &str) -> Self {
+        ApiError::NotFound(format!("camera `{camera}` does not exist; GET /api/cameras lists them"))
+    }
+}
+
 impl ResponseError for ApiError {
     fn status_code(&self) -> StatusCode {
         match self {

@@ -83,7 +83,7 @@ pub async fn create(
         }
         (None, Some(camera), Some(start), Some(duration)) => {
             if !super::auth::access(&http).allows(camera) {
-                return Err(super::auth::no_such_camera(camera));
+                return Err(ApiError::no_such_camera(camera));
             }
             if !(1..=MAX_RANGE_MS).contains(&duration) {
                 return Err(ApiError::Invalid {

@@ -42,7 +42,7 @@ pub async fn live(
     let Some(camera) = state.status.get(camera.as_str()).map(|entry| entry.key().clone()) else {
         return match node_running(&state, &camera, Half::Ingest) {
             Some(http) => relay(req, body, camera, http, &state.ws_origins).await,
-            None => Err(ApiError::NotFound(format!("camera `{camera}` does not exist; GET /api/cameras lists them"))),
+            None => Err(ApiError::no_such_camera(&camera)),
         };
     };
     let (response, mut outlet, mut stream) = super::ws::upgrade(&req, body, &state.ws_origins, VIDEO_BUDGET, "live")?;

@@ -28,14 +28,14 @@ pub async fn overlay(
     let cameras = match query.into_inner().camera {
         // Every camera within the token's reach.
         None => access.cameras.map(|cs| cs.iter().filter_map(|c| c.parse().ok()).collect()),
-        Some(c) if !access.allows(&c) => return Err(super::auth::no_such_camera(&c)),
+        Some(c) if !access.allows(&c) => return Err(ApiError::no_such_camera(&c)),
         Some(c) => match state.status.get(c.as_str()) {
             Some(entry) => Some(vec![entry.key().clone()]),
             // Cluster mode: a camera analysed on another node, whose overlay is relayed here.
             None => match state.cluster.desired().and_then(|d| d.list().into_iter().find(|cfg| cfg.id.as_str() == c)) {
                 Some(cfg) => Some(vec![cfg.id]),
                 None => {
-                    return Err(super::auth::no_such_camera(&c));
+                    return Err(ApiError::no_such_camera(&c));
                 }
             },
         },

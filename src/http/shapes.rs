@@ -65,7 +65,7 @@ pub async fn list<T: Item>(state: web::Data<AppState>, id: web::Path<String>) ->
         .await?
         .into_iter()
         .find(|c| c.id.as_str() == id.as_str())
-        .ok_or_else(|| ApiError::NotFound(format!("camera `{id}` does not exist; GET /api/cameras lists them")))?;
+        .ok_or_else(|| ApiError::no_such_camera(&id))?;
     Ok(HttpResponse::Ok().json(T::list(&mut cfg).clone()))
 }
 
